@@ -27,10 +27,12 @@ struct CommandResult {
     std::string output;      // stdout and stderr interleaved, the last output_limit bytes
     bool output_truncated = false;
     Duration elapsed{0};
+    Duration timeout{0};       // the timeout that applied (describe() names it when timed_out)
+    int ended_with_signal = 0; // timed out or cancelled: the last signal sent to the group (SIGTERM/SIGKILL)
 
     bool succeeded() const { return started && !timed_out && !cancelled && signal == 0 && exit_code == 0; }
-    // One line for a person: "exit status 0", "exit status 3", "killed by signal 9 after timeout 10s",
-    // "could not start: ...".
+    // One line for a person: "exit status 0", "exit status 3", "killed by signal 9",
+    // "timed out after 10s (ended with SIGTERM)", "cancelled (ended with SIGKILL)", "could not start: ...".
     std::string describe() const;
 };
 
@@ -43,7 +45,9 @@ class CommandRunner {
 };
 
 // The real one: posix_spawn into a new process group; the whole group gets SIGTERM then SIGKILL.
-// stdin is /dev/null. The child never outlives run().
+// stdin is /dev/null. The child never outlives run(): when it exits, whatever it left running in its process
+// group is killed (SIGKILL) before it is reaped. Only a process that left the group (setsid) survives; if it
+// holds the output pipe, run() stops reading shortly after the child exited.
 class ProcessCommandRunner final : public CommandRunner {
   public:
     CommandResult run(const CommandSpec& spec, const std::atomic<bool>& cancel) override;

@@ -35,9 +35,9 @@ struct Config {
     std::string source = "<defaults>"; // the file it came from, for messages
     std::string listen_address = "127.0.0.1:9095";
     std::string ledger_path = "data/ledger.db"; // resolved against the config's folder
-    std::string audit_file;                    // empty: no JSON-lines copy; resolved like ledger_path
-    std::string webhook_token_file;            // empty: /webhook needs no token; resolved
-    std::string api_token_file;                // empty: /api/v1/* needs no token; resolved
+    std::string audit_file;                     // empty: no JSON-lines copy; resolved like ledger_path
+    std::string webhook_token_file;             // empty: /webhook needs no token; resolved
+    std::string api_token_file;                 // empty: /api/v1/* needs no token; resolved
     std::string service_label = "service";
     std::string environment_label = "environment";
     ServiceSettings defaults;
@@ -58,7 +58,8 @@ struct Secrets {
 //   "config/receiver.yml: services.checkout.watch_window: \"15x\" is not a duration (use 30s, 15m, 1h30m)"
 //   "config/receiver.yml: ledger.path: expected a string"
 //   "config/receiver.yml: defaults.rollbak: unknown key (known: service_label, ...)"
-Result<Config> parse_config(std::string_view yaml_text, const std::string& source_name, const std::string& base_dir);
+Result<Config> parse_config(std::string_view yaml_text, const std::string& source_name,
+                            const std::string& base_dir);
 
 // Reads the file, parses it (base_dir = the file's folder) and reads the token files into `secrets`
 // (surrounding whitespace trimmed; a missing, unreadable or empty token file is an error naming the key).
@@ -67,5 +68,14 @@ struct LoadedConfig {
     Secrets secrets;
 };
 Result<LoadedConfig> load_config(const std::string& path);
+
+// A listen address split into its parts: "127.0.0.1:9095", "[::1]:9095" (host "::1"), "0.0.0.0:9095",
+// "localhost:0" (port 0: any free port). The same check parse_config applies to `listen_address`, for
+// the --web.listen-address flag. The message quotes the text and shows the expected form.
+struct ListenAddress {
+    std::string host; // without the brackets of an IPv6 address
+    int port = 0;     // 0..65535
+};
+Result<ListenAddress> parse_listen_address(std::string_view text);
 
 } // namespace rollback

@@ -20,7 +20,7 @@ enum class RecordOutcome {
 
 struct RecordResult {
     RecordOutcome outcome;
-    Deployment deployment; // as stored (for conflict: the one already stored)
+    Deployment deployment;                   // as stored (for conflict: the one already stored)
     std::vector<std::string> superseded_ids; // deployments this one superseded (created only)
 };
 
@@ -31,8 +31,8 @@ struct DeploymentFilter {
 };
 
 struct AuditFilter {
-    std::string service;       // empty: any
-    std::string deployment_id; // empty: any
+    std::string service;          // empty: any
+    std::string deployment_id;    // empty: any
     long long after_sequence = 0; // only events with a greater sequence
     int limit = 100;
 };
@@ -65,7 +65,8 @@ class Ledger {
 
     // The latest deployment (by deployed_at, then by insertion order) of `service`, any kind and state.
     // With an environment: only deployments of that environment or of none; without: any environment.
-    Result<std::optional<Deployment>> latest_deployment(const std::string& service, const std::string& environment);
+    Result<std::optional<Deployment>> latest_deployment(const std::string& service,
+                                                        const std::string& environment);
 
     // Newest first.
     Result<std::vector<Deployment>> list_deployments(const DeploymentFilter& filter);
@@ -95,6 +96,11 @@ class Ledger {
 
     // The schema version after migrations (for tests and /metrics).
     int schema_version();
+
+    // Tests only: caps the file at `pages` pages (PRAGMA max_page_count on this connection; SQLite never
+    // goes below the current size, so 1 means "no growth") to make writes fail with "database or disk is
+    // full". Returns the cap in effect.
+    Result<long long> set_max_page_count_for_test(long long pages);
 
   private:
     std::mutex mutex_;

@@ -31,7 +31,9 @@ std::optional<DeploymentState> parse_deployment_state(std::string_view text) {
     return std::nullopt;
 }
 
-std::string_view to_string(DeploymentKind kind) { return kind == DeploymentKind::rollback ? "rollback" : "deploy"; }
+std::string_view to_string(DeploymentKind kind) {
+    return kind == DeploymentKind::rollback ? "rollback" : "deploy";
+}
 
 std::optional<DeploymentKind> parse_deployment_kind(std::string_view text) {
     if (text == "deploy") return DeploymentKind::deploy;

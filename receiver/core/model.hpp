@@ -36,8 +36,8 @@ struct DeploymentRequest {
     std::string id; // empty: the ledger assigns one
     std::string service;
     std::string version;
-    std::string previous_version; // empty: the ledger fills in the service's previous version
-    std::string environment;      // empty: none
+    std::string previous_version;         // empty: the ledger fills in the service's previous version
+    std::string environment;              // empty: none
     std::optional<TimePoint> deployed_at; // nullopt: the time the request arrived
     std::string commit;
     std::string url;

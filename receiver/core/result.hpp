@@ -12,7 +12,9 @@ struct Error {
     std::string message;
 };
 
-inline Error make_error(std::string message) { return Error{std::move(message)}; }
+inline Error make_error(std::string message) {
+    return Error{std::move(message)};
+}
 
 template <typename T> class Result {
   public:
@@ -39,6 +41,8 @@ template <typename T> class Result {
 // For operations that return nothing but can fail.
 struct Done {};
 using Status = Result<Done>;
-inline Status ok_status() { return Done{}; }
+inline Status ok_status() {
+    return Done{};
+}
 
 } // namespace rollback

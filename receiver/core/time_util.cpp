@@ -4,12 +4,13 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
-#include <limits>
 
 namespace rollback {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // Reads exactly `count` digits at text[pos]; false if any is not a digit.
 bool read_fixed(std::string_view text, std::size_t pos, std::size_t count, int& out) {
@@ -33,12 +34,22 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
     return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool is_leap(int y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 int days_in_month(int y, int m) {
     static constexpr std::array<int, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && is_leap(y) ? 29 : days[static_cast<std::size_t>(m - 1)];
 }
+
+// Clock::duration is nanoseconds in 64 bits: about 1677-09-21 to 2262-04-11 (whole seconds on both sides).
+constexpr std::int64_t kMaxClockSeconds =
+    std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::max()).count() - 1;
+constexpr std::int64_t kMaxDurationMs =
+    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::duration::max()).count();
+// 0001-01-01T00:00:00Z in seconds since 1970: Alertmanager's zero time, held as TimePoint::min().
+constexpr std::int64_t kZeroTimeSeconds = -62135596800LL;
 
 Error not_rfc3339(std::string_view text, std::string_view why) {
     return make_error("\"" + std::string(text) + "\" is not an RFC 3339 time (" + std::string(why) +
@@ -49,7 +60,8 @@ Error not_rfc3339(std::string_view text, std::string_view why) {
 
 Result<Duration> parse_duration(std::string_view text) {
     auto bad = [&] {
-        return make_error("\"" + std::string(text) + "\" is not a duration (use e.g. 500ms, 30s, 15m, 1h30m)");
+        return make_error("\"" + std::string(text) +
+                          "\" is not a duration (use e.g. 500ms, 30s, 15m, 1h30m)");
     };
     if (text.empty()) return bad();
     if (text == "0") return Duration(0);
@@ -66,20 +78,29 @@ Result<Duration> parse_duration(std::string_view text) {
             ++pos;
         }
         std::size_t unit_end = pos;
-        while (unit_end < text.size() && !is_digit(text[unit_end])) ++unit_end;
+        while (unit_end < text.size() && !is_digit(text[unit_end]))
+            ++unit_end;
         const std::string_view unit = text.substr(pos, unit_end - pos);
         std::int64_t unit_ms = 0;
         int rank = 0;
-        if (unit == "w") unit_ms = 7LL * 24 * 3600 * 1000, rank = 6;
-        else if (unit == "d") unit_ms = 24LL * 3600 * 1000, rank = 5;
-        else if (unit == "h") unit_ms = 3600LL * 1000, rank = 4;
-        else if (unit == "m") unit_ms = 60LL * 1000, rank = 3;
-        else if (unit == "s") unit_ms = 1000, rank = 2;
-        else if (unit == "ms") unit_ms = 1, rank = 1;
-        else return bad();
+        if (unit == "w")
+            unit_ms = 7LL * 24 * 3600 * 1000, rank = 6;
+        else if (unit == "d")
+            unit_ms = 24LL * 3600 * 1000, rank = 5;
+        else if (unit == "h")
+            unit_ms = 3600LL * 1000, rank = 4;
+        else if (unit == "m")
+            unit_ms = 60LL * 1000, rank = 3;
+        else if (unit == "s")
+            unit_ms = 1000, rank = 2;
+        else if (unit == "ms")
+            unit_ms = 1, rank = 1;
+        else
+            return bad();
         if (rank >= last_rank) return bad();
         last_rank = rank;
-        if (number > std::numeric_limits<std::int64_t>::max() / unit_ms - total_ms) return bad();
+        // The total must fit in the nanosecond clock (as in Prometheus: "duration out of range").
+        if (number > kMaxDurationMs / unit_ms || number * unit_ms > kMaxDurationMs - total_ms) return bad();
         total_ms += number * unit_ms;
         pos = unit_end;
     }
@@ -115,13 +136,14 @@ std::string format_duration(Duration duration) {
 
 Result<TimePoint> parse_rfc3339(std::string_view text) {
     int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-    if (!read_fixed(text, 0, 4, year) || text.size() < 5 || text[4] != '-' || !read_fixed(text, 5, 2, month) ||
-        text.size() < 8 || text[7] != '-' || !read_fixed(text, 8, 2, day))
+    if (!read_fixed(text, 0, 4, year) || text.size() < 5 || text[4] != '-' ||
+        !read_fixed(text, 5, 2, month) || text.size() < 8 || text[7] != '-' || !read_fixed(text, 8, 2, day))
         return not_rfc3339(text, "expected a date YYYY-MM-DD");
     if (text.size() < 11 || (text[10] != 'T' && text[10] != 't' && text[10] != ' '))
         return not_rfc3339(text, "expected 'T' after the date");
-    if (!read_fixed(text, 11, 2, hour) || text.size() < 14 || text[13] != ':' || !read_fixed(text, 14, 2, minute) ||
-        text.size() < 17 || text[16] != ':' || !read_fixed(text, 17, 2, second))
+    if (!read_fixed(text, 11, 2, hour) || text.size() < 14 || text[13] != ':' ||
+        !read_fixed(text, 14, 2, minute) || text.size() < 17 || text[16] != ':' ||
+        !read_fixed(text, 17, 2, second))
         return not_rfc3339(text, "expected a time hh:mm:ss");
     if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
         second > 60)
@@ -138,7 +160,8 @@ Result<TimePoint> parse_rfc3339(std::string_view text) {
             ++pos;
         }
         if (digits == 0) return not_rfc3339(text, "expected digits after '.'");
-        for (int i = digits; i < 9; ++i) nanos *= 10;
+        for (int i = digits; i < 9; ++i)
+            nanos *= 10;
     }
     if (pos >= text.size()) return not_rfc3339(text, "missing the offset (Z or +hh:mm)");
     std::int64_t offset_seconds = 0;
@@ -158,11 +181,17 @@ Result<TimePoint> parse_rfc3339(std::string_view text) {
     if (second == 60) second = 59; // a leap second maps onto the second before it
     const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
     const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    if (seconds == kZeroTimeSeconds && nanos == 0) return TimePoint::min();
+    if (seconds < -kMaxClockSeconds || seconds > kMaxClockSeconds)
+        return not_rfc3339(text, "out of range: only times from 1677-09-22 to 2262-04-11 and "
+                                 "0001-01-01T00:00:00Z are accepted");
     const auto since_epoch = std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos);
     return TimePoint(std::chrono::duration_cast<Clock::duration>(since_epoch));
 }
 
 std::string format_rfc3339_ms(TimePoint time) {
+    // The zero time, as parse_rfc3339 reads it.
+    if (time == TimePoint::min()) return "0001-01-01T00:00:00.000Z";
     const auto ms_total = std::chrono::floor<std::chrono::milliseconds>(time.time_since_epoch()).count();
     std::int64_t days = ms_total >= 0 ? ms_total / 86'400'000 : (ms_total - 86'399'999) / 86'400'000;
     std::int64_t ms_of_day = ms_total - days * 86'400'000;
@@ -178,10 +207,10 @@ std::string format_rfc3339_ms(TimePoint time) {
     const unsigned month = mp < 10 ? mp + 3 : mp - 9;
     year += month <= 2;
     char buffer[96];
-    std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(year),
-                  month, day, static_cast<long long>(ms_of_day / 3'600'000),
-                  static_cast<long long>(ms_of_day / 60'000 % 60), static_cast<long long>(ms_of_day / 1000 % 60),
-                  static_cast<long long>(ms_of_day % 1000));
+    std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                  static_cast<long long>(year), month, day, static_cast<long long>(ms_of_day / 3'600'000),
+                  static_cast<long long>(ms_of_day / 60'000 % 60),
+                  static_cast<long long>(ms_of_day / 1000 % 60), static_cast<long long>(ms_of_day % 1000));
     return buffer;
 }
 

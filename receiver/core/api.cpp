@@ -1,0 +1,298 @@
+// HTTP routing and handlers: authentication, validation, and the JSON answers of the contract.
+#include "core/api.hpp"
+
+#include "core/auth.hpp"
+#include "core/codec.hpp"
+#include "core/logging.hpp"
+
+#include <charconv>
+
+namespace rollback {
+namespace {
+
+HttpResponse json_response(int status, std::string body) {
+    HttpResponse response;
+    response.status = status;
+    response.body = std::move(body);
+    return response;
+}
+
+HttpResponse error_response(int status, std::string_view message) {
+    return json_response(status, encode_error(message));
+}
+
+HttpResponse text_response(int status, std::string body,
+                           std::string content_type = "text/plain; charset=utf-8") {
+    HttpResponse response;
+    response.status = status;
+    response.body = std::move(body);
+    response.content_type = std::move(content_type);
+    return response;
+}
+
+HttpResponse unauthorized(std::string_view what) {
+    HttpResponse response = error_response(
+        401, "missing or wrong bearer token; send 'Authorization: Bearer <token>' with the token from " +
+                 std::string(what));
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return response;
+}
+
+// `limit` query parameter: 1..1000, default 100.
+Result<int> read_limit(const HttpRequest& request) {
+    auto it = request.query.find("limit");
+    if (it == request.query.end() || it->second.empty()) return 100;
+    int value = 0;
+    const auto [end, error] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+    if (error != std::errc() || end != it->second.data() + it->second.size() || value < 1 || value > 1000)
+        return make_error("limit: \"" + it->second + "\" is not a whole number from 1 to 1000");
+    return value;
+}
+
+std::string query_value(const HttpRequest& request, const std::string& name) {
+    auto it = request.query.find(name);
+    return it == request.query.end() ? std::string() : it->second;
+}
+
+struct Route {
+    const char* pattern; // "{id}" matches one path segment
+    std::vector<const char*> methods;
+};
+
+const std::vector<Route>& routes() {
+    static const std::vector<Route> table{
+        {"/webhook", {"POST"}},
+        {"/api/v1/deployments", {"GET", "POST"}},
+        {"/api/v1/deployments/{id}", {"GET"}},
+        {"/api/v1/audit", {"GET"}},
+        {"/metrics", {"GET"}},
+        {"/-/healthy", {"GET"}},
+        {"/-/ready", {"GET"}},
+        {"/-/reload", {"POST", "PUT"}},
+    };
+    return table;
+}
+
+// Matches `path` against a route pattern; fills `id` for "{id}".
+bool matches(std::string_view pattern, std::string_view path, std::string& id) {
+    const auto brace = pattern.find("{id}");
+    if (brace == std::string_view::npos) return pattern == path;
+    if (path.substr(0, brace) != pattern.substr(0, brace)) return false;
+    const std::string_view rest = path.substr(brace);
+    if (rest.empty() || rest.find('/') != std::string_view::npos) return false;
+    id = std::string(rest);
+    return true;
+}
+
+} // namespace
+
+Api::Api(ApiDependencies dependencies, Secrets secrets)
+    : deps_(std::move(dependencies)), secrets_(std::move(secrets)) {}
+
+void Api::set_secrets(Secrets secrets) {
+    std::lock_guard lock(secrets_mutex_);
+    secrets_ = std::move(secrets);
+}
+
+HttpResponse Api::handle(const HttpRequest& request) {
+    const auto started = std::chrono::steady_clock::now();
+    std::string handler_name = "other";
+    HttpResponse response;
+    try {
+        response = route(request, handler_name);
+    } catch (const std::exception& error) {
+        log_error("request failed", {{"path", request.path}, {"err", error.what()}});
+        response = error_response(500, std::string("internal error: ") + error.what());
+    }
+    deps_.metrics.http_requests.add({handler_name, std::to_string(response.status)});
+    deps_.metrics.http_request_duration.observe(
+        {handler_name}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return response;
+}
+
+HttpResponse Api::route(const HttpRequest& request, std::string& handler_name) {
+    for (const Route& candidate : routes()) {
+        std::string id;
+        if (!matches(candidate.pattern, request.path, id)) continue;
+        handler_name = candidate.pattern;
+        bool allowed = false;
+        std::string allow;
+        for (const char* method : candidate.methods) {
+            allowed = allowed || request.method == method;
+            allow += (allow.empty() ? "" : ", ") + std::string(method);
+        }
+        if (!allowed) {
+            HttpResponse response = error_response(405, "method " + request.method + " is not allowed on " +
+                                                            request.path + "; use " + allow);
+            response.headers.emplace_back("Allow", allow);
+            return response;
+        }
+        const std::string_view pattern = candidate.pattern;
+        if (pattern == "/webhook") return webhook(request);
+        if (pattern == "/metrics")
+            return text_response(200, deps_.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+        if (pattern == "/-/healthy") return text_response(200, "rollback-receiver is Healthy.\n");
+        if (pattern == "/-/ready")
+            return ready_ ? text_response(200, "rollback-receiver is Ready.\n")
+                          : text_response(503, "rollback-receiver is not ready.\n");
+        if (pattern == "/-/reload") return reload();
+        // Everything under /api/v1 needs the API token.
+        std::string api_token;
+        {
+            std::lock_guard lock(secrets_mutex_);
+            api_token = secrets_.api_token;
+        }
+        if (!is_authorized(request.header("authorization"), api_token))
+            return unauthorized("auth.api_token_file");
+        if (pattern == "/api/v1/deployments")
+            return request.method == "POST" ? record_deployment(request) : list_deployments(request);
+        if (pattern == "/api/v1/deployments/{id}") return get_deployment(id);
+        if (pattern == "/api/v1/audit") return list_audit(request);
+    }
+    return error_response(
+        404, "no route " + request.path +
+                 "; see the README for the routes (/webhook, /api/v1/deployments, /api/v1/audit, "
+                 "/metrics, /-/healthy, /-/ready, /-/reload)");
+}
+
+HttpResponse Api::webhook(const HttpRequest& request) {
+    std::string webhook_token;
+    {
+        std::lock_guard lock(secrets_mutex_);
+        webhook_token = secrets_.webhook_token;
+    }
+    if (!is_authorized(request.header("authorization"), webhook_token)) {
+        deps_.metrics.notifications.add({"unauthorized"});
+        return unauthorized(
+            "auth.webhook_token_file (Alertmanager: http_config.authorization.credentials_file)");
+    }
+    auto notification = parse_webhook(request.body);
+    if (!notification) {
+        deps_.metrics.notifications.add({"invalid"});
+        log_warn("webhook rejected", {{"err", notification.error()}});
+        return error_response(400, notification.error());
+    }
+    auto handled = deps_.engine.handle_notification(*notification);
+    if (!handled) {
+        deps_.metrics.notifications.add({"ledger_error"});
+        return error_response(503, "the ledger could not be written (" + handled.error() +
+                                       "); Alertmanager will retry this notification");
+    }
+    deps_.metrics.notifications.add({"accepted"});
+    return json_response(
+        200, "{\"status\":\"accepted\",\"alerts\":" + std::to_string(notification->alerts.size()) + "}");
+}
+
+HttpResponse Api::record_deployment(const HttpRequest& request) {
+    auto parsed = parse_deployment_request(request.body);
+    if (!parsed) {
+        deps_.metrics.deployments_recorded.add({"invalid"});
+        return error_response(400, parsed.error());
+    }
+    const TimePoint now = deps_.now();
+    auto recorded = deps_.ledger.record_deployment(*parsed, deployment_request_key(*parsed), now);
+    if (!recorded) {
+        deps_.metrics.deployments_recorded.add({"ledger_error"});
+        return error_response(503, "the ledger could not be written (" + recorded.error() + "); retry later");
+    }
+    const auto config = deps_.engine.config();
+    const Deployment& deployment = recorded->deployment;
+    const std::string body = encode_deployment(deployment, state_for(deployment, *config, now));
+    switch (recorded->outcome) {
+    case RecordOutcome::repeated:
+        deps_.metrics.deployments_recorded.add({"repeated"});
+        return json_response(200, body);
+    case RecordOutcome::conflict:
+        deps_.metrics.deployments_recorded.add({"conflict"});
+        return error_response(
+            409, "id: a deployment with id \"" + deployment.id +
+                     "\" is already recorded with other fields; use a new id for a new deployment");
+    case RecordOutcome::created:
+        break;
+    }
+    deps_.metrics.deployments_recorded.add({"created"});
+    AuditEvent event;
+    event.time = now;
+    event.event = audit_event::deployment_recorded;
+    event.service = deployment.service;
+    event.environment = deployment.environment;
+    event.deployment_id = deployment.id;
+    event.version = deployment.version;
+    event.previous_version = deployment.previous_version;
+    event.reason = parsed->previous_version.empty() ? "previous_version_from_ledger" : "";
+    event.detail = encode_detail({nullptr,
+                                  {{"commit", deployment.commit},
+                                   {"url", deployment.url},
+                                   {"actor", deployment.actor},
+                                   {"state", std::string(to_string(deployment.state))}},
+                                  {}});
+    (void)deps_.audit.record(event); // the deployment stands; a trail failure is logged by the writer
+    for (const std::string& old_id : recorded->superseded_ids) {
+        AuditEvent superseded = event;
+        superseded.event = "deployment_superseded";
+        superseded.deployment_id = old_id;
+        superseded.reason = "newer_deployment";
+        superseded.detail = encode_detail({nullptr, {{"superseded_by", deployment.id}}, {}});
+        (void)deps_.audit.record(superseded);
+    }
+    return json_response(201, body);
+}
+
+DeploymentState Api::state_for(const Deployment& deployment, const Config& config, TimePoint now) const {
+    return effective_state(deployment, config.settings_for(deployment.service).watch_window, now);
+}
+
+HttpResponse Api::list_deployments(const HttpRequest& request) {
+    auto limit = read_limit(request);
+    if (!limit) return error_response(400, limit.error());
+    DeploymentFilter filter;
+    filter.service = query_value(request, "service");
+    filter.environment = query_value(request, "environment");
+    filter.limit = *limit;
+    auto listed = deps_.ledger.list_deployments(filter);
+    if (!listed) return error_response(503, "the ledger could not be read (" + listed.error() + ")");
+    const auto config = deps_.engine.config();
+    const TimePoint now = deps_.now();
+    std::vector<DeploymentState> states;
+    for (const Deployment& deployment : *listed)
+        states.push_back(state_for(deployment, *config, now));
+    return json_response(200, encode_deployment_list(*listed, states));
+}
+
+HttpResponse Api::get_deployment(const std::string& id) {
+    auto found = deps_.ledger.get_deployment(id);
+    if (!found) return error_response(503, "the ledger could not be read (" + found.error() + ")");
+    if (!*found) return error_response(404, "no deployment with id \"" + id + "\"");
+    const auto config = deps_.engine.config();
+    return json_response(200, encode_deployment(**found, state_for(**found, *config, deps_.now())));
+}
+
+HttpResponse Api::list_audit(const HttpRequest& request) {
+    auto limit = read_limit(request);
+    if (!limit) return error_response(400, limit.error());
+    AuditFilter filter;
+    filter.service = query_value(request, "service");
+    filter.deployment_id = query_value(request, "deployment_id");
+    filter.limit = *limit;
+    const std::string after = query_value(request, "after");
+    if (!after.empty()) {
+        const auto [end, error] =
+            std::from_chars(after.data(), after.data() + after.size(), filter.after_sequence);
+        if (error != std::errc() || end != after.data() + after.size() || filter.after_sequence < 0)
+            return error_response(400, "after: \"" + after + "\" is not an event sequence number");
+    }
+    auto listed = deps_.ledger.list_audit(filter);
+    if (!listed) return error_response(503, "the ledger could not be read (" + listed.error() + ")");
+    return json_response(200, encode_audit_list(*listed));
+}
+
+HttpResponse Api::reload() {
+    if (!deps_.reload) return error_response(500, "reload is not available");
+    auto reloaded = deps_.reload();
+    if (!reloaded)
+        return error_response(500, "config not reloaded, the old one stays in use: " + reloaded.error());
+    return json_response(200, "{\"status\":\"reloaded\"}");
+}
+
+} // namespace rollback

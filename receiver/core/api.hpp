@@ -1,0 +1,55 @@
+// The receiver's HTTP routes: webhook, deployments API, audit, metrics, health and reload.
+#pragma once
+
+#include "core/audit.hpp"
+#include "core/config.hpp"
+#include "core/engine.hpp"
+#include "core/http.hpp"
+#include "core/ledger.hpp"
+#include "core/metrics.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace rollback {
+
+inline constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
+
+struct ApiDependencies {
+    Engine& engine;
+    Ledger& ledger;
+    AuditTrail& audit;
+    Metrics& metrics;
+    std::function<TimePoint()> now = [] { return Clock::now(); };
+    std::function<Status()> reload; // re-reads the config; the error keeps the old one
+};
+
+class Api {
+  public:
+    explicit Api(ApiDependencies dependencies, Secrets secrets);
+
+    void set_secrets(Secrets secrets);
+    void set_ready(bool ready) { ready_ = ready; }
+
+    // Routes one request; never throws.
+    HttpResponse handle(const HttpRequest& request);
+
+  private:
+    HttpResponse route(const HttpRequest& request, std::string& handler_name);
+    HttpResponse webhook(const HttpRequest& request);
+    HttpResponse record_deployment(const HttpRequest& request);
+    HttpResponse list_deployments(const HttpRequest& request);
+    HttpResponse get_deployment(const std::string& id);
+    HttpResponse list_audit(const HttpRequest& request);
+    HttpResponse reload();
+    DeploymentState state_for(const Deployment& deployment, const Config& config, TimePoint now) const;
+
+    ApiDependencies deps_;
+    mutable std::mutex secrets_mutex_;
+    Secrets secrets_;
+    std::atomic<bool> ready_{false};
+};
+
+} // namespace rollback

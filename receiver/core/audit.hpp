@@ -1,0 +1,39 @@
+// The audit trail writer: every decision goes to the ledger, a log line and, if configured, a JSON-lines
+// file.
+#pragma once
+
+#include "core/ledger.hpp"
+#include "core/metrics.hpp"
+#include "core/model.hpp"
+#include "core/result.hpp"
+#include "core/unique_fd.hpp"
+
+#include <mutex>
+#include <string>
+
+namespace rollback {
+
+class AuditTrail {
+  public:
+    AuditTrail(Ledger& ledger, Metrics& metrics);
+    AuditTrail(const AuditTrail&) = delete;
+    AuditTrail& operator=(const AuditTrail&) = delete;
+
+    // The JSON-lines copy: "" for none. Opens (creating the folder and file) for appending; on failure the
+    // previous file stays in use and the error says why.
+    Status set_file(const std::string& path);
+
+    // Writes the event. With a dedupe_key, an event already written under that key is not written again
+    // (counted in rollback_receiver_audit_repeats_total); returns false then. An error means the ledger
+    // could not write it (disk full, read-only): the caller answers 503 so the sender retries.
+    Result<bool> record(const AuditEvent& event, const std::string& dedupe_key = {});
+
+  private:
+    Ledger& ledger_;
+    Metrics& metrics_;
+    std::mutex file_mutex_;
+    UniqueFd file_;
+    std::string file_path_;
+};
+
+} // namespace rollback

@@ -1,0 +1,318 @@
+// JSON codecs built on nlohmann_json: parse with field-naming errors, encode API and audit documents.
+#include "core/codec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+
+namespace rollback {
+namespace {
+
+using json = nlohmann::json;
+
+const char* type_name(const json& value) {
+    return value.type_name();
+}
+
+Result<json> parse_json(std::string_view body) {
+    try {
+        json value = json::parse(body.begin(), body.end());
+        if (!value.is_object())
+            return make_error(std::string("the body must be a JSON object, not ") + type_name(value));
+        return value;
+    } catch (const json::parse_error& error) {
+        // nlohmann's message names the byte offset and what was expected.
+        std::string what = error.what();
+        const auto colon = what.find("parse error");
+        return make_error("malformed JSON: " + (colon == std::string::npos ? what : what.substr(colon)));
+    } catch (const json::exception& error) {
+        // e.g. out_of_range.406 for a number too large for a double ("1e400"): still a bad body.
+        std::string what = error.what();
+        const auto bracket = what.find("] ");
+        return make_error("malformed JSON: " +
+                          (bracket == std::string::npos ? what : what.substr(bracket + 2)));
+    }
+}
+
+Error expected(std::string_view field, std::string_view what, const json& got) {
+    return make_error(std::string(field) + ": expected " + std::string(what) + ", got " + type_name(got));
+}
+
+// Reads an optional string field; absent or null leaves `out` as it is.
+Status read_string(const json& object, const char* key, std::string& out, const std::string& path) {
+    auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return ok_status();
+    if (!it->is_string()) return expected(path + key, "a string", *it);
+    out = it->get<std::string>();
+    return ok_status();
+}
+
+Status read_string_map(const json& object, const char* key, std::map<std::string, std::string>& out,
+                       const std::string& path) {
+    auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return ok_status();
+    if (!it->is_object()) return expected(path + key, "an object of strings", *it);
+    for (const auto& [name, value] : it->items()) {
+        if (!value.is_string()) return expected(path + key + "." + name, "a string", value);
+        out[name] = value.get<std::string>();
+    }
+    return ok_status();
+}
+
+Status read_time(const json& object, const char* key, TimePoint& out, const std::string& path,
+                 bool required) {
+    auto it = object.find(key);
+    if (it == object.end() || it->is_null()) {
+        if (required) return make_error(path + key + ": missing; expected an RFC 3339 time");
+        return ok_status();
+    }
+    if (!it->is_string()) return expected(path + key, "an RFC 3339 time string", *it);
+    auto parsed = parse_rfc3339(it->get<std::string>());
+    if (!parsed) return make_error(path + key + ": " + parsed.error());
+    out = *parsed;
+    return ok_status();
+}
+
+// Alertmanager's label-set fingerprint: FNV-1a 64 over sorted names and values, 0xff separated.
+std::string fingerprint_of(const std::map<std::string, std::string>& labels) {
+    std::uint64_t hash = 14695981039346656037ULL;
+    auto add = [&](std::string_view bytes) {
+        for (unsigned char c : bytes) {
+            hash ^= c;
+            hash *= 1099511628211ULL;
+        }
+    };
+    const std::string separator(1, '\xff');
+    for (const auto& [name, value] : labels) { // std::map iterates sorted by name
+        add(name);
+        add(separator);
+        add(value);
+        add(separator);
+    }
+    char buffer[17];
+    std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
+    return buffer;
+}
+
+Result<Alert> parse_alert(const json& value, const std::string& path) {
+    if (!value.is_object()) return expected(path, "an alert object", value);
+    Alert alert;
+    if (auto s = read_string(value, "status", alert.status, path + "."); !s) return Error{s.error()};
+    if (alert.status != "firing" && alert.status != "resolved")
+        return make_error(path + ".status: expected \"firing\" or \"resolved\", got \"" + alert.status +
+                          "\"");
+    if (auto s = read_string_map(value, "labels", alert.labels, path + "."); !s) return Error{s.error()};
+    if (auto s = read_string_map(value, "annotations", alert.annotations, path + "."); !s)
+        return Error{s.error()};
+    if (auto s = read_time(value, "startsAt", alert.starts_at, path + ".", true); !s) return Error{s.error()};
+    if (auto s = read_time(value, "endsAt", alert.ends_at, path + ".", false); !s) return Error{s.error()};
+    if (auto s = read_string(value, "generatorURL", alert.generator_url, path + "."); !s)
+        return Error{s.error()};
+    if (auto s = read_string(value, "fingerprint", alert.fingerprint, path + "."); !s)
+        return Error{s.error()};
+    if (alert.fingerprint.empty()) alert.fingerprint = fingerprint_of(alert.labels);
+    return alert;
+}
+
+std::string canonical_request_json(const DeploymentRequest& request) {
+    json key = json::object();
+    auto put = [&](const char* name, const std::string& value) {
+        if (!value.empty()) key[name] = value;
+    };
+    put("id", request.id);
+    put("service", request.service);
+    put("version", request.version);
+    put("previous_version", request.previous_version);
+    put("environment", request.environment);
+    if (request.deployed_at) key["deployed_at"] = format_rfc3339_ms(*request.deployed_at);
+    put("commit", request.commit);
+    put("url", request.url);
+    put("actor", request.actor);
+    return key.dump(); // object keys are sorted: the text is canonical
+}
+
+json deployment_json(const Deployment& deployment, DeploymentState state) {
+    json out = {
+        {"id", deployment.id},
+        {"service", deployment.service},
+        {"environment", deployment.environment},
+        {"version", deployment.version},
+        {"previous_version", deployment.previous_version},
+        {"deployed_at", format_rfc3339_ms(deployment.deployed_at)},
+        {"recorded_at", format_rfc3339_ms(deployment.recorded_at)},
+        {"commit", deployment.commit},
+        {"url", deployment.url},
+        {"actor", deployment.actor},
+        {"kind", std::string(to_string(deployment.kind))},
+        {"state", std::string(to_string(state))},
+    };
+    if (!deployment.rollback_of.empty()) out["rollback_of"] = deployment.rollback_of;
+    return out;
+}
+
+json audit_json(const AuditEvent& event) {
+    json detail = json::parse(event.detail, nullptr, false);
+    if (detail.is_discarded()) detail = json::object();
+    return json{
+        {"sequence", event.sequence},
+        {"time", format_rfc3339_ms(event.time)},
+        {"event", event.event},
+        {"service", event.service},
+        {"environment", event.environment},
+        {"deployment_id", event.deployment_id},
+        {"version", event.version},
+        {"previous_version", event.previous_version},
+        {"alertname", event.alertname},
+        {"fingerprint", event.fingerprint},
+        {"reason", event.reason},
+        {"detail", std::move(detail)},
+    };
+}
+
+std::string dump(const json& value) {
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+bool has_control_characters(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+}
+
+} // namespace
+
+Result<Notification> parse_webhook(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    const json& root = *parsed;
+    Notification notification;
+    if (auto s = read_string(root, "version", notification.version, ""); !s) return Error{s.error()};
+    if (notification.version != "4")
+        return make_error(
+            "version: \"" + notification.version +
+            "\" is not supported; this receiver reads Alertmanager's webhook payload version \"4\"");
+    auto alerts = root.find("alerts");
+    if (alerts == root.end()) return make_error("alerts: missing; expected a list of alerts");
+    if (!alerts->is_array()) return expected("alerts", "a list of alerts", *alerts);
+    for (std::size_t i = 0; i < alerts->size(); ++i) {
+        auto alert = parse_alert((*alerts)[i], "alerts[" + std::to_string(i) + "]");
+        if (!alert) return Error{alert.error()};
+        notification.alerts.push_back(std::move(*alert));
+    }
+    if (auto s = read_string(root, "receiver", notification.receiver, ""); !s) return Error{s.error()};
+    if (auto s = read_string(root, "status", notification.status, ""); !s) return Error{s.error()};
+    if (auto s = read_string_map(root, "groupLabels", notification.group_labels, ""); !s)
+        return Error{s.error()};
+    if (auto s = read_string_map(root, "commonLabels", notification.common_labels, ""); !s)
+        return Error{s.error()};
+    if (auto s = read_string_map(root, "commonAnnotations", notification.common_annotations, ""); !s)
+        return Error{s.error()};
+    if (auto s = read_string(root, "externalURL", notification.external_url, ""); !s) return Error{s.error()};
+    if (auto s = read_string(root, "groupKey", notification.group_key, ""); !s) return Error{s.error()};
+    if (auto it = root.find("truncatedAlerts"); it != root.end() && !it->is_null()) {
+        if (!it->is_number_integer() ||
+            (it->is_number_unsigned() ? it->get<std::uint64_t>() > LONG_MAX : it->get<std::int64_t>() < 0))
+            return expected("truncatedAlerts", "a whole number from 0 up", *it);
+        notification.truncated_alerts = it->get<long>();
+    }
+    return notification;
+}
+
+Result<DeploymentRequest> parse_deployment_request(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    const json& root = *parsed;
+    static const std::vector<std::string> known{"id",          "service",     "version", "previous_version",
+                                                "environment", "deployed_at", "commit",  "url",
+                                                "actor"};
+    for (const auto& [key, value] : root.items()) {
+        if (std::find(known.begin(), known.end(), key) == known.end())
+            return make_error(key +
+                              ": unknown field (known: id, service, version, previous_version, environment, "
+                              "deployed_at, commit, url, actor)");
+    }
+    DeploymentRequest request;
+    struct Field {
+        const char* name;
+        std::string* out;
+        std::size_t max_length;
+    };
+    const Field fields[] = {{"id", &request.id, 200},
+                            {"service", &request.service, 200},
+                            {"version", &request.version, 200},
+                            {"previous_version", &request.previous_version, 200},
+                            {"environment", &request.environment, 200},
+                            {"commit", &request.commit, 200},
+                            {"url", &request.url, 2048},
+                            {"actor", &request.actor, 200}};
+    for (const auto& field : fields) {
+        if (auto s = read_string(root, field.name, *field.out, ""); !s) return Error{s.error()};
+        if (field.out->size() > field.max_length)
+            return make_error(std::string(field.name) + ": longer than " + std::to_string(field.max_length) +
+                              " characters");
+        if (has_control_characters(*field.out))
+            return make_error(std::string(field.name) + ": contains control characters");
+    }
+    if (request.service.empty()) return make_error("service: required; the name of the deployed service");
+    if (request.version.empty()) return make_error("version: required; the version that was deployed");
+    if (root.contains("deployed_at") && !root["deployed_at"].is_null()) {
+        TimePoint deployed_at;
+        if (auto s = read_time(root, "deployed_at", deployed_at, "", true); !s) return Error{s.error()};
+        request.deployed_at = deployed_at;
+    }
+    return request;
+}
+
+std::string deployment_request_key(const DeploymentRequest& request) {
+    return canonical_request_json(request);
+}
+
+std::string encode_error(std::string_view message) {
+    return dump(json{{"error", std::string(message)}});
+}
+
+std::string encode_deployment(const Deployment& deployment, DeploymentState state) {
+    return dump(deployment_json(deployment, state));
+}
+
+std::string encode_deployment_list(const std::vector<Deployment>& deployments,
+                                   const std::vector<DeploymentState>& states) {
+    json list = json::array();
+    for (std::size_t i = 0; i < deployments.size(); ++i)
+        list.push_back(deployment_json(deployments[i], i < states.size() ? states[i] : deployments[i].state));
+    return dump(json{{"deployments", std::move(list)}});
+}
+
+std::string encode_audit_event(const AuditEvent& event) {
+    return dump(audit_json(event));
+}
+
+std::string encode_audit_list(const std::vector<AuditEvent>& events) {
+    json list = json::array();
+    for (const auto& event : events)
+        list.push_back(audit_json(event));
+    return dump(json{{"events", std::move(list)}});
+}
+
+std::string encode_detail(const AuditDetail& detail) {
+    json out = json::object();
+    if (detail.alert) {
+        out["status"] = detail.alert->status;
+        out["labels"] = detail.alert->labels;
+        out["annotations"] = detail.alert->annotations;
+        out["startsAt"] = format_rfc3339_ms(detail.alert->starts_at);
+        out["generatorURL"] = detail.alert->generator_url;
+    }
+    for (const auto& [key, value] : detail.text)
+        out[key] = value;
+    for (const auto& [key, value] : detail.numbers)
+        out[key] = value;
+    return dump(out);
+}
+
+std::string json_quote(std::string_view text) {
+    return dump(json(std::string(text)));
+}
+
+} // namespace rollback

@@ -1,0 +1,428 @@
+// Engine: the I/O around decide(): ledger look-ups, audit writes, debounce timers, background rollbacks.
+#include "core/engine.hpp"
+
+#include "core/codec.hpp"
+#include "core/logging.hpp"
+#include "core/placeholders.hpp"
+
+#include <algorithm>
+
+namespace rollback {
+namespace {
+
+double seconds_between(std::chrono::steady_clock::time_point start,
+                       std::chrono::steady_clock::time_point end) {
+    return std::chrono::duration<double>(end - start).count();
+}
+
+std::string ignore_key(std::string_view reason, const Alert& alert, const std::string& deployment_id) {
+    return "ignored|" + std::string(reason) + "|" + alert.fingerprint + "|" +
+           format_rfc3339_ms(alert.starts_at) + "|" + deployment_id;
+}
+
+} // namespace
+
+Engine::Engine(EngineDependencies dependencies, std::shared_ptr<const Config> config)
+    : deps_(std::move(dependencies)), config_(std::move(config)) {}
+
+Engine::~Engine() {
+    shutdown();
+}
+
+void Engine::set_config(std::shared_ptr<const Config> config) {
+    std::lock_guard lock(config_mutex_);
+    config_ = std::move(config);
+}
+
+std::shared_ptr<const Config> Engine::config() const {
+    std::lock_guard lock(config_mutex_);
+    return config_;
+}
+
+AuditEvent Engine::event_for(const char* name, const Deployment& target, const Alert* alert) const {
+    AuditEvent event;
+    event.time = deps_.now();
+    event.event = name;
+    event.service = target.service;
+    event.environment = target.environment;
+    event.deployment_id = target.id;
+    event.version = target.version;
+    event.previous_version = target.previous_version;
+    if (alert) {
+        event.alertname = alert->label("alertname");
+        event.fingerprint = alert->fingerprint;
+    }
+    return event;
+}
+
+Status Engine::handle_notification(const Notification& notification) {
+    const auto config = this->config();
+    for (const Alert& alert : notification.alerts) {
+        Status status = alert.firing() ? handle_alert(*config, alert) : handle_resolved(alert);
+        if (!status) return status;
+    }
+    return ok_status();
+}
+
+Status Engine::handle_alert(const Config& config, const Alert& alert) {
+    const std::string service = alert.label(config.service_label);
+    const std::string environment = alert.label(config.environment_label);
+    std::optional<Deployment> target;
+    if (!service.empty()) {
+        auto latest = deps_.ledger.latest_deployment(service, environment);
+        if (!latest) return Error{latest.error()};
+        target = std::move(*latest);
+    }
+    const ServiceSettings& settings = config.settings_for(service);
+    const Decision decision = decide({alert, service, target, settings, deps_.now(), deps_.dry_run, false});
+
+    auto audit_ignored = [&](std::string_view reason) -> Status {
+        deps_.metrics.alerts.add({"ignore", std::string(reason)});
+        AuditEvent event = target ? event_for(audit_event::alert_ignored, *target, &alert) : AuditEvent{};
+        if (!target) {
+            event.time = deps_.now();
+            event.event = audit_event::alert_ignored;
+            event.service = service;
+            event.environment = environment;
+            event.alertname = alert.label("alertname");
+            event.fingerprint = alert.fingerprint;
+        }
+        event.reason = std::string(reason);
+        event.detail = encode_detail({&alert, {}, {}});
+        auto written = deps_.audit.record(event, ignore_key(reason, alert, target ? target->id : ""));
+        if (!written) return Error{written.error()};
+        return ok_status();
+    };
+
+    if (decision.verdict == Verdict::ignore) return audit_ignored(decision.reason);
+
+    if (decision.verdict == Verdict::dry_run) {
+        deps_.metrics.alerts.add({"dry_run", "dry_run"});
+        AuditEvent event = event_for(audit_event::rollback_dry_run, *target, &alert);
+        event.reason = "dry_run";
+        event.detail = encode_detail(
+            {&alert, {{"would_run", command_for(*target, alert, settings.rollback).argv[0]}}, {}});
+        auto written = deps_.audit.record(event, "dry_run|" + target->id);
+        if (!written) return Error{written.error()};
+        return ok_status();
+    }
+
+    if (settings.debounce > Duration::zero()) {
+        bool created = false;
+        TimePoint due;
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return ok_status();
+            auto it = pending_.find(target->id);
+            if (it == pending_.end()) {
+                due = deps_.now() + settings.debounce;
+                pending_.emplace(target->id, Pending{*target, alert, due, {alert.fingerprint}});
+                created = true;
+                update_pending_gauge_locked();
+            } else {
+                it->second.firing_fingerprints.insert(alert.fingerprint);
+            }
+        }
+        deps_.metrics.alerts.add({"act", created ? "debounce_started" : "debounce_running"});
+        if (!created) return ok_status();
+        wake_.notify_all();
+        AuditEvent event = event_for(audit_event::rollback_pending, *target, &alert);
+        event.reason = "debounce";
+        event.detail = encode_detail(
+            {&alert,
+             {{"debounce", format_duration(settings.debounce)}, {"due", format_rfc3339_ms(due)}},
+             {}});
+        auto written = deps_.audit.record(event);
+        if (!written) return Error{written.error()};
+        return ok_status();
+    }
+
+    auto started = start_rollback(*target, alert, settings);
+    if (!started) return Error{started.error()};
+    if (!*started) return audit_ignored(reason::already_handled); // another notification claimed it first
+    deps_.metrics.alerts.add({"act", "rollback_started"});
+    return ok_status();
+}
+
+Status Engine::handle_resolved(const Alert& alert) {
+    deps_.metrics.alerts.add({"ignore", std::string(reason::resolved)});
+    std::vector<Pending> cancelled;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            if (it->second.firing_fingerprints.erase(alert.fingerprint) &&
+                it->second.firing_fingerprints.empty()) {
+                cancelled.push_back(std::move(it->second));
+                it = pending_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        update_pending_gauge_locked();
+    }
+    for (const Pending& pending : cancelled) {
+        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &alert);
+        event.reason = "alerts_resolved";
+        event.detail =
+            encode_detail({&alert, {{"pending_since_alert", pending.first_alert.fingerprint}}, {}});
+        auto written = deps_.audit.record(event);
+        if (!written) return Error{written.error()};
+    }
+    return ok_status();
+}
+
+void Engine::fire_due_timers() {
+    std::vector<Pending> due;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        const TimePoint now = deps_.now();
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            if (it->second.due <= now) {
+                due.push_back(std::move(it->second));
+                it = pending_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        update_pending_gauge_locked();
+    }
+    const auto config = this->config();
+    for (const Pending& pending : due) {
+        const ServiceSettings& settings = config->settings_for(pending.target.service);
+        std::string why;
+        if (!settings.rollback.has_action()) {
+            why = std::string(reason::no_action);
+        } else {
+            auto started = start_rollback(pending.target, pending.first_alert, settings);
+            if (!started) {
+                log_error("debounced rollback could not be claimed",
+                          {{"deployment_id", pending.target.id}, {"err", started.error()}});
+                why = "ledger_error";
+            } else if (!*started) {
+                auto current = deps_.ledger.get_deployment(pending.target.id);
+                why = current && *current ? std::string(to_string((*current)->state)) : "unknown";
+            }
+        }
+        if (why.empty()) continue;
+        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &pending.first_alert);
+        event.reason = why;
+        event.detail = encode_detail(
+            {&pending.first_alert, {{"note", "deployment was " + why + " when the debounce ended"}}, {}});
+        (void)deps_.audit.record(event);
+    }
+}
+
+std::size_t Engine::pending_count() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+}
+
+void Engine::update_pending_gauge_locked() {
+    deps_.metrics.pending_rollbacks.set({}, static_cast<double>(pending_.size()));
+}
+
+void Engine::start_timer_thread() {
+    timer_thread_ = std::thread([this] {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            if (pending_.empty()) {
+                wake_.wait_for(lock, std::chrono::seconds(1));
+                continue;
+            }
+            TimePoint earliest = pending_.begin()->second.due;
+            for (const auto& [id, pending] : pending_)
+                earliest = std::min(earliest, pending.due);
+            const auto wait = earliest - deps_.now();
+            if (wait > Clock::duration::zero()) {
+                wake_.wait_for(lock, std::min<Clock::duration>(wait, std::chrono::seconds(1)));
+                continue;
+            }
+            lock.unlock();
+            fire_due_timers();
+            lock.lock();
+        }
+    });
+}
+
+CommandSpec Engine::command_for(const Deployment& target, const Alert& alert,
+                                const RollbackSettings& rollback) const {
+    const std::map<std::string, std::string> values{
+        {"service", target.service},
+        {"environment", target.environment},
+        {"deployment_id", target.id},
+        {"version", target.version},
+        {"previous_version", target.previous_version},
+        {"alertname", alert.label("alertname")},
+    };
+    CommandSpec spec;
+    for (const std::string& argument : rollback.command)
+        spec.argv.push_back(expand_placeholders(argument, values));
+    spec.environment = {
+        {"ROLLBACK_SERVICE", target.service},
+        {"ROLLBACK_ENVIRONMENT", target.environment},
+        {"ROLLBACK_DEPLOYMENT_ID", target.id},
+        {"ROLLBACK_FROM_VERSION", target.version},
+        {"ROLLBACK_TO_VERSION", target.previous_version},
+        {"ROLLBACK_ALERTNAME", alert.label("alertname")},
+        {"ROLLBACK_FINGERPRINT", alert.fingerprint},
+    };
+    spec.timeout = rollback.timeout;
+    spec.kill_grace = deps_.kill_grace;
+    return spec;
+}
+
+Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert,
+                                    const ServiceSettings& settings) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return false;
+    }
+    auto claimed = deps_.ledger.claim_rollback(target.id);
+    if (!claimed) return Error{claimed.error()};
+    if (!*claimed) return false;
+
+    Deployment claimed_target = target;
+    claimed_target.state = DeploymentState::rolling_back;
+    const CommandSpec spec = command_for(claimed_target, alert, settings.rollback);
+    std::string command_line;
+    for (const auto& argument : spec.argv)
+        command_line += (command_line.empty() ? "" : " ") + json_quote(argument);
+    AuditEvent event = event_for(audit_event::rollback_started, claimed_target, &alert);
+    event.reason = "error_rate_alert";
+    event.detail =
+        encode_detail({&alert,
+                       {{"command", command_line}, {"timeout", format_duration(settings.rollback.timeout)}},
+                       {{"max_attempts", settings.rollback.retries + 1}}});
+    (void)deps_.audit.record(event); // the claim stands even if the trail cannot be written
+
+    std::lock_guard lock(mutex_);
+    reap_finished_locked();
+    Running& running = running_.emplace_back();
+    running.thread = std::thread([this, &running, claimed_target, alert, settings] {
+        execute_rollback(claimed_target, alert, settings);
+        std::lock_guard done_lock(mutex_);
+        running.finished = true;
+        wake_.notify_all();
+    });
+    return true;
+}
+
+void Engine::execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings) {
+    const auto started = std::chrono::steady_clock::now();
+    const int max_attempts = settings.rollback.retries + 1;
+    CommandResult result;
+    int attempt = 0;
+    for (attempt = 1; attempt <= max_attempts; ++attempt) {
+        result = deps_.runner.run(command_for(target, alert, settings.rollback), cancel_);
+        deps_.metrics.rollback_attempts.add({target.service, result.succeeded() ? "success" : "failure"});
+        if (result.succeeded() || result.cancelled) break;
+        AuditEvent failed = event_for(audit_event::rollback_attempt_failed, target, &alert);
+        failed.reason = result.describe();
+        failed.detail = encode_detail(
+            {nullptr,
+             {{"result", result.describe()}, {"output", result.output}},
+             {{"attempt", attempt}, {"max_attempts", max_attempts}, {"exit_code", result.exit_code}}});
+        (void)deps_.audit.record(failed);
+        if (attempt == max_attempts) break;
+        std::unique_lock lock(mutex_);
+        if (wake_.wait_for(lock, settings.rollback.retry_backoff, [this] { return cancel_.load(); })) {
+            result.cancelled = true;
+            break;
+        }
+    }
+    const double duration = seconds_between(started, std::chrono::steady_clock::now());
+    deps_.metrics.rollback_duration.observe({target.service}, duration);
+    const std::vector<std::pair<std::string, long long>> numbers{
+        {"attempts", std::min(attempt, max_attempts)},
+        {"exit_code", result.exit_code},
+        {"duration_ms", static_cast<long long>(duration * 1000)}};
+
+    if (result.succeeded()) {
+        auto live = deps_.ledger.complete_rollback(target.id, deps_.now());
+        AuditEvent event = event_for(audit_event::rollback_succeeded, target, &alert);
+        event.reason = result.describe();
+        event.detail = encode_detail({&alert,
+                                      {{"result", result.describe()},
+                                       {"output", result.output},
+                                       {"rollback_deployment_id", live ? live->id : ""},
+                                       {"ledger_error", live ? "" : live.error()}},
+                                      numbers});
+        (void)deps_.audit.record(event);
+        deps_.metrics.rollbacks.add({target.service, "succeeded"});
+        return;
+    }
+    const bool interrupted = result.cancelled;
+    auto marked = deps_.ledger.fail_rollback(target.id, interrupted ? DeploymentState::rollback_interrupted
+                                                                    : DeploymentState::rollback_failed);
+    if (!marked)
+        log_error("rollback result could not be stored",
+                  {{"deployment_id", target.id}, {"err", marked.error()}});
+    AuditEvent event = event_for(
+        interrupted ? audit_event::rollback_interrupted : audit_event::rollback_failed, target, &alert);
+    event.reason = interrupted ? "shutdown" : result.describe();
+    event.detail =
+        encode_detail({&alert, {{"result", result.describe()}, {"output", result.output}}, numbers});
+    (void)deps_.audit.record(event);
+    deps_.metrics.rollbacks.add({target.service, interrupted ? "interrupted" : "failed"});
+}
+
+void Engine::reap_finished_locked() {
+    for (auto it = running_.begin(); it != running_.end();) {
+        if (it->finished) {
+            it->thread.join();
+            it = running_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+std::size_t Engine::running_count() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(
+        std::count_if(running_.begin(), running_.end(), [](const Running& r) { return !r.finished; }));
+}
+
+void Engine::wait_idle() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        reap_finished_locked();
+        if (running_.empty()) return;
+        wake_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+}
+
+void Engine::shutdown(Duration grace) {
+    std::vector<Pending> dropped;
+    {
+        std::unique_lock lock(mutex_);
+        if (stopping_ && !timer_thread_.joinable() && running_.empty()) return;
+        stopping_ = true;
+        const auto give_up = std::chrono::steady_clock::now() + grace;
+        while (std::chrono::steady_clock::now() < give_up) {
+            reap_finished_locked();
+            if (running_.empty()) break;
+            wake_.wait_for(lock, std::chrono::milliseconds(20));
+        }
+        cancel_ = true;
+        for (auto& [id, pending] : pending_)
+            dropped.push_back(std::move(pending));
+        pending_.clear();
+        update_pending_gauge_locked();
+    }
+    wake_.notify_all();
+    if (timer_thread_.joinable()) timer_thread_.join();
+    for (const Pending& pending : dropped) {
+        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &pending.first_alert);
+        event.reason = "shutdown";
+        (void)deps_.audit.record(event);
+    }
+    std::unique_lock lock(mutex_);
+    while (!running_.empty()) {
+        reap_finished_locked();
+        if (!running_.empty()) wake_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+}
+
+} // namespace rollback

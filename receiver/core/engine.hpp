@@ -1,0 +1,118 @@
+// The rollback engine: turns notifications into decisions, debounce timers and exactly-once rollbacks.
+#pragma once
+
+#include "core/audit.hpp"
+#include "core/command_runner.hpp"
+#include "core/config.hpp"
+#include "core/decision.hpp"
+#include "core/ledger.hpp"
+#include "core/metrics.hpp"
+#include "core/model.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace rollback {
+
+// Audit event names.
+namespace audit_event {
+inline constexpr const char* deployment_recorded = "deployment_recorded";
+inline constexpr const char* alert_ignored = "alert_ignored";
+inline constexpr const char* rollback_pending = "rollback_pending";
+inline constexpr const char* rollback_cancelled = "rollback_cancelled";
+inline constexpr const char* rollback_dry_run = "rollback_dry_run";
+inline constexpr const char* rollback_started = "rollback_started";
+inline constexpr const char* rollback_attempt_failed = "rollback_attempt_failed";
+inline constexpr const char* rollback_succeeded = "rollback_succeeded";
+inline constexpr const char* rollback_failed = "rollback_failed";
+inline constexpr const char* rollback_interrupted = "rollback_interrupted";
+} // namespace audit_event
+
+// What the daemon injects: the side effects and the clock.
+struct EngineDependencies {
+    Ledger& ledger;
+    AuditTrail& audit;
+    CommandRunner& runner;
+    Metrics& metrics;
+    std::function<TimePoint()> now = [] { return Clock::now(); };
+    bool dry_run = false;
+    Duration kill_grace = std::chrono::seconds(5);
+};
+
+class Engine {
+  public:
+    Engine(EngineDependencies dependencies, std::shared_ptr<const Config> config);
+    ~Engine(); // shutdown()
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    void set_config(std::shared_ptr<const Config> config);
+    std::shared_ptr<const Config> config() const;
+
+    // Decides on every alert of the notification, audits each decision, schedules debounced rollbacks and
+    // starts immediate ones in the background. Returns quickly. An error means the ledger failed (the
+    // webhook answers 503 so that Alertmanager retries); decisions made before the failure stand.
+    Status handle_notification(const Notification& notification);
+
+    // Starts the debounced rollbacks whose time has come. The timer thread calls it; tests call it with
+    // a fake clock.
+    void fire_due_timers();
+    std::size_t pending_count() const;
+
+    // A thread that calls fire_due_timers() when the earliest pending rollback is due.
+    void start_timer_thread();
+
+    // Stops taking new rollbacks, gives running ones up to `grace` to finish, then cancels them (their
+    // deployments become rollback_interrupted), stops the timer thread and joins every thread. Pending
+    // debounced rollbacks are dropped and audited as cancelled (reason shutdown).
+    void shutdown(Duration grace = Duration::zero());
+
+    // Blocks until no rollback is running (tests, graceful stop).
+    void wait_idle();
+    std::size_t running_count() const;
+
+  private:
+    struct Pending {
+        Deployment target;
+        Alert first_alert;
+        TimePoint due;
+        std::set<std::string> firing_fingerprints;
+    };
+    struct Running {
+        std::thread thread;
+        std::atomic<bool> finished{false};
+    };
+
+    Status handle_alert(const Config& config, const Alert& alert);
+    Status handle_resolved(const Alert& alert);
+    // Claims the deployment and runs its rollback on a background thread; false if already claimed.
+    Result<bool> start_rollback(const Deployment& target, const Alert& alert,
+                                const ServiceSettings& settings);
+    void execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings);
+    CommandSpec command_for(const Deployment& target, const Alert& alert,
+                            const RollbackSettings& rollback) const;
+    AuditEvent event_for(const char* name, const Deployment& target, const Alert* alert) const;
+    void reap_finished_locked();
+    void update_pending_gauge_locked();
+
+    EngineDependencies deps_;
+    mutable std::mutex config_mutex_;
+    std::shared_ptr<const Config> config_;
+
+    mutable std::mutex mutex_; // guards pending_, running_, stopping_
+    std::condition_variable wake_;
+    std::map<std::string, Pending> pending_; // by deployment id
+    std::list<Running> running_;
+    bool stopping_ = false;
+    std::atomic<bool> cancel_{false};
+    std::thread timer_thread_;
+};
+
+} // namespace rollback

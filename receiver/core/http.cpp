@@ -1,0 +1,131 @@
+// cpp-httplib adapter: turns httplib requests into HttpRequest values and back; nothing else includes
+// httplib.
+#include "core/http.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace rollback {
+
+bool is_loopback_host(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+class HttpServerImpl {
+  public:
+    httplib::Server server;
+};
+
+namespace {
+
+HttpRequest to_request(const httplib::Request& in) {
+    HttpRequest out;
+    out.method = in.method;
+    out.path = in.path;
+    for (const auto& [name, value] : in.params)
+        out.query.emplace(name, value);
+    for (const auto& [name, value] : in.headers) {
+        std::string lower = name;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        out.headers.emplace(std::move(lower), value);
+    }
+    out.body = in.body;
+    return out;
+}
+
+void apply(const HttpResponse& in, httplib::Response& out) {
+    out.status = in.status;
+    for (const auto& [name, value] : in.headers)
+        out.set_header(name, value);
+    out.set_content(in.body, in.content_type);
+}
+
+} // namespace
+
+HttpServer::HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::string too_large_body)
+    : impl_(std::make_unique<HttpServerImpl>()) {
+    auto& server = impl_->server;
+    server.set_tcp_nodelay(true);
+    server.set_payload_max_length(max_body_bytes);
+    server.set_read_timeout(10, 0);
+    server.set_write_timeout(10, 0);
+    server.set_keep_alive_timeout(30);
+    auto dispatch = [handler](const httplib::Request& request, httplib::Response& response) {
+        apply(handler(to_request(request)), response);
+    };
+    const std::string any_path = ".*";
+    server.Get(any_path, dispatch);
+    server.Post(any_path, dispatch);
+    server.Put(any_path, dispatch);
+    server.Delete(any_path, dispatch);
+    server.Patch(any_path, dispatch);
+    server.Options(any_path, dispatch);
+    // httplib answers some requests itself (body too large, bad request line): give them JSON bodies.
+    server.set_error_handler([too_large_body](const httplib::Request&, httplib::Response& response) {
+        if (!response.body.empty()) return;
+        if (response.status == 413)
+            response.set_content(too_large_body, "application/json");
+        else
+            response.set_content("{\"error\":\"the request could not be read (HTTP " +
+                                     std::to_string(response.status) + ")\"}",
+                                 "application/json");
+    });
+}
+
+HttpServer::~HttpServer() {
+    stop();
+}
+
+Result<int> HttpServer::bind(const ListenAddress& address) {
+    int port = address.port;
+    if (port == 0) {
+        port = impl_->server.bind_to_any_port(address.host);
+        if (port < 0) return make_error("cannot listen on " + address.host + ": bind failed");
+    } else if (!impl_->server.bind_to_port(address.host, port)) {
+        return make_error("cannot listen on " + address.host + ":" + std::to_string(port) +
+                          " (address in use or not available)");
+    }
+    return port;
+}
+
+void HttpServer::serve() {
+    impl_->server.listen_after_bind();
+}
+
+void HttpServer::stop() {
+    if (impl_) impl_->server.stop();
+}
+
+HttpClientResponse http_request(const std::string& base_url, const std::string& method,
+                                const std::string& path, const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                int timeout_seconds) {
+    httplib::Client client(base_url);
+    client.set_connection_timeout(timeout_seconds, 0);
+    client.set_read_timeout(timeout_seconds, 0);
+    client.set_write_timeout(timeout_seconds, 0);
+    client.set_tcp_nodelay(true);
+    httplib::Headers request_headers;
+    for (const auto& [name, value] : headers)
+        request_headers.emplace(name, value);
+    httplib::Result result{nullptr, httplib::Error::Unknown};
+    if (method == "GET")
+        result = client.Get(path, request_headers);
+    else if (method == "POST")
+        result = client.Post(path, request_headers, body, "application/json");
+    else if (method == "PUT")
+        result = client.Put(path, request_headers, body, "application/json");
+    else if (method == "DELETE")
+        result = client.Delete(path, request_headers, body, "application/json");
+    else if (method == "PATCH")
+        result = client.Patch(path, request_headers, body, "application/json");
+    else
+        return HttpClientResponse{0, "", "unsupported method " + method};
+    if (!result) return HttpClientResponse{0, "", httplib::to_string(result.error())};
+    return HttpClientResponse{result->status, result->body, ""};
+}
+
+} // namespace rollback

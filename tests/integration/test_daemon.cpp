@@ -1,0 +1,428 @@
+// The real rollback-receiver binary over HTTP on loopback: exactly once, restarts, bad input, signals.
+#include "support/daemon_process.hpp"
+
+#include "core/time_util.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+using namespace rollback;
+using namespace rollback::testing;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kWebhookToken = "webhook-secret-1f2e3d";
+const std::string kApiToken = "api-secret-9a8b7c";
+
+std::vector<std::string> lines_of(const std::string& path) {
+    std::vector<std::string> lines;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) lines.push_back(line);
+    return lines;
+}
+
+// A folder with a config, tokens and a rollback script that appends one line per run to runs.log.
+struct Stack {
+    TempDir dir;
+    std::string config_path;
+    std::string runs_path;
+    std::unique_ptr<DaemonProcess> daemon;
+    std::string url;
+
+    explicit Stack(const std::string& script_body = "", const std::string& extra_service_yaml = "",
+                   bool with_tokens = true) {
+        runs_path = dir.file("runs.log");
+        dir.write("scripts/rollback.sh",
+                  "#!/bin/sh\n"
+                  "echo \"run id=$ROLLBACK_DEPLOYMENT_ID from=$ROLLBACK_FROM_VERSION to=$ROLLBACK_TO_VERSION "
+                  "args=$*\" >> '" +
+                      runs_path + "'\n" + script_body,
+                  true);
+        dir.write("secrets/webhook-token", kWebhookToken + "\n");
+        dir.write("secrets/api-token", kApiToken + "\n");
+        write_config(extra_service_yaml, with_tokens);
+    }
+
+    void write_config(const std::string& extra_service_yaml, bool with_tokens = true,
+                      const std::string& window = "30m") {
+        std::string yaml = "listen_address: 127.0.0.1:0\n"
+                           "ledger: {path: data/ledger.db}\n"
+                           "audit: {file: data/audit.jsonl}\n";
+        if (with_tokens)
+            yaml +=
+                "auth:\n  webhook_token_file: secrets/webhook-token\n  api_token_file: secrets/api-token\n";
+        yaml +=
+            "defaults:\n  watch_window: " + window +
+            "\n  rollback: {timeout: 60s, retries: 0, retry_backoff: 100ms}\n"
+            "services:\n  checkout:\n    rollback:\n      command: [scripts/rollback.sh, \"{{service}}\", "
+            "\"--to={{previous_version}}\"]\n" +
+            extra_service_yaml;
+        config_path = dir.write("receiver.yml", yaml);
+    }
+
+    void start(std::vector<std::string> extra = {}) {
+        std::vector<std::string> arguments{"--config.file=" + config_path};
+        arguments.insert(arguments.end(), extra.begin(), extra.end());
+        daemon = std::make_unique<DaemonProcess>(arguments, dir.file("receiver.log"));
+        url = daemon->wait_until_listening();
+        REQUIRE_MESSAGE(!url.empty(), "the receiver did not start:\n" << daemon->log());
+    }
+
+    HttpClientResponse api(const std::string& method, const std::string& path, const std::string& body = {}) {
+        return http_request(url, method, path, body, {{"Authorization", "Bearer " + kApiToken}});
+    }
+    HttpClientResponse webhook(const std::string& body) {
+        return http_request(url, "POST", "/webhook", body, {{"Authorization", "Bearer " + kWebhookToken}});
+    }
+
+    HttpClientResponse record(const std::string& id, const std::string& version,
+                              const std::string& previous) {
+        json body{{"id", id}, {"service", "checkout"}, {"environment", "prod"}, {"version", version}};
+        if (!previous.empty()) body["previous_version"] = previous;
+        return api("POST", "/api/v1/deployments", body.dump());
+    }
+
+    json deployment(const std::string& id) {
+        auto response = api("GET", "/api/v1/deployments/" + id);
+        REQUIRE(response.status == 200);
+        return json::parse(response.body);
+    }
+
+    std::vector<std::string> runs() const { return lines_of(runs_path); }
+
+    // Waits until runs.log has `count` lines and the deployment left rolling_back (at most 10 s).
+    void wait_for_runs(std::size_t count, const std::string& id) {
+        for (int i = 0; i < 500; ++i) {
+            if (runs().size() >= count && deployment(id)["state"] != "rolling_back") return;
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+};
+
+std::string firing_notification(TimePoint starts_at, const std::string& fingerprint = "3a218f5b4e107d69") {
+    json alert{{"status", "firing"},
+               {"labels",
+                {{"alertname", "HighErrorRate"},
+                 {"environment", "prod"},
+                 {"rollback", "true"},
+                 {"service", "checkout"},
+                 {"severity", "page"}}},
+               {"annotations", {{"summary", "checkout error rate is 3.1%"}, {"value", "0.031"}}},
+               {"startsAt", format_rfc3339_ms(starts_at)},
+               {"endsAt", "0001-01-01T00:00:00Z"},
+               {"generatorURL", "http://prometheus:9090/graph?g0.expr=x"},
+               {"fingerprint", fingerprint}};
+    json body{{"receiver", "rollback"},
+              {"status", "firing"},
+              {"alerts", json::array({alert})},
+              {"groupLabels", {{"environment", "prod"}, {"service", "checkout"}}},
+              {"commonLabels", json::object()},
+              {"commonAnnotations", json::object()},
+              {"externalURL", "http://alertmanager:9093"},
+              {"version", "4"},
+              {"groupKey", "{}:{environment=\"prod\", service=\"checkout\"}"},
+              {"truncatedAlerts", 0}};
+    return body.dump();
+}
+
+std::vector<json> audit_events(Stack& stack, const std::string& deployment_id) {
+    auto response = stack.api("GET", "/api/v1/audit?deployment_id=" + deployment_id + "&limit=1000");
+    REQUIRE(response.status == 200);
+    const json parsed = json::parse(response.body);
+    return parsed["events"].get<std::vector<json>>();
+}
+
+std::size_t count_events(const std::vector<json>& events, const std::string& name) {
+    return static_cast<std::size_t>(
+        std::count_if(events.begin(), events.end(), [&](const json& e) { return e["event"] == name; }));
+}
+
+} // namespace
+
+TEST_CASE("record, then a firing webhook: exactly one rollback command, with the right versions") {
+    Stack stack;
+    stack.start();
+    auto recorded = stack.record("deploy-42", "v2", "v1");
+    REQUIRE(recorded.status == 201);
+    CHECK(json::parse(recorded.body)["state"] == "watching");
+
+    auto answer = stack.webhook(firing_notification(Clock::now() + 1s));
+    CHECK(answer.status == 200);
+    stack.wait_for_runs(1, "deploy-42");
+    const auto runs = stack.runs();
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0] == "run id=deploy-42 from=v2 to=v1 args=checkout --to=v1");
+    CHECK(stack.deployment("deploy-42")["state"] == "rolled_back");
+
+    // The audit trail: in the ledger and in the JSON-lines file, with what the on-call needs.
+    const auto events = audit_events(stack, "deploy-42");
+    CHECK(count_events(events, "rollback_started") == 1);
+    CHECK(count_events(events, "rollback_succeeded") == 1);
+    for (const json& event : events) {
+        if (event["event"] != "rollback_succeeded") continue;
+        CHECK(event["alertname"] == "HighErrorRate");
+        CHECK(event["version"] == "v2");
+        CHECK(event["previous_version"] == "v1");
+        CHECK(event["detail"]["annotations"]["summary"] == "checkout error rate is 3.1%");
+        CHECK(event["detail"]["generatorURL"] == "http://prometheus:9090/graph?g0.expr=x");
+        CHECK(event["detail"]["exit_code"] == 0);
+        CHECK(event["time"].get<std::string>().size() == 24); // 2026-11-26T12:30:47.407Z
+    }
+    const auto audit_lines = lines_of(stack.dir.file("data/audit.jsonl"));
+    CHECK(audit_lines.size() >= 3);
+    CHECK(json::parse(audit_lines.back())["event"].is_string());
+
+    // The rollback is recorded as a deployment of kind rollback; the alert still firing does not touch it.
+    auto listed = stack.api("GET", "/api/v1/deployments?service=checkout");
+    REQUIRE(listed.status == 200);
+    const json newest = json::parse(listed.body)["deployments"][0];
+    CHECK(newest["kind"] == "rollback");
+    CHECK(newest["version"] == "v1");
+    CHECK(stack.webhook(firing_notification(Clock::now() - 1s)).status == 200);
+    std::this_thread::sleep_for(200ms);
+    CHECK(stack.runs().size() == 1);
+
+    // Tokens never appear in the log.
+    const std::string log = stack.daemon->log();
+    CHECK(log.find(kWebhookToken) == std::string::npos);
+    CHECK(log.find(kApiToken) == std::string::npos);
+}
+
+TEST_CASE("50 concurrent duplicate webhooks give one execution") {
+    Stack stack("sleep 0.3\n");
+    stack.start();
+    REQUIRE(stack.record("deploy-7", "v8", "v7").status == 201);
+    const std::string body = firing_notification(Clock::now() + 1s);
+    std::vector<HttpClientResponse> answers(50);
+    std::vector<std::thread> senders;
+    for (std::size_t i = 0; i < answers.size(); ++i)
+        senders.emplace_back([&, i] { answers[i] = stack.webhook(body); });
+    for (auto& sender : senders)
+        sender.join();
+    for (const auto& answer : answers)
+        CHECK_MESSAGE(answer.status == 200, answer.body << answer.error);
+    stack.wait_for_runs(1, "deploy-7");
+    std::this_thread::sleep_for(300ms);
+    CHECK(stack.runs().size() == 1);
+    CHECK(stack.deployment("deploy-7")["state"] == "rolled_back");
+}
+
+TEST_CASE("kill -9 during a rollback: after restart it is rollback_interrupted, audited, never run again") {
+    Stack stack("echo $$ > '" + std::string("PIDFILE") + "'\nsleep 30\n");
+    // The script writes its pid so the test can end the orphan the killed daemon leaves behind.
+    const std::string pid_file = stack.dir.file("rollback.pid");
+    {
+        std::string script = TempDir::read(stack.dir.file("scripts/rollback.sh"));
+        script.replace(script.find("PIDFILE"), 7, pid_file);
+        stack.dir.write("scripts/rollback.sh", script, true);
+    }
+    stack.start();
+    REQUIRE(stack.record("deploy-9", "v2", "v1").status == 201);
+    REQUIRE(stack.record("deploy-kept", "v1", "v0").status == 201); // another service state to survive
+    REQUIRE(stack.record("deploy-9b", "v3", "v2").status == 201);
+    const std::string body = firing_notification(Clock::now() + 1s);
+    REQUIRE(stack.webhook(body).status == 200);
+    for (int i = 0; i < 300 && lines_of(pid_file).empty(); ++i)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(stack.runs().size() == 1);
+    CHECK(stack.deployment("deploy-9b")["state"] == "rolling_back");
+
+    stack.daemon->kill9();
+    const auto orphan = lines_of(pid_file);
+    REQUIRE(orphan.size() == 1);
+    ::kill(-std::stoi(orphan[0]), SIGKILL); // its process group
+
+    stack.start();
+    CHECK(stack.deployment("deploy-9b")["state"] == "rollback_interrupted");
+    CHECK(stack.deployment("deploy-kept")["version"] == "v1");
+    const auto events = audit_events(stack, "deploy-9b");
+    CHECK(count_events(events, "rollback_started") == 1);
+    CHECK(count_events(events, "rollback_interrupted") == 1);
+    REQUIRE(stack.webhook(body).status == 200);
+    std::this_thread::sleep_for(300ms);
+    CHECK(stack.runs().size() == 1);
+}
+
+TEST_CASE("a deployment answered 201 survives kill -9") {
+    Stack stack;
+    stack.start();
+    for (int i = 0; i < 20; ++i)
+        REQUIRE(stack.record("d-" + std::to_string(i), "v" + std::to_string(i + 1), "v" + std::to_string(i))
+                    .status == 201);
+    stack.daemon->kill9();
+    stack.start();
+    auto listed = stack.api("GET", "/api/v1/deployments?limit=1000");
+    REQUIRE(listed.status == 200);
+    CHECK(json::parse(listed.body)["deployments"].size() == 20);
+    CHECK(stack.deployment("d-19")["state"] == "watching");
+    CHECK(stack.deployment("d-3")["state"] == "superseded");
+}
+
+TEST_CASE("recording is idempotent on id: 201, 200 for the same retry, 409 for other content") {
+    Stack stack;
+    stack.start();
+    CHECK(stack.record("r1", "v2", "v1").status == 201);
+    CHECK(stack.record("r1", "v2", "v1").status == 200);
+    auto conflict = stack.record("r1", "v3", "v1");
+    CHECK(conflict.status == 409);
+    CHECK(json::parse(conflict.body)["error"].get<std::string>().find("r1") != std::string::npos);
+    CHECK(stack.deployment("r1")["version"] == "v2");
+    // Without previous_version the ledger fills it in from the service's previous deployment.
+    auto next = stack.record("r2", "v3", "");
+    REQUIRE(next.status == 201);
+    CHECK(json::parse(next.body)["previous_version"] == "v2");
+    CHECK(stack.deployment("r1")["state"] == "superseded");
+    // Without an id the receiver assigns one.
+    auto generated = stack.api("POST", "/api/v1/deployments", R"({"service":"checkout","version":"v9"})");
+    REQUIRE(generated.status == 201);
+    CHECK(!json::parse(generated.body)["id"].get<std::string>().empty());
+}
+
+TEST_CASE("bad input gets the contract's status and a JSON error naming the field; the ledger is untouched") {
+    Stack stack;
+    stack.start();
+    REQUIRE(stack.record("keep", "v2", "v1").status == 201);
+    const std::string big(2 * 1024 * 1024, 'x');
+    struct Row {
+        const char* name;
+        std::string method, path, body;
+        bool webhook_token;
+        bool send_token;
+        int status;
+        std::string error_contains;
+    };
+    const std::vector<Row> rows{
+        {"malformed JSON", "POST", "/webhook", "{\"alerts\": [", true, true, 400, "malformed JSON"},
+        {"missing alerts", "POST", "/webhook", R"({"version":"4"})", true, true, 400, "alerts"},
+        {"unknown version", "POST", "/webhook", R"({"version":"3","alerts":[]})", true, true, 400, "version"},
+        {"wrong type of alerts", "POST", "/webhook", R"({"version":"4","alerts":{}})", true, true, 400,
+         "alerts"},
+        {"bad startsAt", "POST", "/webhook",
+         R"({"version":"4","alerts":[{"status":"firing","labels":{},"startsAt":"yesterday"}]})", true, true,
+         400, "alerts[0].startsAt"},
+        {"webhook without token", "POST", "/webhook", R"({"version":"4","alerts":[]})", true, false, 401,
+         "token"},
+        {"webhook with the API token", "POST", "/webhook", R"({"version":"4","alerts":[]})", false, true, 401,
+         "token"},
+        {"body over 1 MiB", "POST", "/webhook", big, true, true, 413, "larger"},
+        {"deployment without service", "POST", "/api/v1/deployments", R"({"version":"v1"})", false, true, 400,
+         "service"},
+        {"deployed_at not RFC 3339", "POST", "/api/v1/deployments",
+         R"({"service":"checkout","version":"v3","deployed_at":"26/11/2026"})", false, true, 400,
+         "deployed_at"},
+        {"version a number", "POST", "/api/v1/deployments", R"({"service":"checkout","version":3})", false,
+         true, 400, "version"},
+        {"API without token", "GET", "/api/v1/deployments", "", false, false, 401, "token"},
+        {"unknown route", "GET", "/api/v2/nothing", "", false, true, 404, "no route"},
+        {"unknown deployment", "GET", "/api/v1/deployments/nope", "", false, true, 404, "nope"},
+        {"wrong method", "DELETE", "/webhook", "", true, true, 405, "POST"},
+        {"bad limit", "GET", "/api/v1/deployments?limit=abc", "", false, true, 400, "limit"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (row.send_token)
+            headers.emplace_back("Authorization",
+                                 "Bearer " + (row.webhook_token ? kWebhookToken : kApiToken));
+        auto response = http_request(stack.url, row.method, row.path, row.body, headers);
+        CHECK(response.status == row.status);
+        json error = json::parse(response.body, nullptr, false);
+        REQUIRE_MESSAGE(error.is_object(), response.body);
+        CHECK(error["error"].get<std::string>().find(row.error_contains) != std::string::npos);
+    }
+    auto listed = stack.api("GET", "/api/v1/deployments");
+    REQUIRE(listed.status == 200);
+    const json deployments = json::parse(listed.body)["deployments"];
+    CHECK(deployments.size() == 1);
+    CHECK(deployments[0]["state"] == "watching");
+    CHECK(stack.runs().empty());
+    CHECK(http_request(stack.url, "GET", "/-/healthy").status == 200);
+    CHECK(http_request(stack.url, "GET", "/-/ready").status == 200);
+}
+
+TEST_CASE("reload: SIGHUP and POST /-/reload apply a good config and keep the old one on a bad config") {
+    Stack stack;
+    stack.start();
+    // Bad config: reload fails, the old config (with its rollback command) stays in use.
+    const std::string good = TempDir::read(stack.config_path);
+    stack.dir.write("receiver.yml", good + "bogus_key: 1\n");
+    auto failed = http_request(stack.url, "POST", "/-/reload");
+    CHECK(failed.status == 500);
+    CHECK(json::parse(failed.body)["error"].get<std::string>().find("bogus_key") != std::string::npos);
+    stack.daemon->signal(SIGHUP);
+    std::this_thread::sleep_for(200ms);
+    REQUIRE(stack.record("d1", "v2", "v1").status == 201);
+    REQUIRE(stack.webhook(firing_notification(Clock::now() + 1s)).status == 200);
+    stack.wait_for_runs(1, "d1");
+    CHECK(stack.runs().size() == 1);
+
+    // Good config by SIGHUP: the watch window shrinks to 1ms, so the next alert is outside it.
+    stack.write_config("", true, "1ms");
+    stack.daemon->signal(SIGHUP);
+    for (int i = 0; i < 100 && stack.daemon->log().find("config reloaded") == std::string::npos; ++i)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(stack.record("d2", "v3", "v1").status == 201);
+    std::this_thread::sleep_for(20ms);
+    REQUIRE(stack.webhook(firing_notification(Clock::now() + 1s)).status == 200);
+    std::this_thread::sleep_for(200ms);
+    CHECK(stack.runs().size() == 1);
+    const auto events = audit_events(stack, "d2");
+    REQUIRE(!events.empty());
+    CHECK(events[0]["reason"] == "outside_window");
+    CHECK(stack.deployment("d2")["state"] == "healthy");
+    auto metrics = http_request(stack.url, "GET", "/metrics");
+    CHECK(metrics.body.find("rollback_receiver_config_reloads_total{result=\"failure\"} 2") !=
+          std::string::npos);
+}
+
+TEST_CASE("dry run: audits rollback_dry_run and runs nothing") {
+    Stack stack;
+    stack.start({"--dry-run"});
+    REQUIRE(stack.record("d1", "v2", "v1").status == 201);
+    REQUIRE(stack.webhook(firing_notification(Clock::now() + 1s)).status == 200);
+    std::this_thread::sleep_for(300ms);
+    CHECK(stack.runs().empty());
+    CHECK(stack.deployment("d1")["state"] == "watching");
+    CHECK(count_events(audit_events(stack, "d1"), "rollback_dry_run") == 1);
+}
+
+TEST_CASE("start-up: flags, refusal to expose without tokens, SIGTERM exits 0") {
+    TempDir dir;
+    SUBCASE("--version and --help exit 0, an unknown flag exits 2") {
+        DaemonProcess version({"--version"}, dir.file("out.log"));
+        CHECK(version.wait_exit() == 0);
+        CHECK(version.log().find("rollback-receiver, version") != std::string::npos);
+        DaemonProcess help({"--help"}, dir.file("help.log"));
+        CHECK(help.wait_exit() == 0);
+        CHECK(help.log().find("--config.file") != std::string::npos);
+        DaemonProcess bad({"--no-such-flag"}, dir.file("bad.log"));
+        CHECK(bad.wait_exit() == 2);
+        CHECK(bad.log().find("unknown flag --no-such-flag") != std::string::npos);
+    }
+    SUBCASE("a non-loopback address without tokens is refused, naming the settings to add") {
+        Stack stack("", "", false);
+        DaemonProcess exposed({"--config.file=" + stack.config_path, "--web.listen-address=0.0.0.0:0"},
+                              stack.dir.file("exposed.log"));
+        CHECK(exposed.wait_exit() == 1);
+        CHECK(exposed.log().find("auth.webhook_token_file") != std::string::npos);
+    }
+    SUBCASE("a bad config exits 1 with the key in the message") {
+        const std::string config = dir.write("bad.yml", "defaults:\n  watch_window: 15x\n");
+        DaemonProcess bad({"--config.file=" + config}, dir.file("badconfig.log"));
+        CHECK(bad.wait_exit() == 1);
+        CHECK(bad.log().find("defaults.watch_window: \"15x\" is not a duration") != std::string::npos);
+    }
+    SUBCASE("SIGTERM stops gracefully with exit 0") {
+        Stack stack;
+        stack.start();
+        stack.daemon->signal(SIGTERM);
+        CHECK(stack.daemon->wait_exit() == 0);
+    }
+}

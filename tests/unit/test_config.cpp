@@ -1,0 +1,577 @@
+// Tests for the config parser: defaults, every key, every error message, merging, paths, token files.
+#include "core/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace rollback {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A fresh folder under /tmp, removed with everything in it at the end of the test.
+class TempDir {
+  public:
+    TempDir() {
+        std::string pattern = "/tmp/test_config.XXXXXX";
+        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+// Restores the working directory it found, for the test that loads a config by a bare file name.
+class WorkingDirectoryGuard {
+  public:
+    WorkingDirectoryGuard() : saved_(std::filesystem::current_path()) {}
+    ~WorkingDirectoryGuard() {
+        std::error_code ignored;
+        std::filesystem::current_path(saved_, ignored);
+    }
+    WorkingDirectoryGuard(const WorkingDirectoryGuard&) = delete;
+    WorkingDirectoryGuard& operator=(const WorkingDirectoryGuard&) = delete;
+
+  private:
+    std::filesystem::path saved_;
+};
+
+void write_file(const std::string& path, const std::string& content) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    REQUIRE(out.good());
+}
+
+Config parse_ok(const std::string& yaml, const std::string& base_dir = "") {
+    auto config = parse_config(yaml, "test.yml", base_dir);
+    INFO(yaml);
+    REQUIRE_MESSAGE(config.ok(), config.error());
+    return std::move(config).value();
+}
+
+} // namespace
+
+TEST_CASE("an empty document gives every default") {
+    for (const std::string text : {"", "\n", "# only a comment\n", "---\n", "---\n...\n"}) {
+        const Config config = parse_ok(text);
+        CAPTURE(text);
+        CHECK(config.source == "test.yml");
+        CHECK(config.listen_address == "127.0.0.1:9095");
+        CHECK(config.ledger_path == "data/ledger.db");
+        CHECK(config.audit_file.empty());
+        CHECK(config.webhook_token_file.empty());
+        CHECK(config.api_token_file.empty());
+        CHECK(config.service_label == "service");
+        CHECK(config.environment_label == "environment");
+        CHECK(config.defaults.watch_window == 30min);
+        CHECK(config.defaults.debounce == 0s);
+        CHECK(config.defaults.rollback.command.empty());
+        CHECK_FALSE(config.defaults.rollback.has_action());
+        CHECK(config.defaults.rollback.timeout == 10min);
+        CHECK(config.defaults.rollback.retries == 2);
+        CHECK(config.defaults.rollback.retry_backoff == 10s);
+        CHECK(config.services.empty());
+    }
+    // The default ledger path is relative to the config's folder too.
+    CHECK(parse_ok("", "/etc/rollback").ledger_path == "/etc/rollback/data/ledger.db");
+}
+
+TEST_CASE("empty sections mean their defaults") {
+    const Config config = parse_ok("ledger:\naudit:\nauth:\ndefaults:\nservices:\n  checkout:\n");
+    CHECK(config.ledger_path == "data/ledger.db");
+    CHECK(config.audit_file.empty());
+    CHECK(config.webhook_token_file.empty());
+    REQUIRE(config.services.count("checkout") == 1);
+    CHECK(config.services.at("checkout").watch_window == 30min);
+}
+
+TEST_CASE("a full document sets every key") {
+    const Config config = parse_ok(R"(
+listen_address: 0.0.0.0:9100
+ledger: {path: state/ledger.db}
+audit: {file: state/audit.jsonl}
+auth:
+  webhook_token_file: secrets/webhook-token
+  api_token_file: secrets/api-token
+defaults:
+  service_label: app
+  environment_label: env
+  watch_window: 1h30m
+  debounce: 45s
+  rollback:
+    command: [kubectl, rollout, undo, "deployment/{{service}}"]
+    timeout: 5m
+    retries: 0
+    retry_backoff: 500ms
+services:
+  checkout:
+    watch_window: 15m
+    debounce: 0
+    rollback:
+      command: [scripts/rollback.sh, "{{service}}", "{{previous_version}}"]
+      timeout: 2m
+      retries: 100
+      retry_backoff: 1s
+)",
+                                   "/srv/rr");
+    CHECK(config.listen_address == "0.0.0.0:9100");
+    CHECK(config.ledger_path == "/srv/rr/state/ledger.db");
+    CHECK(config.audit_file == "/srv/rr/state/audit.jsonl");
+    CHECK(config.webhook_token_file == "/srv/rr/secrets/webhook-token");
+    CHECK(config.api_token_file == "/srv/rr/secrets/api-token");
+    CHECK(config.service_label == "app");
+    CHECK(config.environment_label == "env");
+    CHECK(config.defaults.watch_window == 90min);
+    CHECK(config.defaults.debounce == 45s);
+    CHECK(config.defaults.rollback.command ==
+          std::vector<std::string>{"kubectl", "rollout", "undo", "deployment/{{service}}"});
+    CHECK(config.defaults.rollback.timeout == 5min);
+    CHECK(config.defaults.rollback.retries == 0);
+    CHECK(config.defaults.rollback.retry_backoff == 500ms);
+
+    REQUIRE(config.services.size() == 1);
+    const ServiceSettings& checkout = config.services.at("checkout");
+    CHECK(checkout.watch_window == 15min);
+    CHECK(checkout.debounce == 0s);
+    CHECK(checkout.rollback.command ==
+          std::vector<std::string>{"/srv/rr/scripts/rollback.sh", "{{service}}", "{{previous_version}}"});
+    CHECK(checkout.rollback.timeout == 2min);
+    CHECK(checkout.rollback.retries == 100);
+    CHECK(checkout.rollback.retry_backoff == 1s);
+}
+
+TEST_CASE("any scalar is accepted where a string is expected") {
+    CHECK(parse_ok("ledger: {path: 2024}").ledger_path == "2024");
+    CHECK(parse_ok("ledger: {path: 'quoted path.db'}").ledger_path == "quoted path.db");
+    CHECK(parse_ok("listen_address: localhost:0").listen_address == "localhost:0");
+    CHECK(parse_ok("listen_address: '[::1]:9095'").listen_address == "[::1]:9095");
+    CHECK(parse_ok("defaults: {rollback: {command: [run, 5, true, '', 'null']}}").defaults.rollback.command ==
+          std::vector<std::string>{"run", "5", "true", "", "null"});
+}
+
+TEST_CASE("every error names the source, the key path and what is expected") {
+    struct Row {
+        const char* yaml;
+        const char* expected;
+    };
+    const std::vector<Row> rows = {
+        // Not YAML at all, or the wrong shape at the top.
+        {"ledger:\n  path: [unclosed\n",
+         "test.yml: YAML syntax error at line 3, column 1: end of sequence flow"},
+        {"a: b\n  c: d\n", "test.yml: YAML syntax error at line 2, column 4: illegal map value"},
+        {"audit: {file: \"unterminated\n", "test.yml: YAML syntax error at line 2, column 1: "},
+        {"- listen_address\n",
+         "test.yml: the top level must be a mapping of settings (known keys: listen_address, "
+         "ledger, audit, auth, defaults, services)"},
+        {"just text\n", "test.yml: the top level must be a mapping"},
+        {"ledger: {path: a}\n---\nledger: {path: b}\n", "test.yml: found 2 YAML documents"},
+        {"? [a, b]\n: c\n", "test.yml: top level: every key must be a non-empty string"},
+        {"ledger: {path: a}\nledger: {path: b}\n", "test.yml: ledger: key given more than once; keep one"},
+        // Unknown keys at every level.
+        {"listen: 1.2.3.4:5\n",
+         "test.yml: listen: unknown key (known keys: listen_address, ledger, audit, auth, "
+         "defaults, services)"},
+        {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path)"},
+        {"audit: {path: a.jsonl}\n", "test.yml: audit.path: unknown key (known keys: file)"},
+        {"auth: {token_file: t}\n",
+         "test.yml: auth.token_file: unknown key (known keys: webhook_token_file, api_token_file)"},
+        {"defaults: {rollbak: {}}\n", "test.yml: defaults.rollbak: unknown key (known keys: service_label, "
+                                      "environment_label, watch_window, debounce, rollback)"},
+        {"defaults: {rollback: {cmd: [x]}}\n",
+         "test.yml: defaults.rollback.cmd: unknown key (known keys: command, "
+         "timeout, retries, retry_backoff)"},
+        {"services: {checkout: {service_label: app}}\n",
+         "test.yml: services.checkout.service_label: unknown key "
+         "(known keys: watch_window, debounce, rollback)"},
+        {"services: {checkout: {rollback: {retry: 1}}}\n",
+         "test.yml: services.checkout.rollback.retry: unknown key"},
+        // Tokens belong in files.
+        {"auth: {webhook_token: hunter2}\n",
+         "test.yml: auth.webhook_token: tokens are not allowed in the config "
+         "file; put the token in a file and set auth.webhook_token_file"},
+        {"auth: {api_token: hunter2}\n",
+         "test.yml: auth.api_token: tokens are not allowed in the config file; put "
+         "the token in a file and set auth.api_token_file"},
+        // Mappings where a mapping is expected.
+        {"ledger: data/ledger.db\n", "test.yml: ledger: expected a mapping (known keys: path)"},
+        {"defaults: [30m]\n", "test.yml: defaults: expected a mapping (known keys: service_label"},
+        {"services: [checkout]\n",
+         "test.yml: services: expected a mapping of service names to their settings"},
+        {"services: {checkout: 15m}\n",
+         "test.yml: services.checkout: expected a mapping (known keys: watch_window"},
+        {"services: {checkout: {rollback: [x]}}\n",
+         "test.yml: services.checkout.rollback: expected a mapping (known keys: command"},
+        // Strings and paths.
+        {"ledger: {path: [a]}\n", "test.yml: ledger.path: expected a string"},
+        {"ledger: {path: {a: b}}\n", "test.yml: ledger.path: expected a string"},
+        {"ledger: {path: }\n", "test.yml: ledger.path: expected a string"},
+        {"ledger: {path: ''}\n", "test.yml: ledger.path: expected a file path, not an empty string"},
+        {"audit: {file: [a]}\n", "test.yml: audit.file: expected a string"},
+        {"auth: {api_token_file: {a: b}}\n", "test.yml: auth.api_token_file: expected a string"},
+        {"auth: {webhook_token_file: ''}\n", "test.yml: auth.webhook_token_file: expected a file path"},
+        {"defaults: {service_label: [a]}\n", "test.yml: defaults.service_label: expected a string"},
+        {"defaults: {environment_label: 1env}\n",
+         "test.yml: defaults.environment_label: \"1env\" is not a label name"},
+        {"defaults: {service_label: app-name}\n",
+         "test.yml: defaults.service_label: \"app-name\" is not a label"},
+        // Listen addresses.
+        {"listen_address: [a]\n", "test.yml: listen_address: expected a string"},
+        {"listen_address: 9095\n", "test.yml: listen_address: \"9095\" is not a listen address (no port; use "
+                                   "host:port, e.g. 127.0.0.1:9095, [::1]:9095 or 0.0.0.0:9095)"},
+        {"listen_address: ':9095'\n", "test.yml: listen_address: \":9095\" is not a listen address (no host"},
+        {"listen_address: 'localhost:65536'\n", "the port must be a number from 0 to 65535"},
+        {"listen_address: 'localhost:http'\n", "the port must be a number from 0 to 65535"},
+        {"listen_address: 'localhost:'\n", "the port must be a number from 0 to 65535"},
+        {"listen_address: '::1:9095'\n", "an IPv6 address needs brackets"},
+        {"listen_address: '[]:9095'\n", "not an IPv6 address inside the brackets"},
+        {"listen_address: 'http://localhost:9095'\n", "(no scheme such as http://;"},
+        {"listen_address: 'local host:9095'\n", "the host may hold only letters, digits, '.', '-' and '_'"},
+        // Durations.
+        {"services: {checkout: {watch_window: 15x}}\n",
+         "test.yml: services.checkout.watch_window: \"15x\" is not "
+         "a duration (use e.g. 500ms, 30s, 15m, 1h30m)"},
+        {"defaults: {watch_window: 0s}\n", "test.yml: defaults.watch_window: must be longer than 0s"},
+        {"defaults: {watch_window: 0}\n", "test.yml: defaults.watch_window: must be longer than 0s"},
+        {"services: {checkout: {watch_window: [15m]}}\n",
+         "test.yml: services.checkout.watch_window: expected a duration such as 500ms, 30s, 15m or 1h30m"},
+        {"defaults: {debounce: -5s}\n", "test.yml: defaults.debounce: \"-5s\" is not a duration"},
+        {"defaults: {debounce: }\n", "test.yml: defaults.debounce: expected a duration"},
+        {"defaults: {rollback: {timeout: 0s}}\n",
+         "test.yml: defaults.rollback.timeout: must be longer than 0s"},
+        {"services: {checkout: {rollback: {timeout: 10}}}\n",
+         "test.yml: services.checkout.rollback.timeout: \"10\" is not a duration"},
+        {"defaults: {rollback: {retry_backoff: 1.5s}}\n",
+         "test.yml: defaults.rollback.retry_backoff: \"1.5s\" is not a duration"},
+        // Retries.
+        {"services: {checkout: {rollback: {retries: -1}}}\n",
+         "test.yml: services.checkout.rollback.retries: expected a whole number from 0 to 100"},
+        {"services: {checkout: {rollback: {retries: 101}}}\n",
+         "test.yml: services.checkout.rollback.retries: expected a whole number from 0 to 100"},
+        {"services: {checkout: {rollback: {retries: 1000000}}}\n",
+         "rollback.retries: expected a whole number"},
+        {"services: {checkout: {rollback: {retries: 2.5}}}\n", "rollback.retries: expected a whole number"},
+        {"services: {checkout: {rollback: {retries: two}}}\n", "rollback.retries: expected a whole number"},
+        {"services: {checkout: {rollback: {retries: [2]}}}\n", "rollback.retries: expected a whole number"},
+        {"services: {checkout: {rollback: {retries: }}}\n", "rollback.retries: expected a whole number"},
+        // Commands.
+        {"services: {checkout: {rollback: {command: [run.sh, \"{{servce}}\"]}}}\n",
+         "test.yml: services.checkout.rollback.command[1]: unknown placeholder {{servce}}"},
+        {"services: {checkout: {rollback: {command: [run.sh, \"--to={{version}}-{{verison}}\"]}}}\n",
+         "test.yml: services.checkout.rollback.command[1]: unknown placeholder {{verison}}"},
+        {"services: {checkout: {rollback: {command: [\"{{nope}}.sh\"]}}}\n",
+         "test.yml: services.checkout.rollback.command[0]: unknown placeholder {{nope}}"},
+        {"services: {checkout: {rollback: {command: [run.sh, \"--to={{previous_version\"]}}}\n",
+         "test.yml: services.checkout.rollback.command[1]: unclosed {{"},
+        {"services: {checkout: {rollback: {command: []}}}\n",
+         "test.yml: services.checkout.rollback.command: expected a list of strings with at least one "
+         "element"},
+        {"services: {checkout: {rollback: {command: scripts/rollback.sh}}}\n",
+         "test.yml: services.checkout.rollback.command: expected a list of strings with at least one "
+         "element"},
+        {"services: {checkout: {rollback: {command: {run: x}}}}\n",
+         "test.yml: services.checkout.rollback.command: expected a list of strings with at least one "
+         "element"},
+        {"services: {checkout: {rollback: {command: }}}\n",
+         "test.yml: services.checkout.rollback.command: expected a list of strings with at least one "
+         "element"},
+        {"services:\n  checkout:\n    rollback:\n      command:\n        - run.sh\n        - {{service}}\n",
+         "test.yml: services.checkout.rollback.command[1]: expected a string, found a mapping (quote "
+         "arguments"},
+        {"services: {checkout: {rollback: {command: [run.sh, [a]]}}}\n",
+         "test.yml: services.checkout.rollback.command[1]: expected a string"},
+        {"services: {checkout: {rollback: {command: [run.sh, ~]}}}\n",
+         "test.yml: services.checkout.rollback.command[1]: expected a string"},
+        {"services: {checkout: {rollback: {command: ['', x]}}}\n",
+         "test.yml: services.checkout.rollback.command[0]: expected the program to run"},
+    };
+    for (const Row& row : rows) {
+        const std::string yaml = row.yaml;
+        CAPTURE(yaml);
+        const auto result = parse_config(yaml, "test.yml", "/etc/rr");
+        REQUIRE_FALSE(result.ok());
+        CHECK_MESSAGE(result.error().find(row.expected) != std::string::npos, "message: ", result.error());
+        CHECK(result.error().rfind("test.yml: ", 0) == 0);
+        CHECK(result.error().find("hunter2") == std::string::npos);
+    }
+}
+
+TEST_CASE("an unknown placeholder error lists the known ones") {
+    const auto result = parse_config("defaults: {rollback: {command: [x, '{{servce}}']}}", "test.yml", "");
+    REQUIRE_FALSE(result.ok());
+    for (const char* known :
+         {"service", "environment", "deployment_id", "version", "previous_version", "alertname"}) {
+        CHECK_MESSAGE(result.error().find(known) != std::string::npos, result.error());
+    }
+}
+
+TEST_CASE("services start from defaults and override key by key") {
+    const std::string yaml = R"(
+services:                 # before defaults on purpose: the order in the file does not matter
+  plain: {}
+  empty:
+  own_command: {rollback: {command: [own.sh]}}
+  own_timeout: {rollback: {timeout: 1m}}
+  own_window: {watch_window: 1h}
+  own_debounce: {debounce: 2m, rollback: {retries: 0, retry_backoff: 0s}}
+defaults:
+  watch_window: 20m
+  debounce: 1m
+  rollback: {command: [default.sh, "{{service}}"], timeout: 5m, retries: 3, retry_backoff: 1s}
+)";
+    const Config config = parse_ok(yaml);
+    const std::vector<std::string> default_command = {"default.sh", "{{service}}"};
+    REQUIRE(config.services.size() == 6);
+
+    for (const char* name : {"plain", "empty"}) {
+        const std::string service = name;
+        CAPTURE(service);
+        const ServiceSettings& same = config.services.at(name);
+        CHECK(same.watch_window == 20min);
+        CHECK(same.debounce == 1min);
+        CHECK(same.rollback.command == default_command);
+        CHECK(same.rollback.timeout == 5min);
+        CHECK(same.rollback.retries == 3);
+        CHECK(same.rollback.retry_backoff == 1s);
+    }
+
+    const ServiceSettings& own_command = config.services.at("own_command");
+    CHECK(own_command.rollback.command == std::vector<std::string>{"own.sh"});
+    CHECK(own_command.rollback.timeout == 5min);
+    CHECK(own_command.rollback.retries == 3);
+    CHECK(own_command.rollback.retry_backoff == 1s);
+    CHECK(own_command.watch_window == 20min);
+
+    const ServiceSettings& own_timeout = config.services.at("own_timeout");
+    CHECK(own_timeout.rollback.command == default_command);
+    CHECK(own_timeout.rollback.timeout == 1min);
+    CHECK(own_timeout.rollback.retries == 3);
+
+    const ServiceSettings& own_window = config.services.at("own_window");
+    CHECK(own_window.watch_window == 1h);
+    CHECK(own_window.debounce == 1min);
+    CHECK(own_window.rollback.command == default_command);
+
+    const ServiceSettings& own_debounce = config.services.at("own_debounce");
+    CHECK(own_debounce.debounce == 2min);
+    CHECK(own_debounce.watch_window == 20min);
+    CHECK(own_debounce.rollback.retries == 0);
+    CHECK(own_debounce.rollback.retry_backoff == 0s);
+    CHECK(own_debounce.rollback.timeout == 5min);
+    CHECK(own_debounce.rollback.command == default_command);
+}
+
+TEST_CASE("settings_for gives the merged entry or the defaults") {
+    const Config config =
+        parse_ok("defaults: {watch_window: 20m}\nservices: {checkout: {watch_window: 15m}}\n");
+    CHECK(config.settings_for("checkout").watch_window == 15min);
+    CHECK(config.settings_for("payments").watch_window == 20min);
+    CHECK(&config.settings_for("payments") == &config.defaults);
+    CHECK(config.settings_for("").watch_window == 20min);
+}
+
+TEST_CASE("a service without a command anywhere has no action") {
+    const Config config = parse_ok("services: {checkout: {rollback: {timeout: 1m}}}\n");
+    CHECK_FALSE(config.settings_for("checkout").rollback.has_action());
+    CHECK(config.settings_for("checkout").rollback.timeout == 1min);
+}
+
+TEST_CASE("relative paths are resolved against the config's folder") {
+    const std::string yaml = R"(
+ledger: {path: ../state/ledger.db}
+audit: {file: ./audit.jsonl}
+auth: {webhook_token_file: /run/secrets/hook, api_token_file: secrets/api}
+services:
+  relative_script: {rollback: {command: [scripts/rollback.sh, --file=a/b, "{{service}}"]}}
+  dot_script: {rollback: {command: [./rollback.sh]}}
+  absolute_script: {rollback: {command: [/usr/local/bin/rollback]}}
+  on_path: {rollback: {command: [kubectl, rollout, undo]}}
+)";
+    const Config in_etc = parse_ok(yaml, "/etc/rr");
+    CHECK(in_etc.ledger_path == "/etc/state/ledger.db");
+    CHECK(in_etc.audit_file == "/etc/rr/audit.jsonl");
+    CHECK(in_etc.webhook_token_file == "/run/secrets/hook");
+    CHECK(in_etc.api_token_file == "/etc/rr/secrets/api");
+    CHECK(in_etc.settings_for("relative_script").rollback.command ==
+          std::vector<std::string>{"/etc/rr/scripts/rollback.sh", "--file=a/b", "{{service}}"});
+    CHECK(in_etc.settings_for("dot_script").rollback.command[0] == "/etc/rr/rollback.sh");
+    CHECK(in_etc.settings_for("absolute_script").rollback.command[0] == "/usr/local/bin/rollback");
+    CHECK(in_etc.settings_for("on_path").rollback.command[0] == "kubectl");
+
+    const Config relative_base = parse_ok(yaml, "config");
+    CHECK(relative_base.ledger_path == "state/ledger.db");
+    CHECK(relative_base.audit_file == "config/audit.jsonl");
+    CHECK(relative_base.settings_for("relative_script").rollback.command[0] == "config/scripts/rollback.sh");
+
+    const Config no_base = parse_ok(yaml, "");
+    CHECK(no_base.ledger_path == "../state/ledger.db");
+    CHECK(no_base.audit_file == "./audit.jsonl");
+    CHECK(no_base.api_token_file == "secrets/api");
+    CHECK(no_base.settings_for("relative_script").rollback.command[0] == "scripts/rollback.sh");
+    CHECK(no_base.settings_for("dot_script").rollback.command[0] == "./rollback.sh");
+}
+
+TEST_CASE("parse_listen_address splits host and port") {
+    struct Good {
+        const char* text;
+        const char* host;
+        int port;
+    };
+    for (const Good& row :
+         std::vector<Good>{{"127.0.0.1:9095", "127.0.0.1", 9095},
+                           {"[::1]:9095", "::1", 9095},
+                           {"0.0.0.0:9095", "0.0.0.0", 9095},
+                           {"localhost:0", "localhost", 0},
+                           {"[fe80::1%eth0]:65535", "fe80::1%eth0", 65535},
+                           {"rollback-receiver.internal:80", "rollback-receiver.internal", 80}}) {
+        const std::string text = row.text;
+        CAPTURE(text);
+        const auto address = parse_listen_address(row.text);
+        REQUIRE_MESSAGE(address.ok(), address.error());
+        CHECK(address->host == row.host);
+        CHECK(address->port == row.port);
+    }
+    for (const char* bad : {"", "9095", ":9095", "localhost", "localhost:", "localhost:65536", "localhost:-1",
+                            "localhost:99999999", "::1:9095", "[::1]", "[]:80", "[local]:80", "[::1%]:80",
+                            "[::1%a/b]:80", "a b:80", "host/x:80"}) {
+        const std::string text = bad;
+        CAPTURE(text);
+        const auto address = parse_listen_address(text);
+        REQUIRE_FALSE(address.ok());
+        CHECK(address.error().find("is not a listen address") != std::string::npos);
+    }
+}
+
+TEST_CASE("load_config reads the file and the token files") {
+    TempDir temp;
+    const std::string config_dir = temp.path() + "/conf";
+    const std::string config_path = config_dir + "/receiver.yml";
+    const std::string with_tokens = "ledger: {path: data/ledger.db}\n"
+                                    "auth:\n  webhook_token_file: secrets/webhook-token\n"
+                                    "  api_token_file: secrets/api-token\n";
+
+    SUBCASE("tokens are read and trimmed; paths are relative to the config's folder") {
+        write_file(config_path, with_tokens);
+        write_file(config_dir + "/secrets/webhook-token", "  hook-token-123\n");
+        write_file(config_dir + "/secrets/api-token", "\tapi-token-456\r\n\n");
+        const auto loaded = load_config(config_path);
+        REQUIRE_MESSAGE(loaded.ok(), loaded.error());
+        CHECK(loaded->config.source == config_path);
+        CHECK(loaded->config.ledger_path == config_dir + "/data/ledger.db");
+        CHECK(loaded->config.webhook_token_file == config_dir + "/secrets/webhook-token");
+        CHECK(loaded->secrets.webhook_token == "hook-token-123");
+        CHECK(loaded->secrets.api_token == "api-token-456");
+    }
+    SUBCASE("no auth section: no tokens") {
+        write_file(config_path, "listen_address: localhost:0\n");
+        const auto loaded = load_config(config_path);
+        REQUIRE_MESSAGE(loaded.ok(), loaded.error());
+        CHECK(loaded->secrets.webhook_token.empty());
+        CHECK(loaded->secrets.api_token.empty());
+    }
+    SUBCASE("a missing token file names the key and the file") {
+        write_file(config_path, with_tokens);
+        write_file(config_dir + "/secrets/webhook-token", "valid-token-xyz\n");
+        const auto loaded = load_config(config_path);
+        REQUIRE_FALSE(loaded.ok());
+        CHECK(loaded.error() == config_path + ": auth.api_token_file: cannot read " + config_dir +
+                                    "/secrets/api-token: No such file or directory");
+        CHECK(loaded.error().find("valid-token-xyz") == std::string::npos);
+    }
+    SUBCASE("an empty or blank token file is an error") {
+        for (const char* blank : {"", "\n", "  \t\r\n"}) {
+            write_file(config_path, with_tokens);
+            write_file(config_dir + "/secrets/webhook-token", blank);
+            write_file(config_dir + "/secrets/api-token", "valid-token-xyz");
+            const auto loaded = load_config(config_path);
+            REQUIRE_FALSE(loaded.ok());
+            CHECK(loaded.error() == config_path + ": auth.webhook_token_file: " + config_dir +
+                                        "/secrets/webhook-token is empty; put the bearer token in it");
+            CHECK(loaded.error().find("valid-token-xyz") == std::string::npos);
+        }
+    }
+    SUBCASE("a token file with more than one word is an error that does not show the words") {
+        write_file(config_path, with_tokens);
+        write_file(config_dir + "/secrets/webhook-token", "first-half second-half\n");
+        write_file(config_dir + "/secrets/api-token", "valid-token-xyz");
+        const auto loaded = load_config(config_path);
+        REQUIRE_FALSE(loaded.ok());
+        CHECK(loaded.error().find("auth.webhook_token_file: ") != std::string::npos);
+        CHECK(loaded.error().find("more than one word") != std::string::npos);
+        CHECK(loaded.error().find("first-half") == std::string::npos);
+        CHECK(loaded.error().find("second-half") == std::string::npos);
+        CHECK(loaded.error().find("valid-token-xyz") == std::string::npos);
+    }
+    SUBCASE("a folder in place of a token file is an error") {
+        write_file(config_path, with_tokens);
+        std::filesystem::create_directories(config_dir + "/secrets/webhook-token");
+        const auto loaded = load_config(config_path);
+        REQUIRE_FALSE(loaded.ok());
+        CHECK(loaded.error() == config_path + ": auth.webhook_token_file: cannot read " + config_dir +
+                                    "/secrets/webhook-token: Is a directory");
+    }
+    SUBCASE("a missing config file") {
+        const auto loaded = load_config(temp.path() + "/absent.yml");
+        REQUIRE_FALSE(loaded.ok());
+        CHECK(loaded.error() == "cannot read " + temp.path() + "/absent.yml: No such file or directory");
+    }
+    SUBCASE("a config error carries the file's path") {
+        write_file(config_path, "ledger: {path: [x]}\n");
+        const auto loaded = load_config(config_path);
+        REQUIRE_FALSE(loaded.ok());
+        CHECK(loaded.error() == config_path + ": ledger.path: expected a string");
+    }
+    SUBCASE("a bare file name uses the working directory as its folder") {
+        write_file(temp.path() + "/receiver.yml", "auth: {api_token_file: api-token}\n");
+        write_file(temp.path() + "/api-token", "api-token-789\n");
+        WorkingDirectoryGuard restore_cwd;
+        std::filesystem::current_path(temp.path());
+        const auto loaded = load_config("receiver.yml");
+        REQUIRE_MESSAGE(loaded.ok(), loaded.error());
+        CHECK(loaded->config.ledger_path == "data/ledger.db");
+        CHECK(loaded->config.api_token_file == "api-token");
+        CHECK(loaded->secrets.api_token == "api-token-789");
+    }
+}
+
+TEST_CASE("the example config/receiver.yml in the repository is valid") {
+    const std::string config_dir = std::string(ROLLBACK_SOURCE_DIR) + "/config";
+    const auto loaded = load_config(config_dir + "/receiver.yml");
+    REQUIRE_MESSAGE(loaded.ok(), loaded.error());
+    const Config& config = loaded->config;
+    CHECK(config.listen_address == "127.0.0.1:9095");
+    CHECK(config.ledger_path == config_dir + "/data/ledger.db");
+    CHECK(config.audit_file == config_dir + "/data/audit.jsonl");
+    CHECK(config.webhook_token_file.empty());
+    CHECK(config.api_token_file.empty());
+    CHECK(config.service_label == "service");
+    CHECK(config.environment_label == "environment");
+    CHECK(config.defaults.watch_window == 30min);
+    CHECK(config.defaults.debounce == 0s);
+    CHECK(config.defaults.rollback.timeout == 10min);
+    CHECK(config.defaults.rollback.retries == 2);
+    CHECK(config.defaults.rollback.retry_backoff == 10s);
+    REQUIRE(config.services.count("checkout") == 1);
+    const ServiceSettings& checkout = config.services.at("checkout");
+    CHECK(checkout.watch_window == 15min);
+    CHECK(checkout.rollback.command == std::vector<std::string>{config_dir + "/scripts/rollback.sh",
+                                                                "{{service}}", "{{previous_version}}"});
+    CHECK(checkout.rollback.timeout == 10min);
+}
+
+} // namespace rollback

@@ -1,0 +1,365 @@
+// The engine with a real ledger, a fake clock and a fake command runner: exactly once, debounce, retries.
+#include "core/engine.hpp"
+
+#include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <thread>
+
+using namespace rollback;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Records every command; answers with the queued results (then success); can block until cancelled.
+class FakeRunner : public CommandRunner {
+  public:
+    CommandResult run(const CommandSpec& spec, const std::atomic<bool>& cancel) override {
+        {
+            std::lock_guard lock(mutex_);
+            calls.push_back(spec);
+        }
+        if (block_until_cancel) {
+            for (int i = 0; i < 500 && !cancel; ++i)
+                std::this_thread::sleep_for(10ms);
+            CommandResult cancelled;
+            cancelled.started = true;
+            cancelled.cancelled = cancel.load();
+            cancelled.signal = 15;
+            return cancelled;
+        }
+        std::lock_guard lock(mutex_);
+        CommandResult result;
+        result.started = true;
+        result.exit_code = 0;
+        result.output = "rolled back\n";
+        if (!results.empty()) {
+            result = results.front();
+            results.pop_front();
+        }
+        return result;
+    }
+    std::size_t call_count() {
+        std::lock_guard lock(mutex_);
+        return calls.size();
+    }
+
+    std::mutex mutex_;
+    std::vector<CommandSpec> calls;
+    std::deque<CommandResult> results;
+    std::atomic<bool> block_until_cancel{false};
+};
+
+CommandResult failure(int exit_code) {
+    CommandResult result;
+    result.started = true;
+    result.exit_code = exit_code;
+    result.output = "boom\n";
+    return result;
+}
+
+struct Fixture {
+    testing::TempDir dir;
+    Ledger ledger{dir.file("ledger.db")};
+    Metrics metrics;
+    AuditTrail audit{ledger, metrics};
+    FakeRunner runner;
+    std::atomic<Clock::rep> now_ticks{
+        (TimePoint{} + std::chrono::hours(24 * 20000)).time_since_epoch().count()};
+    std::unique_ptr<Engine> engine;
+
+    explicit Fixture(Duration debounce = 0s, bool dry_run = false, int retries = 2) {
+        auto config = std::make_shared<Config>();
+        config->defaults.debounce = debounce;
+        config->defaults.rollback.command = {"/usr/bin/rollback", "{{service}}", "--to={{previous_version}}"};
+        config->defaults.rollback.retries = retries;
+        config->defaults.rollback.retry_backoff = 1ms;
+        engine = std::make_unique<Engine>(
+            EngineDependencies{ledger, audit, runner, metrics, [this] { return now(); }, dry_run, 100ms},
+            config);
+    }
+    TimePoint now() const { return TimePoint(Clock::duration(now_ticks.load())); }
+    void advance(Duration by) { now_ticks += std::chrono::duration_cast<Clock::duration>(by).count(); }
+
+    Deployment record(const std::string& id, const std::string& version, const std::string& previous) {
+        DeploymentRequest request;
+        request.id = id;
+        request.service = "checkout";
+        request.environment = "prod";
+        request.version = version;
+        request.previous_version = previous;
+        request.deployed_at = now();
+        auto recorded = ledger.record_deployment(request, id + version, now());
+        REQUIRE(recorded.ok());
+        return recorded->deployment;
+    }
+
+    Notification notification(const std::string& status = "firing", const std::string& fingerprint = "fp1") {
+        Alert alert;
+        alert.status = status;
+        alert.labels = {{"alertname", "HighErrorRate"}, {"service", "checkout"}, {"environment", "prod"}};
+        alert.annotations = {{"summary", "checkout error rate is 3.1%"}};
+        alert.starts_at = now();
+        alert.fingerprint = fingerprint;
+        alert.generator_url = "http://prometheus/graph";
+        Notification n;
+        n.version = "4";
+        n.alerts.push_back(alert);
+        return n;
+    }
+
+    DeploymentState state_of(const std::string& id) {
+        auto found = ledger.get_deployment(id);
+        REQUIRE(found.ok());
+        REQUIRE(found->has_value());
+        return (*found)->state;
+    }
+
+    std::vector<std::string> events(const std::string& deployment_id = {}) {
+        AuditFilter filter;
+        filter.deployment_id = deployment_id;
+        filter.limit = 1000;
+        auto listed = ledger.list_audit(filter);
+        REQUIRE(listed.ok());
+        std::vector<std::string> names;
+        for (auto it = listed->rbegin(); it != listed->rend(); ++it)
+            names.push_back(it->event);
+        return names;
+    }
+};
+
+std::size_t count(const std::vector<std::string>& names, const std::string& name) {
+    return static_cast<std::size_t>(std::count(names.begin(), names.end(), name));
+}
+
+} // namespace
+
+TEST_CASE("a firing alert after a deployment runs the rollback once, with placeholders and environment") {
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    f.advance(2min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+
+    REQUIRE(f.runner.call_count() == 1);
+    const CommandSpec& spec = f.runner.calls[0];
+    CHECK(spec.argv == std::vector<std::string>{"/usr/bin/rollback", "checkout", "--to=v1"});
+    auto env = [&](const std::string& name) {
+        for (const auto& [key, value] : spec.environment)
+            if (key == name) return value;
+        return std::string("<missing>");
+    };
+    CHECK(env("ROLLBACK_SERVICE") == "checkout");
+    CHECK(env("ROLLBACK_ENVIRONMENT") == "prod");
+    CHECK(env("ROLLBACK_DEPLOYMENT_ID") == "d1");
+    CHECK(env("ROLLBACK_FROM_VERSION") == "v2");
+    CHECK(env("ROLLBACK_TO_VERSION") == "v1");
+    CHECK(env("ROLLBACK_ALERTNAME") == "HighErrorRate");
+    CHECK(env("ROLLBACK_FINGERPRINT") == "fp1");
+
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    auto latest = f.ledger.latest_deployment("checkout", "prod");
+    REQUIRE(latest.ok());
+    REQUIRE(latest->has_value());
+    CHECK((*latest)->kind == DeploymentKind::rollback);
+    CHECK((*latest)->version == "v1");
+    CHECK((*latest)->rollback_of == "d1");
+    const auto names = f.events("d1");
+    CHECK(count(names, "rollback_started") == 1);
+    CHECK(count(names, "rollback_succeeded") == 1);
+    CHECK(f.metrics.rollbacks.value({"checkout", "succeeded"}) == 1);
+
+    SUBCASE("the same alert again, after the rollback, runs nothing") {
+        REQUIRE(f.engine->handle_notification(f.notification()).ok());
+        f.engine->wait_idle();
+        CHECK(f.runner.call_count() == 1);
+    }
+}
+
+TEST_CASE("50 duplicate notifications from 8 threads give one execution") {
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    const Notification n = f.notification();
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 50; ++i)
+                if (!f.engine->handle_notification(n).ok()) ++failures;
+        });
+    for (auto& thread : threads)
+        thread.join();
+    f.engine->wait_idle();
+    CHECK(failures == 0);
+    CHECK(f.runner.call_count() == 1);
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    CHECK(count(f.events("d1"), "rollback_started") == 1);
+}
+
+TEST_CASE(
+    "an alert that started before the deployment is ignored and audited once however often it repeats") {
+    Fixture f;
+    const Notification early = f.notification(); // startsAt = before the deployment
+    f.advance(1min);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    for (int i = 0; i < 20; ++i)
+        REQUIRE(f.engine->handle_notification(early).ok());
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    CHECK(f.state_of("d1") == DeploymentState::watching);
+    CHECK(count(f.events("d1"), "alert_ignored") == 1);
+    CHECK(f.metrics.alerts.value({"ignore", "predates_deployment"}) == 20);
+    CHECK(f.metrics.audit_repeats.value({"alert_ignored", "predates_deployment"}) == 19);
+}
+
+TEST_CASE("dry run audits rollback_dry_run and runs nothing") {
+    Fixture f(0s, true);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    CHECK(f.state_of("d1") == DeploymentState::watching);
+    CHECK(count(f.events("d1"), "rollback_dry_run") == 1);
+}
+
+TEST_CASE(
+    "debounce: the rollback starts when the alert kept firing for the debounce, without a new notification") {
+    Fixture f(60s);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    CHECK(f.engine->pending_count() == 1);
+    f.advance(30s);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok()); // a repeat does not restart the timer
+    f.engine->fire_due_timers();
+    CHECK(f.runner.call_count() == 0);
+    f.advance(29s);
+    f.engine->fire_due_timers();
+    CHECK(f.runner.call_count() == 0);
+    f.advance(1s);
+    f.engine->fire_due_timers();
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 1);
+    CHECK(f.engine->pending_count() == 0);
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    const auto names = f.events("d1");
+    CHECK(count(names, "rollback_pending") == 1);
+    CHECK(count(names, "rollback_started") == 1);
+}
+
+TEST_CASE("debounce: when every alert resolves first, the pending rollback is cancelled and audited") {
+    Fixture f(60s);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification("firing", "fp1")).ok());
+    REQUIRE(f.engine->handle_notification(f.notification("firing", "fp2")).ok());
+    f.advance(10s);
+    REQUIRE(f.engine->handle_notification(f.notification("resolved", "fp1")).ok());
+    CHECK(f.engine->pending_count() == 1); // fp2 still fires
+    REQUIRE(f.engine->handle_notification(f.notification("resolved", "fp2")).ok());
+    CHECK(f.engine->pending_count() == 0);
+    f.advance(2min);
+    f.engine->fire_due_timers();
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    CHECK(f.state_of("d1") == DeploymentState::watching);
+    CHECK(count(f.events("d1"), "rollback_cancelled") == 1);
+}
+
+TEST_CASE("debounce: a deployment superseded while pending is not rolled back") {
+    Fixture f(60s);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.advance(10s);
+    f.record("d2", "v3", "v2");
+    f.advance(60s);
+    f.engine->fire_due_timers();
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    CHECK(f.state_of("d1") == DeploymentState::superseded);
+    CHECK(count(f.events("d1"), "rollback_cancelled") == 1);
+}
+
+TEST_CASE("the timer thread starts a debounced rollback on its own") {
+    Fixture f(50ms);
+    f.record("d1", "v2", "v1");
+    f.engine->start_timer_thread();
+    f.advance(1s);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.advance(1s); // the fake clock is past the debounce: the thread fires within its wait
+    for (int i = 0; i < 300 && f.runner.call_count() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 1);
+}
+
+TEST_CASE("retries: two failures then success; all failures end in rollback_failed") {
+    SUBCASE("recovers on the third attempt") {
+        Fixture f;
+        f.runner.results = {failure(1), failure(2)};
+        f.record("d1", "v2", "v1");
+        f.advance(1min);
+        REQUIRE(f.engine->handle_notification(f.notification()).ok());
+        f.engine->wait_idle();
+        CHECK(f.runner.call_count() == 3);
+        CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+        CHECK(count(f.events("d1"), "rollback_attempt_failed") == 2);
+    }
+    SUBCASE("gives up after retries + 1 attempts and is never run again") {
+        Fixture f(0s, false, 1);
+        f.runner.results = {failure(3), failure(3), failure(3)};
+        f.record("d1", "v2", "v1");
+        f.advance(1min);
+        REQUIRE(f.engine->handle_notification(f.notification()).ok());
+        f.engine->wait_idle();
+        CHECK(f.runner.call_count() == 2);
+        CHECK(f.state_of("d1") == DeploymentState::rollback_failed);
+        const auto names = f.events("d1");
+        CHECK(count(names, "rollback_failed") == 1);
+        REQUIRE(f.engine->handle_notification(f.notification()).ok());
+        f.engine->wait_idle();
+        CHECK(f.runner.call_count() == 2);
+        CHECK(f.metrics.rollbacks.value({"checkout", "failed"}) == 1);
+    }
+}
+
+TEST_CASE("shutdown cancels a running rollback: the deployment becomes rollback_interrupted") {
+    Fixture f;
+    f.runner.block_until_cancel = true;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    for (int i = 0; i < 300 && f.runner.call_count() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    CHECK(f.engine->running_count() == 1);
+    f.engine->shutdown();
+    CHECK(f.state_of("d1") == DeploymentState::rollback_interrupted);
+    CHECK(count(f.events("d1"), "rollback_interrupted") == 1);
+}
+
+TEST_CASE("a second bad deployment after a rollback is rolled back again, once") {
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification("firing", "fp1")).ok());
+    f.engine->wait_idle();
+    f.advance(5min);
+    f.record("d2", "v3", "");
+    auto d2 = f.ledger.get_deployment("d2");
+    REQUIRE(d2.ok());
+    CHECK((*d2)->previous_version == "v1"); // what the rollback put live
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification("firing", "fp1")).ok());
+    REQUIRE(f.engine->handle_notification(f.notification("firing", "fp1")).ok());
+    f.engine->wait_idle();
+    REQUIRE(f.runner.call_count() == 2);
+    CHECK(f.runner.calls[1].argv[2] == "--to=v1");
+    CHECK(f.state_of("d2") == DeploymentState::rolled_back);
+}

@@ -1,0 +1,888 @@
+// Tests of the SQLite ledger on real files: migrations, WAL, idempotent recording, supersede, claims, audit.
+#include "core/ledger.hpp"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <latch>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace rollback;
+
+namespace {
+
+// A fresh folder under /tmp, removed with everything in it at the end of the test.
+class TempFolder {
+  public:
+    TempFolder() {
+        std::string pattern = "/tmp/ledger-test-XXXXXX";
+        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~TempFolder() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempFolder(const TempFolder&) = delete;
+    TempFolder& operator=(const TempFolder&) = delete;
+
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+  private:
+    std::filesystem::path path_;
+};
+
+// A second, independent connection to a ledger file, to look at what the ledger really wrote.
+class RawConnection {
+  public:
+    explicit RawConnection(const std::string& path) {
+        if (sqlite3_open_v2(path.c_str(), &handle_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
+            throw std::runtime_error("cannot open " + path);
+    }
+    ~RawConnection() { sqlite3_close_v2(handle_); }
+    RawConnection(const RawConnection&) = delete;
+    RawConnection& operator=(const RawConnection&) = delete;
+
+    // The rows of a constant query, every column as text ("" for NULL).
+    std::vector<std::vector<std::string>> rows(const std::string& sql) {
+        sqlite3_stmt* statement = nullptr;
+        REQUIRE(sqlite3_prepare_v2(handle_, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK);
+        std::vector<std::vector<std::string>> result;
+        int rc = 0;
+        while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+            std::vector<std::string> row;
+            for (int column = 0; column < sqlite3_column_count(statement); ++column) {
+                const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+                row.emplace_back(text == nullptr ? "" : text);
+            }
+            result.push_back(std::move(row));
+        }
+        sqlite3_finalize(statement);
+        REQUIRE(rc == SQLITE_DONE);
+        return result;
+    }
+    std::string value(const std::string& sql) {
+        const auto result = rows(sql);
+        REQUIRE(result.size() == 1);
+        return result.front().front();
+    }
+
+  private:
+    sqlite3* handle_ = nullptr;
+};
+
+TimePoint at(long long seconds) {
+    return TimePoint(std::chrono::seconds(1'790'000'000 + seconds));
+}
+
+DeploymentRequest deploy(const std::string& id, const std::string& service, const std::string& environment,
+                         const std::string& version, long long deployed_at_seconds) {
+    DeploymentRequest request;
+    request.id = id;
+    request.service = service;
+    request.environment = environment;
+    request.version = version;
+    request.deployed_at = at(deployed_at_seconds);
+    return request;
+}
+
+// Records a request that must be created; its key is the id (tests of conflicts pass their own keys).
+Deployment record_new(Ledger& ledger, const DeploymentRequest& request, TimePoint now = at(1000)) {
+    auto recorded = ledger.record_deployment(request, "key-" + request.id, now);
+    REQUIRE_MESSAGE(recorded.ok(), (recorded.ok() ? std::string() : recorded.error()));
+    REQUIRE(recorded->outcome == RecordOutcome::created);
+    return recorded->deployment;
+}
+
+Deployment stored(Ledger& ledger, const std::string& id) {
+    auto found = ledger.get_deployment(id);
+    REQUIRE(found.ok());
+    REQUIRE_MESSAGE(found->has_value(), "deployment " << id << " is missing");
+    return **found;
+}
+
+DeploymentState state_of(Ledger& ledger, const std::string& id) {
+    return stored(ledger, id).state;
+}
+
+void check_same(const Deployment& actual, const Deployment& expected) {
+    CHECK(actual.id == expected.id);
+    CHECK(actual.service == expected.service);
+    CHECK(actual.environment == expected.environment);
+    CHECK(actual.version == expected.version);
+    CHECK(actual.previous_version == expected.previous_version);
+    CHECK(actual.deployed_at == expected.deployed_at);
+    CHECK(actual.recorded_at == expected.recorded_at);
+    CHECK(actual.commit == expected.commit);
+    CHECK(actual.url == expected.url);
+    CHECK(actual.actor == expected.actor);
+    CHECK(actual.kind == expected.kind);
+    CHECK(actual.state == expected.state);
+    CHECK(actual.rollback_of == expected.rollback_of);
+}
+
+std::vector<std::string> ids_of(const std::vector<Deployment>& deployments) {
+    std::vector<std::string> ids;
+    for (const auto& deployment : deployments)
+        ids.push_back(deployment.id);
+    return ids;
+}
+
+AuditEvent audit_event(const std::string& event, const std::string& service,
+                       const std::string& deployment_id) {
+    AuditEvent audit;
+    audit.time = at(2000);
+    audit.event = event;
+    audit.service = service;
+    audit.deployment_id = deployment_id;
+    return audit;
+}
+
+} // namespace
+
+TEST_CASE("a new ledger creates its folder and schema; reopening keeps the data and does not re-migrate") {
+    TempFolder folder;
+    const std::string path = folder.file("nested/deeper/ledger.db");
+
+    DeploymentRequest request = deploy("d1", "checkout", "production", "v2", 0);
+    request.deployed_at = at(100) + std::chrono::nanoseconds(123'456'789);
+    request.previous_version = "v1";
+    request.commit = "0123abcd";
+    request.url = "https://ci.example.com/runs/7";
+    request.actor = "ci-bot";
+    AuditEvent event = audit_event("deployment_recorded", "checkout", "d1");
+    event.time = at(101) + std::chrono::nanoseconds(987'654'321);
+    event.environment = "production";
+    event.version = "v2";
+    event.previous_version = "v1";
+    event.alertname = "HighErrorRate";
+    event.fingerprint = "abc123";
+    event.reason = "because";
+    event.detail = R"({"labels":{"service":"checkout"}})";
+
+    Deployment original;
+    long long event_sequence = 0;
+    {
+        Ledger ledger(path);
+        CHECK(ledger.schema_version() == 1);
+        original = record_new(ledger, request, at(200));
+        auto appended = ledger.append_audit(event);
+        REQUIRE(appended.ok());
+        event_sequence = *appended;
+        CHECK(event_sequence > 0);
+    }
+    RawConnection raw_before(path);
+    const auto migrations_before =
+        raw_before.rows("SELECT version, name, applied_at_ns FROM schema_migrations");
+    REQUIRE(migrations_before.size() == 1);
+    CHECK(migrations_before[0][0] == "1");
+
+    {
+        Ledger reopened(path);
+        CHECK(reopened.schema_version() == 1);
+        check_same(stored(reopened, "d1"), original);
+        CHECK(original.deployed_at == *request.deployed_at); // nanoseconds survive
+        CHECK(original.recorded_at == at(200));
+        auto events = reopened.list_audit({});
+        REQUIRE(events.ok());
+        REQUIRE(events->size() == 1);
+        const AuditEvent& read = events->front();
+        CHECK(read.sequence == event_sequence);
+        CHECK(read.time == event.time);
+        CHECK(read.event == event.event);
+        CHECK(read.service == event.service);
+        CHECK(read.environment == event.environment);
+        CHECK(read.deployment_id == event.deployment_id);
+        CHECK(read.version == event.version);
+        CHECK(read.previous_version == event.previous_version);
+        CHECK(read.alertname == event.alertname);
+        CHECK(read.fingerprint == event.fingerprint);
+        CHECK(read.reason == event.reason);
+        CHECK(read.detail == event.detail);
+        record_new(reopened, deploy("d2", "checkout", "production", "v3", 300));
+    }
+    RawConnection raw_after(path);
+    CHECK(raw_after.rows("SELECT version, name, applied_at_ns FROM schema_migrations") == migrations_before);
+    const auto indexes =
+        raw_after.rows("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                       "ORDER BY name");
+    CHECK(indexes == std::vector<std::vector<std::string>>{{"audit_events_by_deployment"},
+                                                           {"audit_events_by_service"},
+                                                           {"deployments_by_service_environment_time"}});
+}
+
+TEST_CASE("the ledger file is in WAL mode") {
+    TempFolder folder;
+    const std::string path = folder.file("ledger.db");
+    Ledger ledger(path);
+    record_new(ledger, deploy("d1", "checkout", "", "v1", 0));
+    CHECK(std::filesystem::exists(path + "-wal"));
+    RawConnection raw(path);
+    CHECK(raw.value("PRAGMA journal_mode") == "wal");
+}
+
+TEST_CASE("a ledger file from a newer build is refused at start-up") {
+    TempFolder folder;
+    const std::string path = folder.file("ledger.db");
+    { Ledger ledger(path); }
+    {
+        RawConnection raw(path);
+        raw.rows("INSERT INTO schema_migrations (version, name, applied_at_ns) VALUES (99, 'future', 0)");
+    }
+    try {
+        Ledger ledger(path);
+        FAIL("opening a file with schema version 99 should throw");
+    } catch (const std::runtime_error& error) {
+        const std::string message = error.what();
+        CHECK(message.find(path) != std::string::npos);
+        CHECK(message.find("schema version 99, newer") != std::string::npos);
+    }
+}
+
+TEST_CASE("the constructor throws a message naming the path when the ledger cannot be opened") {
+    TempFolder folder;
+    const std::string plain_file = folder.file("plain-file");
+    std::ofstream(plain_file) << "not a folder\n";
+    const std::string not_a_database = folder.file("garbage.db");
+    std::ofstream(not_a_database) << std::string(4096, 'x');
+
+    struct Case {
+        std::string path;
+        std::string expected;
+    };
+    const std::vector<Case> cases{
+        {plain_file + "/ledger.db", "ledger: cannot create the folder " + plain_file},
+        {folder.file(""), "unable to open database file"},
+        {not_a_database, "file is not a database"},
+        {"", "the ledger path is empty"},
+    };
+    for (const auto& test : cases) {
+        CAPTURE(test.path);
+        try {
+            Ledger ledger(test.path);
+            FAIL("the constructor should throw");
+        } catch (const std::runtime_error& error) {
+            const std::string message = error.what();
+            CHECK(message.find(test.expected) != std::string::npos);
+            CHECK(message.find(test.path) != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("record_deployment is idempotent on the id: created, repeated, conflict") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    DeploymentRequest request = deploy("deploy-1", "checkout", "production", "v1", 0);
+    request.deployed_at.reset(); // CI left it out: `now` is used
+
+    auto created = ledger.record_deployment(request, "key-1", at(10));
+    REQUIRE(created.ok());
+    CHECK(created->outcome == RecordOutcome::created);
+    CHECK(created->deployment.id == "deploy-1");
+    CHECK(created->deployment.deployed_at == at(10));
+    CHECK(created->deployment.recorded_at == at(10));
+    CHECK(created->deployment.kind == DeploymentKind::deploy);
+    CHECK(created->deployment.state == DeploymentState::watching);
+    CHECK(created->superseded_ids.empty());
+
+    auto repeated = ledger.record_deployment(request, "key-1", at(20));
+    REQUIRE(repeated.ok());
+    CHECK(repeated->outcome == RecordOutcome::repeated);
+    check_same(repeated->deployment, created->deployment);
+
+    DeploymentRequest changed = request;
+    changed.version = "v2";
+    auto conflict = ledger.record_deployment(changed, "key-2", at(30));
+    REQUIRE(conflict.ok());
+    CHECK(conflict->outcome == RecordOutcome::conflict);
+    check_same(conflict->deployment, created->deployment);
+    check_same(stored(ledger, "deploy-1"), created->deployment);
+    auto all = ledger.list_deployments({});
+    REQUIRE(all.ok());
+    CHECK(all->size() == 1);
+
+    // The answer reflects the stored state, e.g. after a claim.
+    REQUIRE(*ledger.claim_rollback("deploy-1"));
+    auto after_claim = ledger.record_deployment(request, "key-1", at(40));
+    REQUIRE(after_claim.ok());
+    CHECK(after_claim->outcome == RecordOutcome::repeated);
+    CHECK(after_claim->deployment.state == DeploymentState::rolling_back);
+}
+
+TEST_CASE("generated ids name the service and the UTC second, and are unique") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    auto now = parse_rfc3339("2026-11-26T12:30:47.5Z");
+    REQUIRE(now.ok());
+    const std::regex shape("checkout-20261126T123047Z-[0-9a-f]{4}");
+    std::set<std::string> ids;
+    constexpr int kCount = 150;
+    for (int i = 0; i < kCount; ++i) {
+        DeploymentRequest request = deploy("", "checkout", "", "v" + std::to_string(i), 0);
+        request.deployed_at.reset();
+        auto recorded = ledger.record_deployment(request, "key", *now);
+        REQUIRE(recorded.ok());
+        CHECK(recorded->outcome == RecordOutcome::created);
+        CHECK(std::regex_match(recorded->deployment.id, shape));
+        ids.insert(recorded->deployment.id);
+    }
+    CHECK(ids.size() == kCount);
+}
+
+TEST_CASE("previous_version defaults to the version deployed before, per service and environment") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    struct Row {
+        std::string id, service, environment, version;
+        long long deployed_at;
+        std::string given_previous, expected_previous;
+    };
+    const std::vector<Row> rows{
+        {"a1", "api", "prod", "v1", 100, "", ""},                 // first of its kind
+        {"a2", "api", "prod", "v2", 200, "", "v1"},               // the one before
+        {"s1", "api", "staging", "v9", 300, "", ""},              // other environment: separate history
+        {"n1", "api", "", "v7", 400, "", ""},                     // no environment is its own history
+        {"a3", "api", "prod", "v3", 500, "v0-given", "v0-given"}, // a given value is kept
+        {"a4", "api", "prod", "v4", 150, "", "v1"},               // recorded late: the one before in time
+        {"a5", "api", "prod", "v5", 500, "", "v3"},               // same time as a3, recorded after it
+        {"b1", "web", "prod", "w1", 600, "", ""},                 // other service
+        {"n2", "api", "", "v8", 700, "", "v7"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.id);
+        DeploymentRequest request =
+            deploy(row.id, row.service, row.environment, row.version, row.deployed_at);
+        request.previous_version = row.given_previous;
+        CHECK(record_new(ledger, request).previous_version == row.expected_previous);
+        CHECK(stored(ledger, row.id).previous_version == row.expected_previous);
+    }
+}
+
+TEST_CASE("a newer deployment supersedes the watching ones of its service and environment") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+
+    auto a = ledger.record_deployment(deploy("A", "api", "prod", "v1", 100), "A", at(1000));
+    REQUIRE(a.ok());
+    CHECK(a->superseded_ids.empty());
+
+    auto b = ledger.record_deployment(deploy("B", "api", "prod", "v2", 200), "B", at(1000));
+    REQUIRE(b.ok());
+    CHECK(b->superseded_ids == std::vector<std::string>{"A"});
+    CHECK(b->deployment.state == DeploymentState::watching);
+    CHECK(state_of(ledger, "A") == DeploymentState::superseded);
+
+    // Recorded after B but deployed before it: stored superseded, B untouched.
+    auto late = ledger.record_deployment(deploy("C", "api", "prod", "v0", 50), "C", at(1000));
+    REQUIRE(late.ok());
+    CHECK(late->superseded_ids.empty());
+    CHECK(late->deployment.state == DeploymentState::superseded);
+    CHECK(state_of(ledger, "C") == DeploymentState::superseded);
+    CHECK(state_of(ledger, "B") == DeploymentState::watching);
+
+    // Other environments (and none) are separate.
+    for (const std::string environment : {"staging", ""}) {
+        auto other = ledger.record_deployment(deploy("other-" + environment, "api", environment, "v9", 300),
+                                              "O", at(1000));
+        REQUIRE(other.ok());
+        CHECK(other->superseded_ids.empty());
+        CHECK(other->deployment.state == DeploymentState::watching);
+    }
+    CHECK(state_of(ledger, "B") == DeploymentState::watching);
+
+    // Only `watching` deployments are superseded: a rollback in flight keeps its state.
+    REQUIRE(*ledger.claim_rollback("B"));
+    auto d = ledger.record_deployment(deploy("D", "api", "prod", "v3", 400), "D", at(1000));
+    REQUIRE(d.ok());
+    CHECK(d->superseded_ids.empty());
+    CHECK(state_of(ledger, "B") == DeploymentState::rolling_back);
+
+    // The same deployed_at, recorded later, is the newer one.
+    auto e = ledger.record_deployment(deploy("E", "api", "prod", "v4", 400), "E", at(1000));
+    REQUIRE(e.ok());
+    CHECK(e->superseded_ids == std::vector<std::string>{"D"});
+    CHECK(e->deployment.state == DeploymentState::watching);
+    CHECK(state_of(ledger, "D") == DeploymentState::superseded);
+}
+
+TEST_CASE("latest_deployment: an environment matches itself and deployments without one") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    record_new(ledger, deploy("g1", "api", "", "v1", 100));
+    record_new(ledger, deploy("p1", "api", "prod", "v2", 200));
+    record_new(ledger, deploy("g2", "api", "", "v3", 250));
+    record_new(ledger, deploy("s1", "api", "staging", "v4", 300));
+    record_new(ledger, deploy("w1", "web", "prod", "w1", 100));
+    record_new(ledger, deploy("t1", "tie", "prod", "t1", 100));
+    record_new(ledger, deploy("t2", "tie", "prod", "t2", 100));
+    record_new(ledger, deploy("o2", "order", "prod", "o2", 200));
+    record_new(ledger, deploy("o1", "order", "prod", "o1", 100)); // recorded last, deployed first
+
+    struct Case {
+        std::string service, environment, expected_id; // "" expected: none
+    };
+    const std::vector<Case> cases{
+        {"api", "prod", "g2"},    // a newer deployment without environment counts for prod
+        {"api", "staging", "s1"}, // newest of staging + none
+        {"api", "dev", "g2"},     // only deployments without environment
+        {"api", "", "s1"},        // any environment
+        {"web", "staging", ""},   // prod only: nothing for staging
+        {"web", "prod", "w1"},    {"web", "", "w1"},
+        {"nobody", "", ""},       {"tie", "prod", "t2"}, // same deployed_at: the one recorded last
+        {"order", "prod", "o2"},                         // by deployed_at, not by recording order
+    };
+    for (const auto& test : cases) {
+        CAPTURE(test.service);
+        CAPTURE(test.environment);
+        auto latest = ledger.latest_deployment(test.service, test.environment);
+        REQUIRE(latest.ok());
+        CHECK((latest->has_value() ? (*latest)->id : std::string()) == test.expected_id);
+    }
+}
+
+TEST_CASE("list_deployments filters, orders newest first and clamps the limit") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    record_new(ledger, deploy("a1", "api", "prod", "v1", 100));
+    record_new(ledger, deploy("a2", "api", "staging", "v2", 300));
+    record_new(ledger, deploy("w1", "web", "prod", "w1", 200));
+    record_new(ledger, deploy("a3", "api", "", "v3", 200)); // same time as w1, recorded after it
+    record_new(ledger, deploy("a0", "api", "prod", "v0", 50));
+
+    struct Case {
+        DeploymentFilter filter;
+        std::vector<std::string> expected;
+    };
+    const std::vector<Case> cases{
+        {{"", "", 100}, {"a2", "a3", "w1", "a1", "a0"}},
+        {{"api", "", 100}, {"a2", "a3", "a1", "a0"}},
+        {{"", "prod", 100}, {"w1", "a1", "a0"}},
+        {{"api", "prod", 100}, {"a1", "a0"}},
+        {{"api", "dev", 100}, {}},
+        {{"nobody", "", 100}, {}},
+        {{"", "", 2}, {"a2", "a3"}},
+        {{"", "", 0}, {"a2"}},  // clamped to 1
+        {{"", "", -7}, {"a2"}}, // clamped to 1
+        {{"", "", 1'000'000}, {"a2", "a3", "w1", "a1", "a0"}},
+    };
+    for (const auto& test : cases) {
+        CAPTURE(test.filter.service);
+        CAPTURE(test.filter.environment);
+        CAPTURE(test.filter.limit);
+        auto listed = ledger.list_deployments(test.filter);
+        REQUIRE(listed.ok());
+        CHECK(ids_of(*listed) == test.expected);
+    }
+}
+
+TEST_CASE("listing returns at most 1000 deployments or audit events") {
+    TempFolder folder;
+    const std::string path = folder.file("ledger.db");
+    Ledger ledger(path);
+    {
+        // 1001 rows in one transaction through a second connection: much faster than 1001 synced writes.
+        RawConnection raw(path);
+        raw.rows("BEGIN");
+        raw.rows(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1001) "
+            "INSERT INTO deployments (id, service, version, deployed_at_ns, recorded_at_ns, kind, state) "
+            "SELECT 'bulk-' || x, 'bulk', 'v', x, x, 'deploy', 'superseded' FROM n");
+        raw.rows("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1001) "
+                 "INSERT INTO audit_events (time_ns, event) SELECT x, 'bulk-' || x FROM n");
+        raw.rows("COMMIT");
+    }
+    for (const int limit : {1000, 1001, 1'000'000}) {
+        CAPTURE(limit);
+        auto deployments = ledger.list_deployments({"", "", limit});
+        REQUIRE(deployments.ok());
+        REQUIRE(deployments->size() == 1000);
+        CHECK(deployments->front().id == "bulk-1001");
+        CHECK(deployments->back().id == "bulk-2");
+        auto events = ledger.list_audit({"", "", 0, limit});
+        REQUIRE(events.ok());
+        REQUIRE(events->size() == 1000);
+        CHECK(events->front().event == "bulk-1001");
+        CHECK(events->back().event == "bulk-2");
+    }
+    auto one_less = ledger.list_deployments({"bulk", "", 999});
+    REQUIRE(one_less.ok());
+    CHECK(one_less->size() == 999);
+}
+
+TEST_CASE("claim_rollback succeeds once, only from watching") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    record_new(ledger, deploy("old", "api", "prod", "v1", 100));
+    record_new(ledger, deploy("new", "api", "prod", "v2", 200)); // supersedes "old"
+
+    auto first = ledger.claim_rollback("new");
+    REQUIRE(first.ok());
+    CHECK(*first);
+    CHECK(state_of(ledger, "new") == DeploymentState::rolling_back);
+    for (const std::string id : {"new", "old", "unknown"}) {
+        CAPTURE(id);
+        auto again = ledger.claim_rollback(id);
+        REQUIRE(again.ok());
+        CHECK_FALSE(*again);
+    }
+    CHECK(state_of(ledger, "old") == DeploymentState::superseded);
+}
+
+TEST_CASE("claim_rollback is exactly-once across 16 threads sharing one ledger") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    constexpr int kThreads = 16;
+    constexpr int kRounds = 10;
+    for (int round = 0; round < kRounds; ++round) {
+        const std::string id = "race-" + std::to_string(round);
+        record_new(ledger, deploy(id, "svc-" + std::to_string(round), "", "v1", round));
+        std::latch start(kThreads);
+        std::atomic<int> wins{0};
+        std::atomic<int> failures{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&] {
+                start.arrive_and_wait();
+                auto claimed = ledger.claim_rollback(id);
+                if (!claimed.ok())
+                    ++failures;
+                else if (*claimed)
+                    ++wins;
+            });
+        }
+        for (auto& thread : threads)
+            thread.join();
+        CAPTURE(round);
+        CHECK(failures.load() == 0);
+        CHECK(wins.load() == 1);
+        CHECK(state_of(ledger, id) == DeploymentState::rolling_back);
+    }
+}
+
+TEST_CASE("claim_rollback is exactly-once across two connections to the same file") {
+    TempFolder folder;
+    const std::string path = folder.file("ledger.db");
+    Ledger first(path);
+    Ledger second(path);
+    constexpr int kRounds = 25;
+    for (int round = 0; round < kRounds; ++round) {
+        const std::string id = "race-" + std::to_string(round);
+        record_new(round % 2 == 0 ? first : second,
+                   deploy(id, "svc-" + std::to_string(round), "", "v1", round));
+        std::latch start(2);
+        std::array<Result<bool>, 2> results{Result<bool>(false), Result<bool>(false)};
+        std::thread one([&] {
+            start.arrive_and_wait();
+            results[0] = first.claim_rollback(id);
+        });
+        std::thread two([&] {
+            start.arrive_and_wait();
+            results[1] = second.claim_rollback(id);
+        });
+        one.join();
+        two.join();
+        CAPTURE(round);
+        REQUIRE_MESSAGE(results[0].ok(), (results[0].ok() ? std::string() : results[0].error()));
+        REQUIRE_MESSAGE(results[1].ok(), (results[1].ok() ? std::string() : results[1].error()));
+        CHECK((*results[0] ? 1 : 0) + (*results[1] ? 1 : 0) == 1);
+        CHECK(state_of(first, id) == DeploymentState::rolling_back);
+        CHECK(state_of(second, id) == DeploymentState::rolling_back);
+    }
+}
+
+TEST_CASE("complete_rollback records what the rollback put live") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    DeploymentRequest request = deploy("d1", "checkout", "production", "v2", 100);
+    request.previous_version = "v1";
+    request.commit = "abc";
+    request.url = "https://ci/1";
+    request.actor = "ci-bot";
+    record_new(ledger, request);
+
+    SUBCASE("from rolling_back: rolled_back plus a watching rollback-kind deployment") {
+        REQUIRE(*ledger.claim_rollback("d1"));
+        auto completed = ledger.complete_rollback("d1", at(500));
+        REQUIRE_MESSAGE(completed.ok(), (completed.ok() ? std::string() : completed.error()));
+        Deployment expected;
+        expected.id = "d1-rollback";
+        expected.service = "checkout";
+        expected.environment = "production";
+        expected.version = "v1";
+        expected.previous_version = "v2";
+        expected.deployed_at = at(500);
+        expected.recorded_at = at(500);
+        expected.actor = "rollback-receiver";
+        expected.kind = DeploymentKind::rollback;
+        expected.state = DeploymentState::watching;
+        expected.rollback_of = "d1";
+        check_same(*completed, expected);
+        check_same(stored(ledger, "d1-rollback"), expected);
+        CHECK(state_of(ledger, "d1") == DeploymentState::rolled_back);
+        auto latest = ledger.latest_deployment("checkout", "production");
+        REQUIRE(latest.ok());
+        REQUIRE(latest->has_value());
+        CHECK((*latest)->id == "d1-rollback");
+
+        auto again = ledger.complete_rollback("d1", at(600));
+        REQUIRE_FALSE(again.ok());
+        CHECK(again.error() == "ledger: completing the rollback of \"d1\" failed: deployment \"d1\" is "
+                               "rolled_back, not rolling_back (only a claimed rollback can be finished)");
+        // The rollback-kind deployment is itself watched and can be rolled back.
+        CHECK(*ledger.claim_rollback("d1-rollback"));
+    }
+    SUBCASE("not claimed, or unknown: an error and nothing written") {
+        auto unclaimed = ledger.complete_rollback("d1", at(500));
+        REQUIRE_FALSE(unclaimed.ok());
+        CHECK(unclaimed.error().find("is watching, not rolling_back") != std::string::npos);
+        CHECK(state_of(ledger, "d1") == DeploymentState::watching);
+        auto unknown = ledger.complete_rollback("nope", at(500));
+        REQUIRE_FALSE(unknown.ok());
+        CHECK(unknown.error().find("deployment \"nope\" is not in the ledger") != std::string::npos);
+        auto all = ledger.list_deployments({});
+        REQUIRE(all.ok());
+        CHECK(all->size() == 1);
+    }
+    SUBCASE("a taken rollback id gets a number") {
+        record_new(ledger, deploy("d1-rollback", "other", "", "x", 0));
+        record_new(ledger, deploy("d1-rollback-2", "other", "", "y", 1));
+        REQUIRE(*ledger.claim_rollback("d1"));
+        auto completed = ledger.complete_rollback("d1", at(500));
+        REQUIRE(completed.ok());
+        CHECK(completed->id == "d1-rollback-3");
+        CHECK(stored(ledger, "d1-rollback-3").rollback_of == "d1");
+    }
+    SUBCASE("a deployment recorded while the rollback ran is superseded by it") {
+        REQUIRE(*ledger.claim_rollback("d1"));
+        record_new(ledger, deploy("d2", "checkout", "production", "v3", 200));
+        CHECK(state_of(ledger, "d1") == DeploymentState::rolling_back);
+        auto completed = ledger.complete_rollback("d1", at(500));
+        REQUIRE(completed.ok());
+        CHECK(completed->state == DeploymentState::watching);
+        CHECK(state_of(ledger, "d2") == DeploymentState::superseded);
+    }
+}
+
+TEST_CASE("fail_rollback ends only a rollback in progress, only as failed or interrupted") {
+    struct Case {
+        std::string name;
+        bool claim;
+        std::string id;
+        DeploymentState final_state;
+        std::string expected_error; // "" for success
+        DeploymentState expected_state;
+    };
+    const std::vector<Case> cases{
+        {"failed", true, "d1", DeploymentState::rollback_failed, "", DeploymentState::rollback_failed},
+        {"interrupted", true, "d1", DeploymentState::rollback_interrupted, "",
+         DeploymentState::rollback_interrupted},
+        {"to rolled_back", true, "d1", DeploymentState::rolled_back,
+         "rollback_failed or rollback_interrupted, not rolled_back", DeploymentState::rolling_back},
+        {"to watching", true, "d1", DeploymentState::watching,
+         "rollback_failed or rollback_interrupted, not watching", DeploymentState::rolling_back},
+        {"not claimed", false, "d1", DeploymentState::rollback_failed, "is watching, not rolling_back",
+         DeploymentState::watching},
+        {"unknown", true, "nope", DeploymentState::rollback_failed,
+         "deployment \"nope\" is not in the ledger", DeploymentState::rolling_back},
+    };
+    for (const auto& test : cases) {
+        CAPTURE(test.name);
+        TempFolder folder;
+        Ledger ledger(folder.file("ledger.db"));
+        record_new(ledger, deploy("d1", "api", "prod", "v1", 0));
+        if (test.claim) REQUIRE(*ledger.claim_rollback("d1"));
+        auto failed = ledger.fail_rollback(test.id, test.final_state);
+        if (test.expected_error.empty()) {
+            CHECK(failed.ok());
+        } else {
+            REQUIRE_FALSE(failed.ok());
+            CHECK(failed.error().rfind("ledger: ending the rollback of \"" + test.id + "\" failed: ", 0) ==
+                  0);
+            CHECK(failed.error().find(test.expected_error) != std::string::npos);
+        }
+        CHECK(state_of(ledger, "d1") == test.expected_state);
+        if (test.expected_error.empty()) {
+            auto twice = ledger.fail_rollback("d1", test.final_state);
+            REQUIRE_FALSE(twice.ok());
+            CHECK(twice.error().find("not rolling_back") != std::string::npos);
+            CHECK_FALSE(*ledger.claim_rollback("d1"));
+        }
+    }
+}
+
+TEST_CASE("interrupt_unfinished_rollbacks marks every rollback in progress, once") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    record_new(ledger, deploy("r1", "api", "prod", "v1", 0));
+    record_new(ledger, deploy("r2", "web", "prod", "w1", 0));
+    record_new(ledger, deploy("w", "db", "prod", "d1", 0));
+    record_new(ledger, deploy("f", "queue", "prod", "q1", 0));
+    REQUIRE(*ledger.claim_rollback("r1"));
+    REQUIRE(*ledger.claim_rollback("r2"));
+    REQUIRE(*ledger.claim_rollback("f"));
+    REQUIRE(ledger.fail_rollback("f", DeploymentState::rollback_failed).ok());
+
+    auto interrupted = ledger.interrupt_unfinished_rollbacks();
+    REQUIRE(interrupted.ok());
+    CHECK(ids_of(*interrupted) == std::vector<std::string>{"r1", "r2"});
+    for (const auto& deployment : *interrupted)
+        CHECK(deployment.state == DeploymentState::rollback_interrupted);
+    CHECK(state_of(ledger, "r1") == DeploymentState::rollback_interrupted);
+    CHECK(state_of(ledger, "r2") == DeploymentState::rollback_interrupted);
+    CHECK(state_of(ledger, "w") == DeploymentState::watching);
+    CHECK(state_of(ledger, "f") == DeploymentState::rollback_failed);
+    CHECK_FALSE(*ledger.claim_rollback("r1"));
+
+    auto again = ledger.interrupt_unfinished_rollbacks();
+    REQUIRE(again.ok());
+    CHECK(again->empty());
+}
+
+TEST_CASE("the audit trail: sequences, de-duplication, filters, newest first") {
+    TempFolder folder;
+    const std::string path = folder.file("ledger.db");
+    std::vector<long long> sequences;
+    {
+        Ledger ledger(path);
+        const std::vector<std::pair<AuditEvent, std::string>> appends{
+            {audit_event("e1", "api", "d1"), ""},   {audit_event("e2", "web", "d2"), ""},
+            {audit_event("e3", "api", "d3"), "k1"}, {audit_event("e4", "api", "d3"), "k2"},
+            {audit_event("e5", "api", "d1"), ""},   {audit_event("e6", "api", "d1"), ""},
+        };
+        for (const auto& [event, key] : appends) {
+            auto appended = ledger.append_audit(event, key);
+            REQUIRE(appended.ok());
+            CHECK(*appended > (sequences.empty() ? 0 : sequences.back()));
+            sequences.push_back(*appended);
+        }
+        auto duplicate = ledger.append_audit(audit_event("e3-again", "api", "d3"), "k1");
+        REQUIRE(duplicate.ok());
+        CHECK(*duplicate == 0);
+    }
+
+    Ledger ledger(path); // de-duplication survives a restart
+    auto duplicate = ledger.append_audit(audit_event("e4-again", "api", "d3"), "k2");
+    REQUIRE(duplicate.ok());
+    CHECK(*duplicate == 0);
+
+    auto names = [&](const AuditFilter& filter) {
+        auto events = ledger.list_audit(filter);
+        REQUIRE(events.ok());
+        std::vector<std::string> result;
+        for (const auto& event : *events)
+            result.push_back(event.event);
+        return result;
+    };
+    using Names = std::vector<std::string>;
+    CHECK(names({}) == Names{"e6", "e5", "e4", "e3", "e2", "e1"});
+    CHECK(names({"api", "", 0, 100}) == Names{"e6", "e5", "e4", "e3", "e1"});
+    CHECK(names({"", "d1", 0, 100}) == Names{"e6", "e5", "e1"});
+    CHECK(names({"web", "d1", 0, 100}) == Names{});
+    CHECK(names({"", "", sequences[2], 100}) == Names{"e6", "e5", "e4"});
+    CHECK(names({"api", "", sequences[1], 2}) == Names{"e6", "e5"});
+    CHECK(names({"", "", 0, 0}) == Names{"e6"});
+    CHECK(names({"", "", 0, -1}) == Names{"e6"});
+    CHECK(names({"", "", 0, 1'000'000}).size() == 6);
+}
+
+TEST_CASE("one Ledger serves many threads writing and reading at once") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 10;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            const std::string service = "svc-" + std::to_string(t);
+            for (int i = 0; i < kPerThread; ++i) {
+                DeploymentRequest request = deploy(service + "-" + std::to_string(i), service, "", "v", i);
+                if (!ledger.record_deployment(request, "k", at(i)).ok()) ++failures;
+                if (!ledger.append_audit(audit_event("recorded", service, request.id)).ok()) ++failures;
+                if (!ledger.latest_deployment(service, "").ok()) ++failures;
+            }
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    CHECK(failures.load() == 0);
+    auto deployments = ledger.list_deployments({});
+    REQUIRE(deployments.ok());
+    CHECK(deployments->size() == kThreads * kPerThread);
+    auto events = ledger.list_audit({});
+    REQUIRE(events.ok());
+    CHECK(events->size() == kThreads * kPerThread);
+    for (int t = 0; t < kThreads; ++t) {
+        auto watching = ledger.list_deployments({"svc-" + std::to_string(t), "", 100});
+        REQUIRE(watching.ok());
+        int watching_count = 0;
+        for (const auto& deployment : *watching)
+            watching_count += deployment.state == DeploymentState::watching;
+        CHECK(watching_count == 1);
+    }
+}
+
+TEST_CASE("a full database is an error value, and nothing is half-written") {
+    TempFolder folder;
+    const std::string path = folder.file("ledger.db");
+    Ledger ledger(path);
+    record_new(ledger, deploy("base", "api", "prod", "v0", 0));
+    auto cap = ledger.set_max_page_count_for_test(1); // no growth beyond the current size
+    REQUIRE(cap.ok());
+    CHECK(*cap >= 1);
+
+    // Fill until SQLite refuses: each deployment carries a large url that needs new pages.
+    std::string last_recorded = "base";
+    std::string failure;
+    std::string failed_id;
+    for (int i = 0; i < 100 && failure.empty(); ++i) {
+        DeploymentRequest request = deploy("big-" + std::to_string(i), "api", "prod", "v1", 10 + i);
+        request.url = std::string(64 * 1024, 'u');
+        auto recorded = ledger.record_deployment(request, "k", at(1000));
+        if (recorded.ok()) {
+            last_recorded = request.id;
+        } else {
+            failure = recorded.error();
+            failed_id = request.id;
+        }
+    }
+    REQUIRE_FALSE(failure.empty());
+    CHECK(failure.rfind("ledger: recording deployment failed: database or disk is full", 0) == 0);
+    CHECK(failure.find(path) != std::string::npos);
+    auto missing = ledger.get_deployment(failed_id);
+    REQUIRE(missing.ok());
+    CHECK_FALSE(missing->has_value());
+    // The supersede step ran before the insert failed: it must have been rolled back with it.
+    CHECK(state_of(ledger, last_recorded) == DeploymentState::watching);
+
+    AuditEvent big_event = audit_event("big", "api", "x");
+    big_event.detail = "\"" + std::string(64 * 1024, 'd') + "\"";
+    auto appended = ledger.append_audit(big_event);
+    REQUIRE_FALSE(appended.ok());
+    CHECK(appended.error().rfind("ledger: appending audit event \"big\" failed: database or disk is full",
+                                 0) == 0);
+    auto events = ledger.list_audit({});
+    REQUIRE(events.ok());
+    CHECK(events->empty());
+
+    // With room again, the same ledger (and connection) writes normally.
+    REQUIRE(ledger.set_max_page_count_for_test(1'000'000).ok());
+    DeploymentRequest retry = deploy(failed_id, "api", "prod", "v1", 500);
+    retry.url = std::string(64 * 1024, 'u');
+    auto recorded = ledger.record_deployment(retry, "k", at(1000));
+    REQUIRE(recorded.ok());
+    CHECK(recorded->outcome == RecordOutcome::created);
+    CHECK(recorded->superseded_ids == std::vector<std::string>{last_recorded});
+    CHECK(ledger.append_audit(big_event).ok());
+}
