@@ -289,7 +289,7 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
     for (const auto& argument : spec.argv)
         command_line += (command_line.empty() ? "" : " ") + json_quote(argument);
     AuditEvent event = event_for(audit_event::rollback_started, claimed_target, &alert);
-    event.reason = "error_rate_alert";
+    event.reason = "alert_firing";
     event.detail =
         encode_detail({&alert,
                        {{"command", command_line}, {"timeout", format_duration(settings.rollback.timeout)}},
@@ -342,12 +342,10 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
         auto live = deps_.ledger.complete_rollback(target.id, deps_.now());
         AuditEvent event = event_for(audit_event::rollback_succeeded, target, &alert);
         event.reason = result.describe();
-        event.detail = encode_detail({&alert,
-                                      {{"result", result.describe()},
-                                       {"output", result.output},
-                                       {"rollback_deployment_id", live ? live->id : ""},
-                                       {"ledger_error", live ? "" : live.error()}},
-                                      numbers});
+        AuditDetail detail{&alert, {{"result", result.describe()}, {"output", result.output}}, numbers};
+        if (live) detail.text.emplace_back("rollback_deployment_id", live->id);
+        else detail.text.emplace_back("ledger_error", live.error());
+        event.detail = encode_detail(detail);
         (void)deps_.audit.record(event);
         deps_.metrics.rollbacks.add({target.service, "succeeded"});
         return;
