@@ -1,8 +1,8 @@
 // Metric families and the text exposition format (version 0.0.4), checked by `promtool check metrics`.
 #include "core/metrics.hpp"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <stdexcept>
 
 namespace rollback {
@@ -11,9 +11,14 @@ namespace {
 std::string format_number(double value) {
     if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
     if (std::isnan(value)) return "NaN";
+    // The shortest text that reads back as the same double, in the Prometheus Go client's form: le="0.1" and
+    // le="0.0005", not le="0.10000000000000001" (PromQL selectors such as {le="0.1"} compare the text).
+    const double magnitude = std::fabs(value);
+    const bool scientific = magnitude != 0 && (magnitude < 1e-4 || magnitude >= 1e21);
     char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%.17g", value);
-    return buffer;
+    const auto written = std::to_chars(buffer, buffer + sizeof buffer, value,
+                                       scientific ? std::chars_format::scientific : std::chars_format::fixed);
+    return std::string(buffer, written.ptr);
 }
 
 std::string escape_label_value(std::string_view value) {
