@@ -65,6 +65,10 @@ const std::vector<Route>& routes() {
         {"/webhook", {"POST"}},
         {"/api/v1/deployments", {"GET", "POST"}},
         {"/api/v1/deployments/{id}", {"GET"}},
+        {"/api/v1/deployments/{id}/rollback", {"POST"}},
+        {"/api/v1/services", {"GET"}},
+        {"/api/v1/services/{id}/pause", {"POST"}},
+        {"/api/v1/services/{id}/resume", {"POST"}},
         {"/api/v1/audit", {"GET"}},
         {"/metrics", {"GET"}},
         {"/-/healthy", {"GET"}},
@@ -74,15 +78,23 @@ const std::vector<Route>& routes() {
     return table;
 }
 
-// Matches `path` against a route pattern; fills `id` for "{id}".
+// Matches `path` against a route pattern segment by segment; "{id}" matches one non-empty segment.
 bool matches(std::string_view pattern, std::string_view path, std::string& id) {
-    const auto brace = pattern.find("{id}");
-    if (brace == std::string_view::npos) return pattern == path;
-    if (path.substr(0, brace) != pattern.substr(0, brace)) return false;
-    const std::string_view rest = path.substr(brace);
-    if (rest.empty() || rest.find('/') != std::string_view::npos) return false;
-    id = std::string(rest);
-    return true;
+    while (!pattern.empty() && !path.empty()) {
+        const auto pattern_end = pattern.find('/', 1);
+        const auto path_end = path.find('/', 1);
+        const std::string_view pattern_segment = pattern.substr(0, pattern_end);
+        const std::string_view path_segment = path.substr(0, path_end);
+        if (pattern_segment == "/{id}") {
+            if (path_segment.size() < 2) return false;
+            id = std::string(path_segment.substr(1));
+        } else if (pattern_segment != path_segment) {
+            return false;
+        }
+        pattern = pattern_end == std::string_view::npos ? std::string_view() : pattern.substr(pattern_end);
+        path = path_end == std::string_view::npos ? std::string_view() : path.substr(path_end);
+    }
+    return pattern.empty() && path.empty();
 }
 
 } // namespace
@@ -149,6 +161,10 @@ HttpResponse Api::route(const HttpRequest& request, std::string& handler_name) {
             return request.method == "POST" ? record_deployment(request) : list_deployments(request);
         if (pattern == "/api/v1/deployments/{id}") return get_deployment(id);
         if (pattern == "/api/v1/audit") return list_audit(request);
+        if (pattern == "/api/v1/deployments/{id}/rollback") return manual_rollback(id, request);
+        if (pattern == "/api/v1/services") return list_pauses();
+        if (pattern == "/api/v1/services/{id}/pause") return pause(id, request);
+        if (pattern == "/api/v1/services/{id}/resume") return resume(id);
     }
     return error_response(
         404, "no route " + request.path +
@@ -285,6 +301,70 @@ HttpResponse Api::list_audit(const HttpRequest& request) {
     auto listed = deps_.ledger.list_audit(filter);
     if (!listed) return error_response(503, "the ledger could not be read (" + listed.error() + ")");
     return json_response(200, encode_audit_list(*listed));
+}
+
+HttpResponse Api::manual_rollback(const std::string& id, const HttpRequest& request) {
+    auto parsed = parse_manual_rollback_request(request.body);
+    if (!parsed) return error_response(400, parsed.error());
+    auto result = deps_.engine.manual_rollback(id, parsed->reason, parsed->actor);
+    if (!result)
+        return error_response(503, "the ledger could not be written (" + result.error() + "); retry later");
+    switch (result->outcome) {
+    case ManualRollbackResult::Outcome::not_found:
+        return error_response(404, result->message);
+    case ManualRollbackResult::Outcome::refused:
+        return error_response(409, result->message);
+    case ManualRollbackResult::Outcome::started:
+        break;
+    }
+    return json_response(202, encode_rollback_started(result->deployment, result->deployment.state));
+}
+
+AuditEvent Api::service_event(const char* name, const std::string& service, std::string reason) const {
+    AuditEvent event;
+    event.time = deps_.now();
+    event.event = name;
+    event.service = service;
+    event.reason = std::move(reason);
+    return event;
+}
+
+HttpResponse Api::pause(const std::string& service, const HttpRequest& request) {
+    auto parsed = parse_pause_request(request.body);
+    if (!parsed) return error_response(400, parsed.error());
+    ServicePause pause;
+    pause.service = service;
+    pause.reason = parsed->reason;
+    pause.actor = parsed->actor;
+    pause.paused_at = deps_.now();
+    if (parsed->duration) pause.until = pause.paused_at + *parsed->duration;
+    if (auto stored = deps_.ledger.pause_service(pause); !stored)
+        return error_response(503, "the ledger could not be written (" + stored.error() + "); retry later");
+    AuditEvent event = service_event("service_paused", service, pause.reason);
+    event.detail = encode_detail(
+        {nullptr,
+         {{"actor", pause.actor}, {"until", pause.until ? format_rfc3339_ms(*pause.until) : ""}},
+         {}});
+    (void)deps_.audit.record(event);
+    return json_response(200, encode_pause(pause));
+}
+
+HttpResponse Api::resume(const std::string& service) {
+    auto resumed = deps_.ledger.resume_service(service);
+    if (!resumed)
+        return error_response(503, "the ledger could not be written (" + resumed.error() + "); retry later");
+    if (*resumed) (void)deps_.audit.record(service_event("service_resumed", service, ""));
+    return json_response(200, "{\"service\":" + json_quote(service) + ",\"paused\":false}");
+}
+
+HttpResponse Api::list_pauses() {
+    auto pauses = deps_.ledger.list_service_pauses();
+    if (!pauses) return error_response(503, "the ledger could not be read (" + pauses.error() + ")");
+    const TimePoint now = deps_.now();
+    std::vector<ServicePause> active;
+    for (const ServicePause& pause : *pauses)
+        if (pause.active_at(now)) active.push_back(pause);
+    return json_response(200, encode_pause_list(active));
 }
 
 HttpResponse Api::reload() {

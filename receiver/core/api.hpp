@@ -43,6 +43,11 @@ class Api {
     HttpResponse list_deployments(const HttpRequest& request);
     HttpResponse get_deployment(const std::string& id);
     HttpResponse list_audit(const HttpRequest& request);
+    HttpResponse manual_rollback(const std::string& id, const HttpRequest& request);
+    HttpResponse pause(const std::string& service, const HttpRequest& request);
+    HttpResponse resume(const std::string& service);
+    HttpResponse list_pauses();
+    AuditEvent service_event(const char* name, const std::string& service, std::string reason) const;
     HttpResponse reload();
     DeploymentState state_for(const Deployment& deployment, const Config& config, TimePoint now) const;
 

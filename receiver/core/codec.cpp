@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 
 namespace rollback {
 namespace {
@@ -311,8 +312,332 @@ std::string encode_detail(const AuditDetail& detail) {
     return dump(out);
 }
 
+namespace {
+
+// Rejects fields outside `known`, naming the first unknown one.
+Status check_known_fields(const json& root, const std::vector<std::string>& known) {
+    for (const auto& [key, value] : root.items()) {
+        if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+        std::string list;
+        for (const auto& name : known)
+            list += (list.empty() ? "" : ", ") + name;
+        return make_error(key + ": unknown field (known: " + list + ")");
+    }
+    return ok_status();
+}
+
+Status read_bounded_text(const json& root, const char* key, std::string& out, std::size_t max_length) {
+    if (auto s = read_string(root, key, out, ""); !s) return s;
+    if (out.size() > max_length)
+        return make_error(std::string(key) + ": longer than " + std::to_string(max_length) + " characters");
+    if (has_control_characters(out)) return make_error(std::string(key) + ": contains control characters");
+    return ok_status();
+}
+
+json pause_json(const ServicePause& pause) {
+    return json{{"service", pause.service},
+                {"paused", true},
+                {"reason", pause.reason},
+                {"actor", pause.actor},
+                {"paused_at", format_rfc3339_ms(pause.paused_at)},
+                {"until", pause.until ? format_rfc3339_ms(*pause.until) : ""}};
+}
+
+} // namespace
+
+Result<PauseRequest> parse_pause_request(std::string_view body) {
+    PauseRequest request;
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return request; // no body: plain pause
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    if (auto s = check_known_fields(*parsed, {"reason", "for", "actor"}); !s) return Error{s.error()};
+    if (auto s = read_bounded_text(*parsed, "reason", request.reason, 1000); !s) return Error{s.error()};
+    if (auto s = read_bounded_text(*parsed, "actor", request.actor, 200); !s) return Error{s.error()};
+    std::string duration_text;
+    if (auto s = read_string(*parsed, "for", duration_text, ""); !s) return Error{s.error()};
+    if (!duration_text.empty()) {
+        auto duration = parse_duration(duration_text);
+        if (!duration) return make_error("for: " + duration.error());
+        if (duration->count() <= 0)
+            return make_error("for: must be more than 0s (leave it out to pause until resumed)");
+        request.duration = *duration;
+    }
+    return request;
+}
+
+Result<ManualRollbackRequest> parse_manual_rollback_request(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    ManualRollbackRequest request;
+    if (auto s = check_known_fields(*parsed, {"reason", "actor"}); !s) return Error{s.error()};
+    if (auto s = read_bounded_text(*parsed, "reason", request.reason, 1000); !s) return Error{s.error()};
+    if (auto s = read_bounded_text(*parsed, "actor", request.actor, 200); !s) return Error{s.error()};
+    if (request.reason.empty())
+        return make_error(
+            "reason: required; say why this deployment is rolled back by hand (it goes to the audit trail)");
+    return request;
+}
+
+std::string encode_pause(const ServicePause& pause) {
+    return dump(pause_json(pause));
+}
+
+std::string encode_pause_list(const std::vector<ServicePause>& pauses) {
+    json list = json::array();
+    for (const auto& pause : pauses)
+        list.push_back(pause_json(pause));
+    return dump(json{{"services", std::move(list)}});
+}
+
+std::string encode_rollback_started(const Deployment& deployment, DeploymentState state) {
+    return dump(json{{"status", "started"}, {"deployment", deployment_json(deployment, state)}});
+}
+
 std::string json_quote(std::string_view text) {
     return dump(json(std::string(text)));
+}
+
+// --- rollbackctl ---
+namespace {
+
+// A text field as text: strings as they are, numbers and booleans as JSON, anything else "".
+std::string text_field(const json& object, const char* key) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return "";
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number() || it->is_boolean()) return it->dump();
+    return "";
+}
+
+Result<TimePoint> time_field(const json& object, const char* key, const std::string& path) {
+    const std::string text = text_field(object, key);
+    if (text.empty()) return TimePoint{};
+    auto parsed = parse_rfc3339(text);
+    if (!parsed) return make_error(path + "." + key + ": " + parsed.error());
+    return *parsed;
+}
+
+Result<DeploymentListing> deployment_listing(const json& value, const std::string& path) {
+    if (!value.is_object()) return expected(path, "an object", value);
+    DeploymentListing out;
+    out.id = text_field(value, "id");
+    if (out.id.empty()) return make_error(path + ".id: missing; the answer is not a deployment");
+    out.service = text_field(value, "service");
+    out.environment = text_field(value, "environment");
+    out.version = text_field(value, "version");
+    out.previous_version = text_field(value, "previous_version");
+    auto deployed_at = time_field(value, "deployed_at", path);
+    if (!deployed_at) return Error{deployed_at.error()};
+    out.deployed_at = *deployed_at;
+    out.kind = text_field(value, "kind");
+    out.state = text_field(value, "state");
+    out.rollback_of = text_field(value, "rollback_of");
+    return out;
+}
+
+Result<const json*> array_field(const json& object, const char* key) {
+    const auto it = object.find(key);
+    if (it == object.end() || !it->is_array())
+        return make_error(std::string("the answer has no \"") + key +
+                          "\" list; is the URL a rollback-receiver?");
+    return &*it;
+}
+
+PauseListing service_pause(const json& value) {
+    PauseListing out;
+    out.service = text_field(value, "service");
+    const auto paused = value.find("paused");
+    out.paused = paused != value.end() && paused->is_boolean() && paused->get<bool>();
+    out.reason = text_field(value, "reason");
+    out.paused_at = text_field(value, "paused_at");
+    out.until = text_field(value, "until");
+    return out;
+}
+
+Result<double> sample_value(const json& sample, const std::string& path) {
+    if (!sample.is_array() || sample.size() != 2 || !sample[1].is_string())
+        return expected(path, "[<time>, \"<value>\"]", sample);
+    const std::string text = sample[1].get<std::string>();
+    char* end = nullptr;
+    const double number = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size())
+        return make_error(path + "[1]: \"" + text + "\" is not a number");
+    return number;
+}
+
+} // namespace
+
+Result<DeploymentListing> parse_deployment_document(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    return deployment_listing(*parsed, "deployment");
+}
+
+Result<std::vector<DeploymentListing>> parse_deployment_list(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    auto list = array_field(*parsed, "deployments");
+    if (!list) return Error{list.error()};
+    std::vector<DeploymentListing> out;
+    for (std::size_t i = 0; i < (*list)->size(); ++i) {
+        auto deployment = deployment_listing((**list)[i], "deployments[" + std::to_string(i) + "]");
+        if (!deployment) return Error{deployment.error()};
+        out.push_back(std::move(*deployment));
+    }
+    return out;
+}
+
+Result<DeploymentListing> parse_rollback_started(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    const auto it = parsed->find("deployment");
+    if (it == parsed->end())
+        return make_error("the answer has no \"deployment\"; is the URL a rollback-receiver?");
+    return deployment_listing(*it, "deployment");
+}
+
+Result<std::vector<AuditListing>> parse_audit_list(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    auto list = array_field(*parsed, "events");
+    if (!list) return Error{list.error()};
+    std::vector<AuditListing> out;
+    for (std::size_t i = 0; i < (*list)->size(); ++i) {
+        const json& value = (**list)[i];
+        const std::string path = "events[" + std::to_string(i) + "]";
+        if (!value.is_object()) return expected(path, "an object", value);
+        AuditListing event;
+        const auto sequence = value.find("sequence");
+        if (sequence == value.end() || !sequence->is_number_integer())
+            return make_error(path + ".sequence: missing or not a whole number");
+        event.sequence = sequence->get<long long>();
+        auto time = time_field(value, "time", path);
+        if (!time) return Error{time.error()};
+        event.time = *time;
+        event.event = text_field(value, "event");
+        event.service = text_field(value, "service");
+        event.environment = text_field(value, "environment");
+        event.deployment_id = text_field(value, "deployment_id");
+        event.version = text_field(value, "version");
+        event.previous_version = text_field(value, "previous_version");
+        event.alertname = text_field(value, "alertname");
+        event.reason = text_field(value, "reason");
+        const auto detail = value.find("detail");
+        if (detail != value.end() && detail->is_object()) {
+            const auto annotations = detail->find("annotations");
+            if (annotations != detail->end() && annotations->is_object())
+                event.summary = text_field(*annotations, "summary");
+        }
+        out.push_back(std::move(event));
+    }
+    return out;
+}
+
+Result<std::vector<std::string>> audit_event_lines(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    auto list = array_field(*parsed, "events");
+    if (!list) return Error{list.error()};
+    std::vector<std::string> out;
+    for (const json& event : **list)
+        out.push_back(dump(event));
+    return out;
+}
+
+Result<PauseListing> parse_service_pause(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    if (text_field(*parsed, "service").empty())
+        return make_error("the answer has no \"service\"; is the URL a rollback-receiver?");
+    return service_pause(*parsed);
+}
+
+Result<std::vector<PauseListing>> parse_service_list(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    auto list = array_field(*parsed, "services");
+    if (!list) return Error{list.error()};
+    std::vector<PauseListing> out;
+    for (std::size_t i = 0; i < (*list)->size(); ++i) {
+        const json& value = (**list)[i];
+        if (!value.is_object()) return expected("services[" + std::to_string(i) + "]", "an object", value);
+        out.push_back(service_pause(value));
+    }
+    return out;
+}
+
+std::string error_message_from_body(std::string_view body) {
+    const json parsed = json::parse(body.begin(), body.end(), nullptr, false);
+    if (!parsed.is_discarded() && parsed.is_object()) {
+        const std::string error = text_field(parsed, "error");
+        if (!error.empty()) return error;
+    }
+    std::string text(body.substr(0, 300));
+    for (char& c : text)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    while (!text.empty() && text.back() == ' ')
+        text.pop_back();
+    if (body.size() > 300) text += "...";
+    return text.empty() ? "(empty body)" : text;
+}
+
+std::string encode_deployment_request(const DeploymentRequest& request) {
+    return canonical_request_json(request);
+}
+
+std::string encode_pause_request(std::string_view reason, std::string_view for_duration,
+                                 std::string_view actor) {
+    json out = json::object();
+    if (!reason.empty()) out["reason"] = std::string(reason);
+    if (!for_duration.empty()) out["for"] = std::string(for_duration);
+    if (!actor.empty()) out["actor"] = std::string(actor);
+    return dump(out);
+}
+
+std::string encode_rollback_request(std::string_view reason, std::string_view actor) {
+    json out = json::object();
+    out["reason"] = std::string(reason);
+    if (!actor.empty()) out["actor"] = std::string(actor);
+    return dump(out);
+}
+
+Result<std::vector<double>> parse_prometheus_query_values(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return make_error("Prometheus answer: " + parsed.error());
+    const std::string status = text_field(*parsed, "status");
+    if (status != "success") {
+        const std::string type = text_field(*parsed, "errorType");
+        const std::string message = text_field(*parsed, "error");
+        return make_error("Prometheus answered status \"" + status + "\"" +
+                          (type.empty() ? "" : " (" + type + ")") + (message.empty() ? "" : ": " + message));
+    }
+    const auto data = parsed->find("data");
+    if (data == parsed->end() || !data->is_object())
+        return make_error("Prometheus answer has no \"data\" object");
+    const std::string type = text_field(*data, "resultType");
+    const auto result = data->find("result");
+    if (result == data->end()) return make_error("Prometheus answer has no \"data.result\"");
+    std::vector<double> values;
+    if (type == "scalar") {
+        auto value = sample_value(*result, "data.result");
+        if (!value) return Error{value.error()};
+        values.push_back(*value);
+    } else if (type == "vector") {
+        if (!result->is_array()) return expected("data.result", "a list", *result);
+        for (std::size_t i = 0; i < result->size(); ++i) {
+            const json& series = (*result)[i];
+            const std::string path = "data.result[" + std::to_string(i) + "]";
+            if (!series.is_object() || !series.contains("value"))
+                return expected(path, "{metric, value}", series);
+            auto value = sample_value(series["value"], path + ".value");
+            if (!value) return Error{value.error()};
+            values.push_back(*value);
+        }
+    } else {
+        return make_error("Prometheus answered a \"" + type +
+                          "\" result; the query must give an instant vector or a scalar (not a range)");
+    }
+    return values;
 }
 
 } // namespace rollback

@@ -74,7 +74,13 @@ Status Engine::handle_alert(const Config& config, const Alert& alert) {
         target = std::move(*latest);
     }
     const ServiceSettings& settings = config.settings_for(service);
-    const Decision decision = decide({alert, service, target, settings, deps_.now(), deps_.dry_run, false});
+    bool paused = false;
+    if (target) {
+        auto paused_now = is_paused(service);
+        if (!paused_now) return Error{paused_now.error()};
+        paused = *paused_now;
+    }
+    const Decision decision = decide({alert, service, target, settings, deps_.now(), deps_.dry_run, paused});
 
     auto audit_ignored = [&](std::string_view reason) -> Status {
         deps_.metrics.alerts.add({"ignore", std::string(reason)});
@@ -191,8 +197,11 @@ void Engine::fire_due_timers() {
     for (const Pending& pending : due) {
         const ServiceSettings& settings = config->settings_for(pending.target.service);
         std::string why;
+        auto paused = is_paused(pending.target.service);
         if (!settings.rollback.has_action()) {
             why = std::string(reason::no_action);
+        } else if (!paused || *paused) {
+            why = paused ? std::string(reason::paused) : "ledger_error";
         } else {
             auto started = start_rollback(pending.target, pending.first_alert, settings);
             if (!started) {
@@ -272,8 +281,59 @@ CommandSpec Engine::command_for(const Deployment& target, const Alert& alert,
     return spec;
 }
 
+Result<bool> Engine::is_paused(const std::string& service) {
+    auto pause = deps_.ledger.service_pause(service);
+    if (!pause) return Error{pause.error()};
+    return pause->has_value() && (*pause)->active_at(deps_.now());
+}
+
+Result<ManualRollbackResult> Engine::manual_rollback(const std::string& deployment_id, const std::string& why,
+                                                     const std::string& actor) {
+    using Outcome = ManualRollbackResult::Outcome;
+    auto found = deps_.ledger.get_deployment(deployment_id);
+    if (!found) return Error{found.error()};
+    if (!*found)
+        return ManualRollbackResult{
+            Outcome::not_found, "no deployment with id \"" + deployment_id + "\"", {}};
+    const Deployment& target = **found;
+    const auto config = this->config();
+    const ServiceSettings& settings = config->settings_for(target.service);
+    auto refuse = [&](std::string message) {
+        return ManualRollbackResult{Outcome::refused, std::move(message), target};
+    };
+    if (target.kind == DeploymentKind::rollback)
+        return refuse("deployment \"" + target.id +
+                      "\" is itself a rollback; a rollback is never rolled back "
+                      "(record and deploy the version you want instead)");
+    if (target.previous_version.empty())
+        return refuse("deployment \"" + target.id + "\" has no previous version to roll back to");
+    if (!settings.rollback.has_action())
+        return refuse("service \"" + target.service + "\" has no rollback action: set services." +
+                      target.service + ".rollback.command in the config");
+    if (target.state != DeploymentState::watching)
+        return refuse("deployment \"" + target.id + "\" is " + std::string(to_string(target.state)) +
+                      "; a deployment is rolled back at most once");
+    Alert manual;
+    manual.status = "firing";
+    manual.labels = {{"alertname", "ManualRollback"}};
+    manual.annotations = {{"summary", why}, {"actor", actor}};
+    manual.starts_at = deps_.now();
+    auto started = start_rollback(target, manual, settings, "manual");
+    if (!started) return Error{started.error()};
+    if (!*started) {
+        auto current = deps_.ledger.get_deployment(deployment_id);
+        const std::string state =
+            current && *current ? std::string(to_string((*current)->state)) : "changing";
+        return refuse("deployment \"" + target.id + "\" is " + state +
+                      "; a deployment is rolled back at most once");
+    }
+    Deployment claimed = target;
+    claimed.state = DeploymentState::rolling_back;
+    return ManualRollbackResult{Outcome::started, "", claimed};
+}
+
 Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert,
-                                    const ServiceSettings& settings) {
+                                    const ServiceSettings& settings, std::string_view trigger) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_) return false;
@@ -289,7 +349,7 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
     for (const auto& argument : spec.argv)
         command_line += (command_line.empty() ? "" : " ") + json_quote(argument);
     AuditEvent event = event_for(audit_event::rollback_started, claimed_target, &alert);
-    event.reason = "alert_firing";
+    event.reason = std::string(trigger);
     event.detail =
         encode_detail({&alert,
                        {{"command", command_line}, {"timeout", format_duration(settings.rollback.timeout)}},
@@ -343,8 +403,10 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
         AuditEvent event = event_for(audit_event::rollback_succeeded, target, &alert);
         event.reason = result.describe();
         AuditDetail detail{&alert, {{"result", result.describe()}, {"output", result.output}}, numbers};
-        if (live) detail.text.emplace_back("rollback_deployment_id", live->id);
-        else detail.text.emplace_back("ledger_error", live.error());
+        if (live)
+            detail.text.emplace_back("rollback_deployment_id", live->id);
+        else
+            detail.text.emplace_back("ledger_error", live.error());
         event.detail = encode_detail(detail);
         (void)deps_.audit.record(event);
         deps_.metrics.rollbacks.add({target.service, "succeeded"});

@@ -46,6 +46,13 @@ struct EngineDependencies {
     Duration kill_grace = std::chrono::seconds(5);
 };
 
+// The answer to a manual rollback request (rollbackctl rollback, POST /api/v1/deployments/{id}/rollback).
+struct ManualRollbackResult {
+    enum class Outcome { started, not_found, refused } outcome = Outcome::refused;
+    std::string message;   // for not_found and refused: what is wrong, for a person
+    Deployment deployment; // started: the deployment, now rolling_back
+};
+
 class Engine {
   public:
     Engine(EngineDependencies dependencies, std::shared_ptr<const Config> config);
@@ -60,6 +67,12 @@ class Engine {
     // starts immediate ones in the background. Returns quickly. An error means the ledger failed (the
     // webhook answers 503 so that Alertmanager retries); decisions made before the failure stand.
     Status handle_notification(const Notification& notification);
+
+    // Rolls `deployment_id` back by hand through the same exactly-once claim as an alert. Refused when the
+    // deployment is not `watching` (already rolled back, rolling back, failed, superseded), is itself a
+    // rollback, has no previous version, or its service has no action. Works while the service is paused.
+    Result<ManualRollbackResult> manual_rollback(const std::string& deployment_id, const std::string& reason,
+                                                 const std::string& actor);
 
     // Starts the debounced rollbacks whose time has come. The timer thread calls it; tests call it with
     // a fake clock.
@@ -93,8 +106,10 @@ class Engine {
     Status handle_alert(const Config& config, const Alert& alert);
     Status handle_resolved(const Alert& alert);
     // Claims the deployment and runs its rollback on a background thread; false if already claimed.
-    Result<bool> start_rollback(const Deployment& target, const Alert& alert,
-                                const ServiceSettings& settings);
+    Result<bool> start_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings,
+                                std::string_view trigger = "alert_firing");
+    // Whether automatic rollbacks of the service are paused now.
+    Result<bool> is_paused(const std::string& service);
     void execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings);
     CommandSpec command_for(const Deployment& target, const Alert& alert,
                             const RollbackSettings& rollback) const;

@@ -4,18 +4,45 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <chrono>
+#include <mutex>
+#include <thread>
 
 namespace rollback {
 
 bool is_loopback_host(const std::string& host) {
-    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+    if (host == "localhost") return true;
+    // Addresses only: a host name such as "127.example.com" resolves wherever its DNS says.
+    in_addr v4{};
+    if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 class HttpServerImpl {
   public:
     httplib::Server server;
+    // httplib's stop() does nothing until its accept loop runs (and only that loop closes the listening
+    // socket), so stop(), serve() and the destructor meet here.
+    std::mutex mutex;
+    bool bound = false;
+    bool stop_requested = false;
+    bool serve_entered = false;
+    std::atomic<bool> serve_returned{false};
+
+    // Waits the moment until the accept loop runs (or has ended), then stops it.
+    void stop_when_running() {
+        while (!server.is_running() && !serve_returned)
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        server.stop();
+    }
 };
 
 namespace {
@@ -53,7 +80,20 @@ HttpServer::HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::str
     server.set_read_timeout(10, 0);
     server.set_write_timeout(10, 0);
     server.set_keep_alive_timeout(30);
-    auto dispatch = [handler](const httplib::Request& request, httplib::Response& response) {
+    // httplib's default socket options set SO_REUSEPORT, which lets a second receiver bind the same port
+    // and silently take half of the webhooks. SO_REUSEADDR alone still allows a quick restart.
+    server.set_socket_options([](socket_t socket) {
+        int yes = 1;
+        ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    auto dispatch = [handler, max_body_bytes, too_large_body](const httplib::Request& request,
+                                                              httplib::Response& response) {
+        // httplib applies the limit only to bodies with a Content-Length; a chunked body arrives whole.
+        if (request.body.size() > max_body_bytes) {
+            response.status = 413;
+            response.set_content(too_large_body, "application/json");
+            return;
+        }
         apply(handler(to_request(request)), response);
     };
     const std::string any_path = ".*";
@@ -77,6 +117,12 @@ HttpServer::HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::str
 
 HttpServer::~HttpServer() {
     stop();
+    bool never_served = false;
+    {
+        std::lock_guard lock(impl_->mutex);
+        never_served = impl_->bound && !impl_->serve_entered;
+    }
+    if (never_served) serve(); // stops at once, closing the listening socket
 }
 
 Result<int> HttpServer::bind(const ListenAddress& address) {
@@ -88,15 +134,33 @@ Result<int> HttpServer::bind(const ListenAddress& address) {
         return make_error("cannot listen on " + address.host + ":" + std::to_string(port) +
                           " (address in use or not available)");
     }
+    std::lock_guard lock(impl_->mutex);
+    impl_->bound = true;
     return port;
 }
 
 void HttpServer::serve() {
+    bool stop_at_once = false;
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->serve_entered = true;
+        stop_at_once = impl_->stop_requested;
+    }
+    // stop() came first: run the accept loop only to have it stopped, which closes the socket.
+    std::thread stopper;
+    if (stop_at_once) stopper = std::thread([this] { impl_->stop_when_running(); });
     impl_->server.listen_after_bind();
+    impl_->serve_returned = true;
+    if (stopper.joinable()) stopper.join();
 }
 
 void HttpServer::stop() {
-    if (impl_) impl_->server.stop();
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->stop_requested = true;
+        if (!impl_->serve_entered) return; // serve(), if it comes, stops at once
+    }
+    impl_->stop_when_running();
 }
 
 HttpClientResponse http_request(const std::string& base_url, const std::string& method,

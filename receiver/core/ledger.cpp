@@ -140,6 +140,7 @@ class Statement {
         return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(handle_, column)));
     }
     long long column_int64(int column) const { return sqlite3_column_int64(handle_, column); }
+    bool column_is_null(int column) const { return sqlite3_column_type(handle_, column) == SQLITE_NULL; }
 
   private:
     Statement(SqliteDatabase& db, sqlite3_stmt* handle) : db_(&db), handle_(handle) {}
@@ -244,7 +245,7 @@ struct Migration {
 
 // Applied in order, each in its own transaction; a file records the versions it has in schema_migrations.
 // Never edit a migration that has shipped: add a new one.
-constexpr std::array<Migration, 1> kMigrations{{
+constexpr std::array<Migration, 2> kMigrations{{
     {1, "deployments and audit_events", R"sql(
 CREATE TABLE deployments (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -281,6 +282,15 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_by_service ON audit_events (service);
 CREATE INDEX audit_events_by_deployment ON audit_events (deployment_id);
+)sql"},
+    {2, "service_pauses", R"sql(
+CREATE TABLE service_pauses (
+    service TEXT PRIMARY KEY,
+    reason TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL DEFAULT '',
+    paused_at_ns INTEGER NOT NULL,
+    until_ns INTEGER
+);
 )sql"},
 }};
 
@@ -823,6 +833,88 @@ Result<std::vector<AuditEvent>> Ledger::list_audit(const AuditFilter& filter) {
         }
     };
     return labelled("listing the audit trail", list());
+}
+
+Status Ledger::pause_service(const ServicePause& pause) {
+    std::lock_guard lock(mutex_);
+    auto write = [&]() -> Status {
+        auto upsert = Statement::prepare(
+            *db_,
+            "INSERT INTO service_pauses (service, reason, actor, paused_at_ns, until_ns) VALUES (:service, "
+            ":reason, :actor, :paused_at_ns, :until_ns) ON CONFLICT (service) DO UPDATE SET reason = "
+            "excluded.reason, actor = excluded.actor, paused_at_ns = excluded.paused_at_ns, until_ns = "
+            "excluded.until_ns");
+        if (!upsert) return make_error(upsert.error());
+        upsert->bind_text(":service", pause.service);
+        upsert->bind_text(":reason", pause.reason);
+        upsert->bind_text(":actor", pause.actor);
+        upsert->bind_int64(":paused_at_ns", to_nanoseconds(pause.paused_at));
+        if (pause.until)
+            upsert->bind_int64(":until_ns", to_nanoseconds(*pause.until));
+        else
+            upsert->bind_text_or_null(":until_ns", "");
+        return upsert->run();
+    };
+    return labelled("pausing \"" + pause.service + "\"", in_write_transaction<Done>(*db_, write));
+}
+
+Result<bool> Ledger::resume_service(const std::string& service) {
+    std::lock_guard lock(mutex_);
+    auto remove = [&]() -> Result<bool> {
+        auto statement = Statement::prepare(*db_, "DELETE FROM service_pauses WHERE service = :service");
+        if (!statement) return make_error(statement.error());
+        statement->bind_text(":service", service);
+        if (auto ran = statement->run(); !ran) return make_error(ran.error());
+        return sqlite3_changes(db_->handle()) == 1;
+    };
+    return labelled("resuming \"" + service + "\"", in_write_transaction<bool>(*db_, remove));
+}
+
+namespace {
+
+Result<std::vector<ServicePause>> read_pauses(Statement& statement) {
+    std::vector<ServicePause> pauses;
+    while (true) {
+        auto row = statement.step();
+        if (!row) return make_error(row.error());
+        if (!*row) return pauses;
+        ServicePause pause;
+        pause.service = statement.column_text(0);
+        pause.reason = statement.column_text(1);
+        pause.actor = statement.column_text(2);
+        pause.paused_at = from_nanoseconds(statement.column_int64(3));
+        if (!statement.column_is_null(4)) pause.until = from_nanoseconds(statement.column_int64(4));
+        pauses.push_back(std::move(pause));
+    }
+}
+
+constexpr const char* kSelectPauses =
+    "SELECT service, reason, actor, paused_at_ns, until_ns FROM service_pauses";
+
+} // namespace
+
+Result<std::optional<ServicePause>> Ledger::service_pause(const std::string& service) {
+    std::lock_guard lock(mutex_);
+    auto read = [&]() -> Result<std::optional<ServicePause>> {
+        auto statement = Statement::prepare(*db_, std::string(kSelectPauses) + " WHERE service = :service");
+        if (!statement) return make_error(statement.error());
+        statement->bind_text(":service", service);
+        auto pauses = read_pauses(*statement);
+        if (!pauses) return make_error(pauses.error());
+        if (pauses->empty()) return std::optional<ServicePause>();
+        return std::optional<ServicePause>(std::move(pauses->front()));
+    };
+    return labelled("reading the pause of \"" + service + "\"", read());
+}
+
+Result<std::vector<ServicePause>> Ledger::list_service_pauses() {
+    std::lock_guard lock(mutex_);
+    auto read = [&]() -> Result<std::vector<ServicePause>> {
+        auto statement = Statement::prepare(*db_, std::string(kSelectPauses) + " ORDER BY service");
+        if (!statement) return make_error(statement.error());
+        return read_pauses(*statement);
+    };
+    return labelled("listing pauses", read());
 }
 
 int Ledger::schema_version() {

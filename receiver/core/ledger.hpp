@@ -94,6 +94,13 @@ class Ledger {
     // Newest first.
     Result<std::vector<AuditEvent>> list_audit(const AuditFilter& filter);
 
+    // Pauses: one row per service, replaced by a newer pause, removed by resume. Expired pauses are
+    // kept until resumed or replaced; callers check ServicePause::active_at(now).
+    Status pause_service(const ServicePause& pause);
+    Result<bool> resume_service(const std::string& service); // false: it was not paused
+    Result<std::optional<ServicePause>> service_pause(const std::string& service);
+    Result<std::vector<ServicePause>> list_service_pauses();
+
     // The schema version after migrations (for tests and /metrics).
     int schema_version();
 

@@ -94,6 +94,17 @@ struct Notification {
     long truncated_alerts = 0;
 };
 
+// A freeze of automatic rollbacks for one service (rollbackctl pause). Manual rollbacks still run.
+struct ServicePause {
+    std::string service;
+    std::string reason;
+    std::string actor;
+    TimePoint paused_at{};
+    std::optional<TimePoint> until; // nullopt: until resumed
+
+    bool active_at(TimePoint now) const { return !until || now < *until; }
+};
+
 // One line of the audit trail. `detail` is a JSON object as text ("{}" when there is nothing more):
 // the alert's labels and annotations, the command's exit status and output, and so on.
 struct AuditEvent {

@@ -175,7 +175,11 @@ TEST_CASE("record, then a firing webhook: exactly one rollback command, with the
         CHECK(event["detail"]["exit_code"] == 0);
         CHECK(event["time"].get<std::string>().size() == 24); // 2026-11-26T12:30:47.407Z
     }
-    const auto audit_lines = lines_of(stack.dir.file("data/audit.jsonl"));
+    auto audit_lines = lines_of(stack.dir.file("data/audit.jsonl"));
+    for (int i = 0; i < 100 && audit_lines.size() < 3; ++i) { // the file line follows the ledger row
+        std::this_thread::sleep_for(20ms);
+        audit_lines = lines_of(stack.dir.file("data/audit.jsonl"));
+    }
     CHECK(audit_lines.size() >= 3);
     CHECK(json::parse(audit_lines.back())["event"].is_string());
 
@@ -425,4 +429,52 @@ TEST_CASE("start-up: flags, refusal to expose without tokens, SIGTERM exits 0") 
         stack.daemon->signal(SIGTERM);
         CHECK(stack.daemon->wait_exit() == 0);
     }
+}
+
+TEST_CASE("pause, resume and manual rollback over the API") {
+    Stack stack;
+    stack.start();
+    REQUIRE(stack.record("d1", "v2", "v1").status == 201);
+
+    auto paused =
+        stack.api("POST", "/api/v1/services/checkout/pause", R"({"reason":"incident 7","for":"1h"})");
+    REQUIRE(paused.status == 200);
+    CHECK(json::parse(paused.body)["paused"] == true);
+    CHECK(!json::parse(paused.body)["until"].get<std::string>().empty());
+    auto services = stack.api("GET", "/api/v1/services");
+    REQUIRE(services.status == 200);
+    CHECK(json::parse(services.body)["services"][0]["reason"] == "incident 7");
+
+    REQUIRE(stack.webhook(firing_notification(Clock::now() + 1s)).status == 200);
+    std::this_thread::sleep_for(200ms);
+    CHECK(stack.runs().empty());
+    const auto ignored = audit_events(stack, "d1");
+    REQUIRE(!ignored.empty());
+    CHECK(ignored[0]["reason"] == "paused");
+
+    CHECK(stack.api("POST", "/api/v1/services/checkout/pause", R"({"for":"soon"})").status == 400);
+    CHECK(stack.api("POST", "/api/v1/deployments/d1/rollback", R"({})").status == 400);
+    CHECK(stack.api("POST", "/api/v1/deployments/nope/rollback", R"({"reason":"x"})").status == 404);
+
+    // A manual rollback runs while paused, once.
+    auto manual =
+        stack.api("POST", "/api/v1/deployments/d1/rollback", R"({"reason":"customers report errors"})");
+    REQUIRE(manual.status == 202);
+    CHECK(json::parse(manual.body)["deployment"]["state"] == "rolling_back");
+    stack.wait_for_runs(1, "d1");
+    CHECK(stack.runs().size() == 1);
+    auto twice = stack.api("POST", "/api/v1/deployments/d1/rollback", R"({"reason":"again"})");
+    CHECK(twice.status == 409);
+    CHECK(json::parse(twice.body)["error"].get<std::string>().find("rolled_back") != std::string::npos);
+
+    auto resumed = stack.api("POST", "/api/v1/services/checkout/resume");
+    REQUIRE(resumed.status == 200);
+    CHECK(json::parse(resumed.body)["paused"] == false);
+    CHECK(json::parse(stack.api("GET", "/api/v1/services").body)["services"].empty());
+    const auto service_events =
+        json::parse(stack.api("GET", "/api/v1/audit?service=checkout").body)["events"];
+    std::size_t pause_events = 0;
+    for (const auto& event : service_events)
+        if (event["event"] == "service_paused" || event["event"] == "service_resumed") ++pause_events;
+    CHECK(pause_events == 2);
 }

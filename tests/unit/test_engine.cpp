@@ -363,3 +363,93 @@ TEST_CASE("a second bad deployment after a rollback is rolled back again, once")
     CHECK(f.runner.calls[1].argv[2] == "--to=v1");
     CHECK(f.state_of("d2") == DeploymentState::rolled_back);
 }
+
+TEST_CASE("pause: alerts are ignored with reason paused until resumed or the pause expires") {
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    ServicePause pause;
+    pause.service = "checkout";
+    pause.reason = "incident";
+    pause.paused_at = f.now();
+    pause.until = f.now() + 10min;
+    REQUIRE(f.ledger.pause_service(pause).ok());
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    CHECK(f.metrics.alerts.value({"ignore", "paused"}) == 1);
+    f.advance(10min); // the pause has expired
+    REQUIRE(f.engine->handle_notification(f.notification("firing", "fp2")).ok());
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 1);
+}
+
+TEST_CASE("pause: a debounced rollback whose service is paused meanwhile is cancelled") {
+    Fixture f(60s);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    ServicePause pause;
+    pause.service = "checkout";
+    pause.paused_at = f.now();
+    REQUIRE(f.ledger.pause_service(pause).ok());
+    f.advance(61s);
+    f.engine->fire_due_timers();
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    CHECK(count(f.events("d1"), "rollback_cancelled") == 1);
+}
+
+TEST_CASE("manual rollback: the same exactly-once path, refused when it cannot or must not run") {
+    using Outcome = ManualRollbackResult::Outcome;
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    ServicePause pause; // a pause freezes automatic rollbacks only
+    pause.service = "checkout";
+    pause.paused_at = f.now();
+    REQUIRE(f.ledger.pause_service(pause).ok());
+
+    std::vector<std::thread> threads;
+    std::atomic<int> started{0}, refused{0};
+    for (int t = 0; t < 16; ++t)
+        threads.emplace_back([&] {
+            auto result = f.engine->manual_rollback("d1", "error budget burning", "bob");
+            REQUIRE(result.ok());
+            if (result->outcome == Outcome::started) ++started;
+            if (result->outcome == Outcome::refused) ++refused;
+        });
+    for (auto& thread : threads)
+        thread.join();
+    f.engine->wait_idle();
+    CHECK(started == 1);
+    CHECK(refused == 15);
+    REQUIRE(f.runner.call_count() == 1);
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    const auto events = f.events("d1");
+    CHECK(count(events, "rollback_started") == 1);
+
+    auto again = f.engine->manual_rollback("d1", "again", "bob");
+    REQUIRE(again.ok());
+    CHECK(again->outcome == Outcome::refused);
+    CHECK(again->message.find("rolled_back") != std::string::npos);
+
+    auto rollback_kind = f.engine->manual_rollback("d1-rollback", "undo the undo", "bob");
+    REQUIRE(rollback_kind.ok());
+    CHECK(rollback_kind->outcome == Outcome::refused);
+    CHECK(rollback_kind->message.find("itself a rollback") != std::string::npos);
+
+    auto unknown = f.engine->manual_rollback("nope", "x", "bob");
+    REQUIRE(unknown.ok());
+    CHECK(unknown->outcome == Outcome::not_found);
+
+    f.record("first-of-other", "v1", "");
+    DeploymentRequest request;
+    request.id = "lonely";
+    request.service = "lonely-service";
+    request.version = "v1";
+    REQUIRE(f.ledger.record_deployment(request, "k", f.now()).ok());
+    auto no_previous = f.engine->manual_rollback("lonely", "x", "bob");
+    REQUIRE(no_previous.ok());
+    CHECK(no_previous->outcome == Outcome::refused);
+    CHECK(no_previous->message.find("no previous version") != std::string::npos);
+}

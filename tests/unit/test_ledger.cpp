@@ -1,6 +1,8 @@
 // Tests of the SQLite ledger on real files: migrations, WAL, idempotent recording, supersede, claims, audit.
 #include "core/ledger.hpp"
 
+#include "support/temp_dir.hpp"
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -22,26 +24,7 @@ using namespace rollback;
 
 namespace {
 
-// A fresh folder under /tmp, removed with everything in it at the end of the test.
-class TempFolder {
-  public:
-    TempFolder() {
-        std::string pattern = "/tmp/ledger-test-XXXXXX";
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempFolder() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    TempFolder(const TempFolder&) = delete;
-    TempFolder& operator=(const TempFolder&) = delete;
-
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-  private:
-    std::filesystem::path path_;
-};
+using TempFolder = rollback::testing::TempDir;
 
 // A second, independent connection to a ledger file, to look at what the ledger really wrote.
 class RawConnection {
@@ -175,7 +158,7 @@ TEST_CASE("a new ledger creates its folder and schema; reopening keeps the data 
     long long event_sequence = 0;
     {
         Ledger ledger(path);
-        CHECK(ledger.schema_version() == 1);
+        CHECK(ledger.schema_version() == 2);
         original = record_new(ledger, request, at(200));
         auto appended = ledger.append_audit(event);
         REQUIRE(appended.ok());
@@ -185,12 +168,13 @@ TEST_CASE("a new ledger creates its folder and schema; reopening keeps the data 
     RawConnection raw_before(path);
     const auto migrations_before =
         raw_before.rows("SELECT version, name, applied_at_ns FROM schema_migrations");
-    REQUIRE(migrations_before.size() == 1);
+    REQUIRE(migrations_before.size() == 2);
     CHECK(migrations_before[0][0] == "1");
+    CHECK(migrations_before[1][0] == "2");
 
     {
         Ledger reopened(path);
-        CHECK(reopened.schema_version() == 1);
+        CHECK(reopened.schema_version() == 2);
         check_same(stored(reopened, "d1"), original);
         CHECK(original.deployed_at == *request.deployed_at); // nanoseconds survive
         CHECK(original.recorded_at == at(200));
@@ -885,4 +869,53 @@ TEST_CASE("a full database is an error value, and nothing is half-written") {
     CHECK(recorded->outcome == RecordOutcome::created);
     CHECK(recorded->superseded_ids == std::vector<std::string>{last_recorded});
     CHECK(ledger.append_audit(big_event).ok());
+}
+
+TEST_CASE("service pauses: pause, replace, read, list, resume; they survive reopening") {
+    TempFolder dir;
+    const std::string path = dir.file("ledger.db");
+    {
+        Ledger ledger(path);
+        ServicePause pause;
+        pause.service = "checkout";
+        pause.reason = "incident 123";
+        pause.actor = "alice";
+        pause.paused_at = at(10);
+        REQUIRE(ledger.pause_service(pause).ok());
+        auto read = ledger.service_pause("checkout");
+        REQUIRE(read.ok());
+        REQUIRE(read->has_value());
+        CHECK((*read)->reason == "incident 123");
+        CHECK(!(*read)->until.has_value());
+        CHECK((*read)->active_at(at(1000000)));
+
+        pause.reason = "extended";
+        pause.until = at(20);
+        REQUIRE(ledger.pause_service(pause).ok()); // replaces, one row per service
+        ServicePause other = pause;
+        other.service = "search";
+        REQUIRE(ledger.pause_service(other).ok());
+        auto all = ledger.list_service_pauses();
+        REQUIRE(all.ok());
+        REQUIRE(all->size() == 2);
+        CHECK(all->at(0).service == "checkout");
+        CHECK(all->at(0).reason == "extended");
+        CHECK(all->at(0).until == at(20));
+        CHECK(all->at(0).active_at(at(19)));
+        CHECK(!all->at(0).active_at(at(20)));
+    }
+    Ledger reopened(path);
+    auto read = reopened.service_pause("checkout");
+    REQUIRE(read.ok());
+    REQUIRE(read->has_value());
+    CHECK((*read)->actor == "alice");
+    auto resumed = reopened.resume_service("checkout");
+    REQUIRE(resumed.ok());
+    CHECK(*resumed);
+    auto again = reopened.resume_service("checkout");
+    REQUIRE(again.ok());
+    CHECK(!*again);
+    auto gone = reopened.service_pause("checkout");
+    REQUIRE(gone.ok());
+    CHECK(!gone->has_value());
 }
