@@ -1,0 +1,6 @@
+// rollbackctl: the command line for the receiver's API and the post-deploy gate; main() only calls run_ctl.
+#include "core/ctl.hpp"
+
+int main(int argc, char** argv) {
+    return rollback::run_ctl(argc, argv);
+}
