@@ -1,6 +1,7 @@
 // Authorization header parsing (Bearer, Basic) and constant-time token comparison.
 #include "core/auth.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 

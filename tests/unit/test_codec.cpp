@@ -245,7 +245,8 @@ TEST_CASE("parse_webhook rejects bad bodies with a message naming the field") {
         {R"({"version":"4","alerts":[{"status":"resolved","startsAt":"2026-11-26T12:30:47Z",)"
          R"("endsAt":"2026-02-30T00:00:00Z"}]})",
          "alerts[0].endsAt: \"2026-02-30T00:00:00Z\" is not an RFC 3339 time"},
-        {R"({"version":"4","alerts":[{"status":"firing","startsAt":"2026-11-26T12:30:47Z","fingerprint":7}]})",
+        {R"({"version":"4","alerts":[{"status":"firing","startsAt":"2026-11-26T12:30:47Z",)"
+         R"("fingerprint":7}]})",
          "alerts[0].fingerprint: expected a string, got number"},
         {R"({"version":"4","alerts":[{"status":"firing","startsAt":"2026-11-26T12:30:47Z",)"
          R"("generatorURL":{}}]})",
@@ -328,7 +329,8 @@ TEST_CASE("parse_deployment_request reads every field of a full body") {
 
 TEST_CASE("parse_deployment_request treats null optional fields as left out and keeps UTF-8 text") {
     const auto parsed = parse_deployment_request(
-        R"({"service":"caf\u00e9","version":"v2","previous_version":null,"deployed_at":null,"actor":"Zoë"})");
+        R"({"service":"caf\u00e9","version":"v2","previous_version":null,"deployed_at":null,)"
+        R"("actor":"Zoë"})");
     REQUIRE_MESSAGE(parsed.ok(), (parsed.ok() ? "" : parsed.error()));
     CHECK(parsed->service == "caf\xc3\xa9");
     CHECK(parsed->actor == "Zo\xc3\xab");
