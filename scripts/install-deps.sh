@@ -7,6 +7,7 @@ packages=(
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev doctest-dev libsqlite3-dev sqlite3
   prometheus prometheus-alertmanager
+  jq docker-compose
 )
 
 missing=()
