@@ -1,0 +1,48 @@
+# The demo service and the tests of the real stack (included by the top CMakeLists.txt).
+#   demo-service     build/bin/demo-service (examples/demo-service/), the stand-in service of the stack
+#   stack_config     promtool check config config/prometheus.yml; amtool check-config config/alertmanager.yml
+#   compose_config   docker-compose config -q (docker-compose.yml is valid; no Docker engine needed)
+#   stack_e2e        tests/e2e/stack-e2e.sh: Prometheus + Alertmanager + receiver + demo service on
+#                    loopback, bad deployments, and what the receiver did about them (under 3 minutes)
+# Run them with: ctest -R 'stack|compose'
+# A missing tool makes its test FAIL with an install hint (scripts/install-deps.sh); never a silent skip.
+
+# PkgConfig::HTTPLIB and standard_warnings come from the top CMakeLists.txt.
+add_executable(demo-service ${CMAKE_SOURCE_DIR}/examples/demo-service/main.cpp)
+target_link_libraries(demo-service PRIVATE standard_warnings Threads::Threads PkgConfig::HTTPLIB)
+
+find_program(STACK_PROMTOOL promtool DOC "promtool from the Debian package prometheus")
+find_program(STACK_AMTOOL amtool DOC "amtool from the Debian package prometheus-alertmanager")
+find_program(STACK_DOCKER_COMPOSE docker-compose DOC "docker-compose from the Debian package docker-compose")
+
+macro(stack_missing_tool test_name what)
+  add_test(NAME ${test_name}
+           COMMAND sh -c "echo '${what} missing: run scripts/install-deps.sh'; exit 1")
+endmacro()
+
+if(STACK_PROMTOOL AND STACK_AMTOOL)
+  add_test(NAME stack_config
+           COMMAND sh -c "'${STACK_PROMTOOL}' check config config/prometheus.yml && '${STACK_AMTOOL}' check-config config/alertmanager.yml"
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(stack_config PROPERTIES TIMEOUT 60)
+else()
+  stack_missing_tool(stack_config "promtool or amtool")
+endif()
+
+if(STACK_DOCKER_COMPOSE)
+  # --project-directory keeps the check independent of where ctest runs; no engine is contacted.
+  add_test(NAME compose_config
+           COMMAND ${STACK_DOCKER_COMPOSE} --project-directory ${CMAKE_SOURCE_DIR}
+                   -f ${CMAKE_SOURCE_DIR}/docker-compose.yml config -q
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(compose_config PROPERTIES TIMEOUT 60)
+else()
+  stack_missing_tool(compose_config "docker-compose")
+endif()
+
+add_test(NAME stack_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/stack-e2e.sh
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+# RUN_SERIAL: the test measures seconds-scale behaviour of four processes; on a 2-core CI machine it
+# must not share the CPU with the unit tests. The script bounds itself (170 s) below this timeout.
+set_tests_properties(stack_e2e PROPERTIES TIMEOUT 200 RUN_SERIAL TRUE
+                     ENVIRONMENT "ROLLBACK_BINARY_DIR=${CMAKE_BINARY_DIR}")
