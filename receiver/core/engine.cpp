@@ -58,7 +58,10 @@ AuditEvent Engine::event_for(const char* name, const Deployment& target, const A
 Status Engine::handle_notification(const Notification& notification) {
     const auto config = this->config();
     for (const Alert& alert : notification.alerts) {
-        Status status = alert.firing() ? handle_alert(*config, alert) : handle_resolved(alert);
+        // A resolved alert may end a pending (debounced) rollback; then it is decided on like any
+        // alert, which audits it once as alert_ignored / resolved.
+        Status status = alert.firing() ? ok_status() : handle_resolved(alert);
+        if (status) status = handle_alert(*config, alert);
         if (!status) return status;
     }
     return ok_status();
@@ -151,7 +154,6 @@ Status Engine::handle_alert(const Config& config, const Alert& alert) {
 }
 
 Status Engine::handle_resolved(const Alert& alert) {
-    deps_.metrics.alerts.add({"ignore", std::string(reason::resolved)});
     std::vector<Pending> cancelled;
     {
         std::lock_guard lock(mutex_);

@@ -104,6 +104,7 @@ class Engine {
     };
 
     Status handle_alert(const Config& config, const Alert& alert);
+    // Removes the alert from pending rollbacks; cancels those it was the last firing alert of.
     Status handle_resolved(const Alert& alert);
     // Claims the deployment and runs its rollback on a background thread; false if already claimed.
     Result<bool> start_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings,

@@ -453,3 +453,15 @@ TEST_CASE("manual rollback: the same exactly-once path, refused when it cannot o
     CHECK(no_previous->outcome == Outcome::refused);
     CHECK(no_previous->message.find("no previous version") != std::string::npos);
 }
+
+TEST_CASE("a resolved alert is audited once as alert_ignored / resolved and runs nothing") {
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    for (int i = 0; i < 5; ++i) REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    const auto names = f.events("d1");
+    CHECK(count(names, "alert_ignored") == 1);
+    CHECK(f.metrics.alerts.value({"ignore", "resolved"}) == 5);
+}
