@@ -125,6 +125,31 @@ HttpServer::~HttpServer() {
     if (never_served) serve(); // stops at once, closing the listening socket
 }
 
+namespace {
+
+// cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections (an HA pair plus retries, or
+// a load test) overflows the accept queue and clients see their connection dropped after ~1 s. The
+// listening socket is private to httplib, so find it (a listening socket bound to `port`) and raise
+// its backlog; listen() on a listening socket only changes the backlog.
+void raise_listen_backlog(int port) {
+    for (int fd = 0; fd < 4096; ++fd) {
+        int listening = 0;
+        socklen_t length = sizeof listening;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || listening == 0) continue;
+        sockaddr_storage address{};
+        socklen_t address_length = sizeof address;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0) continue;
+        int bound_port = -1;
+        if (address.ss_family == AF_INET)
+            bound_port = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+        if (address.ss_family == AF_INET6)
+            bound_port = ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
+        if (bound_port == port) ::listen(fd, SOMAXCONN);
+    }
+}
+
+} // namespace
+
 Result<int> HttpServer::bind(const ListenAddress& address) {
     int port = address.port;
     if (port == 0) {
@@ -134,6 +159,7 @@ Result<int> HttpServer::bind(const ListenAddress& address) {
         return make_error("cannot listen on " + address.host + ":" + std::to_string(port) +
                           " (address in use or not available)");
     }
+    raise_listen_backlog(port);
     std::lock_guard lock(impl_->mutex);
     impl_->bound = true;
     return port;

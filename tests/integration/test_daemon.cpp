@@ -205,13 +205,19 @@ TEST_CASE("50 concurrent duplicate webhooks give one execution") {
     REQUIRE(stack.record("deploy-7", "v8", "v7").status == 201);
     const std::string body = firing_notification(Clock::now() + 1s);
     std::vector<HttpClientResponse> answers(50);
+    std::vector<double> seconds(50);
     std::vector<std::thread> senders;
     for (std::size_t i = 0; i < answers.size(); ++i)
-        senders.emplace_back([&, i] { answers[i] = stack.webhook(body); });
+        senders.emplace_back([&, i] {
+            const auto start = std::chrono::steady_clock::now();
+            answers[i] = stack.webhook(body);
+            seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        });
     for (auto& sender : senders)
         sender.join();
-    for (const auto& answer : answers)
-        CHECK_MESSAGE(answer.status == 200, answer.body << answer.error);
+    for (std::size_t i = 0; i < answers.size(); ++i)
+        CHECK_MESSAGE(answers[i].status == 200,
+                      answers[i].body << answers[i].error << " after " << seconds[i] << " s");
     stack.wait_for_runs(1, "deploy-7");
     std::this_thread::sleep_for(300ms);
     CHECK(stack.runs().size() == 1);
