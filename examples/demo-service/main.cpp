@@ -25,8 +25,8 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -46,7 +46,7 @@ struct Options {
     int port = 8080;
     std::string service = "demo";
     std::string version = "v1";
-    double rate = 200.0;  // simulated requests per second
+    double rate = 200.0; // simulated requests per second
 };
 
 double now_unix() {
@@ -71,7 +71,7 @@ bool parse_ratio(const std::string& text, double& out) {
 }
 
 class Service {
-public:
+  public:
     Service(std::string name, std::string version, double rate)
         : name_(std::move(name)), version_(std::move(version)), rate_(rate) {
         ratios_[version_] = 0.0;
@@ -93,8 +93,10 @@ public:
     std::string deploy(const std::string& version, const double* ratio) {
         std::lock_guard lock(mutex_);
         const std::string previous = version_;
-        if (ratio != nullptr) ratios_[version] = *ratio;
-        else ratios_.try_emplace(version, 0.0);
+        if (ratio != nullptr)
+            ratios_[version] = *ratio;
+        else
+            ratios_.try_emplace(version, 0.0);
         version_ = version;
         error_credit_ = 0.0;
         changed_at_ = now_unix();
@@ -120,7 +122,8 @@ public:
         out << "{\"service\":\"" << name_ << "\",\"version\":\"" << version_ << "\"";
         if (!previous.empty()) out << ",\"previous_version\":\"" << previous << "\"";
         out << ",\"error_ratio\":" << current_ratio() << ",\"incident_error_ratio\":" << incident_ratio_
-            << ",\"requests_per_second\":" << rate_ << ",\"changed_at\":" << std::fixed << changed_at_ << "}\n";
+            << ",\"requests_per_second\":" << rate_ << ",\"changed_at\":" << std::fixed << changed_at_
+            << "}\n";
         return out.str();
     }
 
@@ -140,7 +143,7 @@ public:
         return out.str();
     }
 
-private:
+  private:
     double current_ratio() const {
         const auto it = ratios_.find(version_);
         const double version_ratio = it == ratios_.end() ? 0.0 : it->second;
@@ -161,8 +164,9 @@ private:
 };
 
 [[noreturn]] void usage(int status) {
-    std::fprintf(status == 0 ? stdout : stderr,
-                 "usage: demo-service [--listen=127.0.0.1:8080] [--service=demo] [--version=v1] [--rate=200]\n");
+    std::fprintf(
+        status == 0 ? stdout : stderr,
+        "usage: demo-service [--listen=127.0.0.1:8080] [--service=demo] [--version=v1] [--rate=200]\n");
     std::exit(status);
 }
 
@@ -194,7 +198,7 @@ Options parse_options(int argc, char** argv) {
     return options;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     const Options options = parse_options(argc, argv);
@@ -223,7 +227,8 @@ int main(int argc, char** argv) {
         const std::string version = req.get_param_value("version");
         if (!is_safe_value(version)) {
             res.status = 400;
-            res.set_content("{\"error\":\"version: required, letters, digits and .-_+ only\"}\n", "application/json");
+            res.set_content("{\"error\":\"version: required, letters, digits and .-_+ only\"}\n",
+                            "application/json");
             return;
         }
         double ratio = 0.0;

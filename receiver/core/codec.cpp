@@ -190,7 +190,8 @@ Result<Notification> parse_webhook(std::string_view body) {
     Notification notification;
     if (auto s = read_string(root, "version", notification.version, ""); !s) return Error{s.error()};
     if (!root.contains("version"))
-        return make_error("version: missing; this receiver reads Alertmanager's webhook payload version \"4\"");
+        return make_error(
+            "version: missing; this receiver reads Alertmanager's webhook payload version \"4\"");
     if (notification.version != "4")
         return make_error(
             "version: \"" + notification.version +

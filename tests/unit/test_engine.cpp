@@ -458,7 +458,8 @@ TEST_CASE("a resolved alert is audited once as alert_ignored / resolved and runs
     Fixture f;
     f.record("d1", "v2", "v1");
     f.advance(1min);
-    for (int i = 0; i < 5; ++i) REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
     f.engine->wait_idle();
     CHECK(f.runner.call_count() == 0);
     const auto names = f.events("d1");
