@@ -3,6 +3,7 @@
 
 #include "core/placeholders.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <set>
 #include <span>
+#include <sstream>
 #include <utility>
 
 namespace rollback {
@@ -437,11 +439,53 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     return ListenAddress{std::string(host), port};
 }
 
+namespace {
+
+// Counts documents through yaml-cpp's event parser and notices when a document starts where the last
+// one did: Debian's yaml-cpp 0.7 loops forever in LoadAll on text like "," (jbeder/yaml-cpp#1040,
+// found by fuzz_parse_config), so the documents are counted this way before anything is loaded.
+class DocumentCounter : public YAML::EventHandler {
+  public:
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        stuck = count > 0 && mark.pos == last_start.pos;
+        last_start = mark;
+        ++count;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+    std::size_t count = 0;
+    bool stuck = false;
+    YAML::Mark last_start;
+};
+
+} // namespace
+
 Result<Config> parse_config(std::string_view yaml_text, const std::string& source_name,
                             const std::string& base_dir) {
     std::vector<YAML::Node> documents;
     try {
-        documents = YAML::LoadAll(std::string(yaml_text));
+        const std::string text(yaml_text);
+        std::istringstream stream(text);
+        YAML::Parser parser(stream);
+        DocumentCounter counter;
+        while (parser.HandleNextDocument(counter)) {
+            if (counter.stuck || counter.count > 1000) {
+                return make_error(source_name + ": YAML syntax error at line " +
+                                  std::to_string(counter.last_start.line + 1) + ", column " +
+                                  std::to_string(counter.last_start.column + 1) +
+                                  ": unexpected text where a document should start");
+            }
+        }
+        if (counter.count > 0) documents = YAML::LoadAll(text);
     } catch (const YAML::ParserException& error) {
         return make_error(source_name + ": YAML syntax error at line " + std::to_string(error.mark.line + 1) +
                           ", column " + std::to_string(error.mark.column + 1) + ": " + error.msg);

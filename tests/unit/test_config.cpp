@@ -575,3 +575,14 @@ TEST_CASE("the example config/receiver.yml in the repository is valid") {
 }
 
 } // namespace rollback
+
+TEST_CASE("a lone ',' is a YAML syntax error, not an endless loop (found by fuzz_parse_config)") {
+    for (const std::string text : {",", "# comment\n,", ",defaults: {}"}) {
+        CAPTURE(text);
+        const auto parsed = rollback::parse_config(text, "receiver.yml", "/tmp");
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error().rfind("receiver.yml: YAML syntax error at line", 0) == 0);
+    }
+    CHECK(rollback::parse_config("listen_address: 127.0.0.1:9095\n", "receiver.yml", "/tmp").ok());
+    CHECK(!rollback::parse_config("a: 1\n---\nb: 2\n", "receiver.yml", "/tmp").ok());
+}
