@@ -44,6 +44,11 @@ Result<bool> AuditTrail::record(const AuditEvent& event, const std::string& dedu
     }
     AuditEvent stored = event;
     stored.sequence = *sequence;
+    publish(stored);
+    return true;
+}
+
+void AuditTrail::publish(const AuditEvent& event) {
     log_info("audit", {{"event", event.event},
                        {"service", event.service},
                        {"environment", event.environment},
@@ -54,13 +59,12 @@ Result<bool> AuditTrail::record(const AuditEvent& event, const std::string& dedu
                        {"reason", event.reason}});
     std::lock_guard lock(file_mutex_);
     if (file_.valid()) {
-        const std::string line = encode_audit_event(stored) + "\n";
+        const std::string line = encode_audit_event(event) + "\n";
         // One write() of the whole line: O_APPEND keeps concurrent lines whole.
         if (::write(file_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
             log_error("audit line could not be appended",
                       {{"file", file_path_}, {"err", std::strerror(errno)}});
     }
-    return true;
 }
 
 } // namespace rollback

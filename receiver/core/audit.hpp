@@ -28,6 +28,10 @@ class AuditTrail {
     // could not write it (disk full, read-only): the caller answers 503 so the sender retries.
     Result<bool> record(const AuditEvent& event, const std::string& dedupe_key = {});
 
+    // The log line and the JSON-lines copy of an event the ledger already holds (written in another
+    // transaction, e.g. with the rollback claim); `stored.sequence` is set.
+    void publish(const AuditEvent& stored);
+
   private:
     Ledger& ledger_;
     Metrics& metrics_;

@@ -340,10 +340,6 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
         std::lock_guard lock(mutex_);
         if (stopping_) return false;
     }
-    auto claimed = deps_.ledger.claim_rollback(target.id);
-    if (!claimed) return Error{claimed.error()};
-    if (!*claimed) return false;
-
     Deployment claimed_target = target;
     claimed_target.state = DeploymentState::rolling_back;
     const CommandSpec spec = command_for(claimed_target, alert, settings.rollback);
@@ -356,7 +352,12 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
         encode_detail({&alert,
                        {{"command", command_line}, {"timeout", format_duration(settings.rollback.timeout)}},
                        {{"max_attempts", settings.rollback.retries + 1}}});
-    (void)deps_.audit.record(event); // the claim stands even if the trail cannot be written
+    // The claim and its rollback_started event are one transaction (one fsync on the way to the command).
+    auto claimed = deps_.ledger.claim_rollback_with_audit(target.id, event);
+    if (!claimed) return Error{claimed.error()};
+    if (!claimed->has_value()) return false;
+    event.sequence = **claimed;
+    deps_.audit.publish(event);
 
     std::lock_guard lock(mutex_);
     reap_finished_locked();

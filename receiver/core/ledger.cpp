@@ -680,6 +680,16 @@ Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std:
     return static_cast<long long>(sqlite3_last_insert_rowid(db.handle()));
 }
 
+// The exactly-once step: `watching` -> `rolling_back` in one statement; true when this call changed it.
+Result<bool> claim(SqliteDatabase& db, const std::string& id) {
+    auto update = Statement::prepare(
+        db, "UPDATE deployments SET state = 'rolling_back' WHERE id = :id AND state = 'watching'");
+    if (!update) return make_error(update.error());
+    update->bind_text(":id", id);
+    if (auto updated = update->run(); !updated) return make_error(updated.error());
+    return sqlite3_changes(db.handle()) == 1;
+}
+
 int clamp_limit(int limit) {
     return std::clamp(limit, 1, 1000);
 }
@@ -761,15 +771,23 @@ Result<std::vector<Deployment>> Ledger::list_deployments(const DeploymentFilter&
 
 Result<bool> Ledger::claim_rollback(const std::string& id) {
     std::lock_guard lock(mutex_);
-    auto claim = [&]() -> Result<bool> {
-        auto update = Statement::prepare(
-            *db_, "UPDATE deployments SET state = 'rolling_back' WHERE id = :id AND state = 'watching'");
-        if (!update) return make_error(update.error());
-        update->bind_text(":id", id);
-        if (auto updated = update->run(); !updated) return make_error(updated.error());
-        return sqlite3_changes(db_->handle()) == 1;
+    return labelled("claiming the rollback of \"" + id + "\"",
+                    in_write_transaction<bool>(*db_, [&] { return claim(*db_, id); }));
+}
+
+Result<std::optional<long long>> Ledger::claim_rollback_with_audit(const std::string& id,
+                                                                   const AuditEvent& started) {
+    std::lock_guard lock(mutex_);
+    auto claim_and_audit = [&]() -> Result<std::optional<long long>> {
+        auto claimed = claim(*db_, id);
+        if (!claimed) return make_error(claimed.error());
+        if (!*claimed) return std::optional<long long>();
+        auto sequence = append(*db_, started, "");
+        if (!sequence) return make_error(sequence.error());
+        return std::optional<long long>(*sequence);
     };
-    return labelled("claiming the rollback of \"" + id + "\"", in_write_transaction<bool>(*db_, claim));
+    return labelled("claiming the rollback of \"" + id + "\"",
+                    in_write_transaction<std::optional<long long>>(*db_, claim_and_audit));
 }
 
 Result<Deployment> Ledger::complete_rollback(const std::string& id, TimePoint now) {

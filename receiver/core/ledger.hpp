@@ -75,6 +75,12 @@ class Ledger {
     // change, false when the deployment is unknown or in any other state.
     Result<bool> claim_rollback(const std::string& id);
 
+    // The same claim, and in the same transaction the `started` audit event: the trail can never miss the
+    // start of a rollback that was claimed. nullopt when not claimed (nothing written); else the event's
+    // sequence.
+    Result<std::optional<long long>> claim_rollback_with_audit(const std::string& id,
+                                                               const AuditEvent& started);
+
     // `rolling_back` -> `rolled_back`, and in the same transaction a deployment of kind `rollback`
     // (version = the old previous_version, previous_version = the old version, rollback_of = id,
     // deployed_at = now, same service/environment). Returns that new deployment.

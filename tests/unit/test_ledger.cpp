@@ -919,3 +919,40 @@ TEST_CASE("service pauses: pause, replace, read, list, resume; they survive reop
     REQUIRE(gone.ok());
     CHECK(!gone->has_value());
 }
+
+TEST_CASE("claim_rollback_with_audit: the claim and its event are written together, or neither") {
+    TempFolder dir;
+    Ledger ledger(dir.file("ledger.db"));
+    DeploymentRequest request;
+    request.id = "d1";
+    request.service = "checkout";
+    request.version = "v2";
+    request.previous_version = "v1";
+    REQUIRE(ledger.record_deployment(request, "key", at(100)).ok());
+    AuditEvent started;
+    started.time = at(101);
+    started.event = "rollback_started";
+    started.service = "checkout";
+    started.deployment_id = "d1";
+
+    auto first = ledger.claim_rollback_with_audit("d1", started);
+    REQUIRE(first.ok());
+    REQUIRE(first->has_value());
+    CHECK(**first > 0);
+    auto second = ledger.claim_rollback_with_audit("d1", started);
+    REQUIRE(second.ok());
+    CHECK(!second->has_value());
+    auto unknown = ledger.claim_rollback_with_audit("nope", started);
+    REQUIRE(unknown.ok());
+    CHECK(!unknown->has_value());
+
+    AuditFilter filter;
+    filter.deployment_id = "d1";
+    auto events = ledger.list_audit(filter);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 1);
+    CHECK(events->front().sequence == **first);
+    auto stored = ledger.get_deployment("d1");
+    REQUIRE(stored.ok());
+    CHECK((*stored)->state == DeploymentState::rolling_back);
+}
