@@ -181,6 +181,18 @@ bool has_control_characters(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
 }
 
+// Rejects fields outside `known`, naming the first unknown one.
+Status check_known_fields(const json& root, const std::vector<std::string>& known) {
+    for (const auto& [key, value] : root.items()) {
+        if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+        std::string list;
+        for (const auto& name : known)
+            list += (list.empty() ? "" : ", ") + name;
+        return make_error(key + ": unknown field (known: " + list + ")");
+    }
+    return ok_status();
+}
+
 } // namespace
 
 Result<Notification> parse_webhook(std::string_view body) {
@@ -227,15 +239,10 @@ Result<DeploymentRequest> parse_deployment_request(std::string_view body) {
     auto parsed = parse_json(body);
     if (!parsed) return Error{parsed.error()};
     const json& root = *parsed;
-    static const std::vector<std::string> known{"id",          "service",     "version", "previous_version",
-                                                "environment", "deployed_at", "commit",  "url",
-                                                "actor"};
-    for (const auto& [key, value] : root.items()) {
-        if (std::find(known.begin(), known.end(), key) == known.end())
-            return make_error(key +
-                              ": unknown field (known: id, service, version, previous_version, environment, "
-                              "deployed_at, commit, url, actor)");
-    }
+    if (auto s = check_known_fields(root, {"id", "service", "version", "previous_version", "environment",
+                                           "deployed_at", "commit", "url", "actor"});
+        !s)
+        return Error{s.error()};
     DeploymentRequest request;
     struct Field {
         const char* name;
@@ -316,18 +323,6 @@ std::string encode_detail(const AuditDetail& detail) {
 }
 
 namespace {
-
-// Rejects fields outside `known`, naming the first unknown one.
-Status check_known_fields(const json& root, const std::vector<std::string>& known) {
-    for (const auto& [key, value] : root.items()) {
-        if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-        std::string list;
-        for (const auto& name : known)
-            list += (list.empty() ? "" : ", ") + name;
-        return make_error(key + ": unknown field (known: " + list + ")");
-    }
-    return ok_status();
-}
 
 Status read_bounded_text(const json& root, const char* key, std::string& out, std::size_t max_length) {
     if (auto s = read_string(root, key, out, ""); !s) return s;
