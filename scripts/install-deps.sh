@@ -8,6 +8,8 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev doctest-dev libsqlite3-dev sqlite3
   prometheus prometheus-alertmanager
   jq docker-compose
+  # the webhook benchmark (tests/bench/webhook-throughput.sh)
+  wrk
   # libFuzzer builds (scripts/fuzz.sh); llvm-14 brings llvm-symbolizer for readable crash stacks
   clang libclang-rt-14-dev llvm-14
 )

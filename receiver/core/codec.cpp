@@ -1,10 +1,13 @@
 // JSON codecs built on nlohmann_json: parse with field-naming errors, encode API and audit documents.
 #include "core/codec.hpp"
 
+#include "core/placeholders.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -636,6 +639,68 @@ Result<std::vector<double>> parse_prometheus_query_values(std::string_view body)
                           "\" result; the query must give an instant vector or a scalar (not a range)");
     }
     return values;
+}
+
+// --- outgoing calls ---
+
+namespace {
+
+json template_to_json(const TemplateValue& value, const std::map<std::string, std::string>& values) {
+    switch (value.kind) {
+    case TemplateValue::Kind::null:
+        return nullptr;
+    case TemplateValue::Kind::boolean:
+        return value.text == "true";
+    case TemplateValue::Kind::number: {
+        json number = json::parse(value.text, nullptr, false);
+        if (number.is_number() && (!number.is_number_float() || std::isfinite(number.get<double>())))
+            return number;
+        return value.text; // beyond a double's range: keep the digits as text
+    }
+    case TemplateValue::Kind::string:
+        return expand_placeholders(value.text, values);
+    case TemplateValue::Kind::list: {
+        json list = json::array();
+        for (const TemplateValue& item : value.items)
+            list.push_back(template_to_json(item, values));
+        return list;
+    }
+    case TemplateValue::Kind::object: {
+        json object = json::object();
+        for (const auto& [key, item] : value.fields)
+            object[key] = template_to_json(item, values);
+        return object;
+    }
+    }
+    return nullptr;
+}
+
+} // namespace
+
+std::string encode_template(const TemplateValue& value, const std::map<std::string, std::string>& values) {
+    return dump(template_to_json(value, values));
+}
+
+std::string encode_workflow_dispatch(std::string_view ref,
+                                     const std::vector<std::pair<std::string, std::string>>& inputs) {
+    json document = {{"ref", ref}, {"inputs", json::object()}};
+    for (const auto& [name, value] : inputs)
+        document["inputs"][name] = value;
+    return dump(document);
+}
+
+std::string encode_chat_message(std::string_view text) {
+    return dump(json{{"text", text}});
+}
+
+std::string github_error_message(std::string_view body) {
+    const json document = json::parse(body, nullptr, false);
+    if (document.is_object() && document.contains("message") && document["message"].is_string())
+        return document["message"].get<std::string>();
+    std::string text(body.substr(0, 300));
+    std::replace_if(
+        text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    return text;
 }
 
 } // namespace rollback

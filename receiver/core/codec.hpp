@@ -1,11 +1,12 @@
 // JSON codecs: Alertmanager's webhook payload, the deployment API, audit events; the only nlohmann_json user.
 #pragma once
 
+#include "core/config.hpp"
 #include "core/model.hpp"
 #include "core/result.hpp"
 
+#include <map>
 #include <optional>
-
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +68,19 @@ std::string encode_pause(const ServicePause& pause);
 std::string encode_pause_list(const std::vector<ServicePause>& pauses);
 // {"status": "started", "deployment": {...}}
 std::string encode_rollback_started(const Deployment& deployment, DeploymentState state);
+
+// --- outgoing calls (webhook and github_workflow actions, notifications) ---
+
+// The template as JSON text, every string with its {{placeholders}} replaced by `values`.
+std::string encode_template(const TemplateValue& value, const std::map<std::string, std::string>& values);
+// GitHub's workflow_dispatch body: {"ref": ref, "inputs": {name: value, ...}}.
+std::string encode_workflow_dispatch(std::string_view ref,
+                                     const std::vector<std::pair<std::string, std::string>>& inputs);
+// A Slack-compatible incoming-webhook message: {"text": text}.
+std::string encode_chat_message(std::string_view text);
+// The "message" of an error body from the GitHub API ({"message": ..., "documentation_url": ...}), or the
+// body itself cut to 300 bytes when it is not such JSON.
+std::string github_error_message(std::string_view body);
 
 // `text` as a JSON string literal with quotes, invalid UTF-8 replaced (for log lines).
 std::string json_quote(std::string_view text);

@@ -2,6 +2,7 @@
 #include "core/config.hpp"
 
 #include "core/placeholders.hpp"
+#include "core/url.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -26,15 +27,25 @@ constexpr std::string_view whitespace = " \t\r\n\v\f";
 
 using KeyList = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 6> top_level_keys = {"listen_address", "ledger",   "audit",
-                                                            "auth",           "defaults", "services"};
+constexpr std::array<std::string_view, 8> top_level_keys = {
+    "listen_address", "ledger", "audit", "auth", "tls", "defaults", "notify", "services"};
 constexpr std::array<std::string_view, 1> ledger_keys = {"path"};
 constexpr std::array<std::string_view, 1> audit_keys = {"file"};
 constexpr std::array<std::string_view, 2> auth_keys = {"webhook_token_file", "api_token_file"};
 constexpr std::array<std::string_view, 5> defaults_keys = {"service_label", "environment_label",
                                                            "watch_window", "debounce", "rollback"};
-constexpr std::array<std::string_view, 3> service_keys = {"watch_window", "debounce", "rollback"};
-constexpr std::array<std::string_view, 4> rollback_keys = {"command", "timeout", "retries", "retry_backoff"};
+constexpr std::array<std::string_view, 4> service_keys = {"watch_window", "debounce", "rollback", "notify"};
+constexpr std::array<std::string_view, 6> rollback_keys = {"command", "webhook", "github_workflow",
+                                                           "timeout", "retries", "retry_backoff"};
+constexpr std::array<std::string_view, 3> action_keys = {"command", "webhook", "github_workflow"};
+constexpr std::array<std::string_view, 4> tls_keys = {"cert_file", "key_file", "client_ca_file", "ca_file"};
+constexpr std::array<std::string_view, 1> target_tls_keys = {"ca_file"};
+constexpr std::array<std::string_view, 4> webhook_keys = {"url", "headers", "body", "tls"};
+constexpr std::array<std::string_view, 7> github_workflow_keys = {"repository", "workflow", "ref", "inputs",
+                                                                  "token_file", "api_url",  "tls"};
+constexpr std::array<std::string_view, 3> notify_keys = {"url", "headers", "tls"};
+constexpr std::array<std::string_view, 2> header_file_keys = {"file", "prefix"};
+constexpr std::size_t max_template_depth = 32;
 
 std::string join(KeyList names) {
     std::string joined;
@@ -164,8 +175,16 @@ class ConfigReader {
         if (const YAML::Node* node = find(*entries, "auth")) {
             if (auto status = read_auth(*node, config); !status) return make_error(status.error());
         }
+        if (const YAML::Node* node = find(*entries, "tls")) {
+            if (auto status = read_tls(*node, config.tls); !status) return make_error(status.error());
+        }
         if (const YAML::Node* node = find(*entries, "defaults")) {
             if (auto status = read_defaults(*node, config); !status) return make_error(status.error());
+        }
+        if (const YAML::Node* node = find(*entries, "notify")) { // before services: they inherit it
+            auto notify = read_notify(*node, "notify");
+            if (!notify) return make_error(notify.error());
+            config.defaults.notify = std::move(*notify);
         }
         if (const YAML::Node* node = find(*entries, "services")) {
             if (auto status = read_services(*node, config); !status) return make_error(status.error());
@@ -305,7 +324,13 @@ class ConfigReader {
             settings.debounce = *duration;
         }
         if (const YAML::Node* value = find(entries, "rollback")) {
-            return read_rollback(*value, path + ".rollback", settings.rollback);
+            if (auto status = read_rollback(*value, path + ".rollback", settings.rollback); !status)
+                return status;
+        }
+        if (const YAML::Node* value = find(entries, "notify")) {
+            auto notify = read_notify(*value, path + ".notify");
+            if (!notify) return make_error(notify.error());
+            settings.notify = std::move(*notify);
         }
         return ok_status();
     }
@@ -313,10 +338,34 @@ class ConfigReader {
     Status read_rollback(const YAML::Node& node, const std::string& path, RollbackSettings& rollback) const {
         auto entries = read_mapping(node, path, rollback_keys);
         if (!entries) return make_error(entries.error());
+        std::vector<std::string> actions_given;
+        for (const std::string_view kind : action_keys) {
+            if (find(*entries, kind) != nullptr) actions_given.emplace_back(kind);
+        }
+        if (actions_given.size() > 1) {
+            return fail(path,
+                        "holds " + actions_given[0] + " and " + actions_given[1] +
+                            "; a service has one rollback action (command, webhook or github_workflow)");
+        }
+        if (!actions_given.empty()) { // the action is replaced as a whole, never merged with the default's
+            rollback.command.clear();
+            rollback.webhook.reset();
+            rollback.github_workflow.reset();
+        }
         if (const YAML::Node* value = find(*entries, "command")) {
             auto command = read_command(*value, path + ".command");
             if (!command) return make_error(command.error());
             rollback.command = std::move(*command);
+        }
+        if (const YAML::Node* value = find(*entries, "webhook")) {
+            auto webhook = read_webhook(*value, path + ".webhook");
+            if (!webhook) return make_error(webhook.error());
+            rollback.webhook = std::move(*webhook);
+        }
+        if (const YAML::Node* value = find(*entries, "github_workflow")) {
+            auto workflow = read_github_workflow(*value, path + ".github_workflow");
+            if (!workflow) return make_error(workflow.error());
+            rollback.github_workflow = std::move(*workflow);
         }
         if (const YAML::Node* value = find(*entries, "timeout")) {
             const std::string key_path = path + ".timeout";
@@ -336,6 +385,305 @@ class ConfigReader {
             rollback.retry_backoff = *duration;
         }
         return ok_status();
+    }
+
+    Status read_tls(const YAML::Node& node, TlsSettings& tls) const {
+        auto entries = read_mapping(node, "tls", tls_keys);
+        if (!entries) return make_error(entries.error());
+        for (const auto& [key, value] : *entries) {
+            auto text = read_path(value, "tls." + key);
+            if (!text) return make_error(text.error());
+            const std::string resolved = resolve_path(*text, base_dir_);
+            if (key == "cert_file") tls.cert_file = resolved;
+            if (key == "key_file") tls.key_file = resolved;
+            if (key == "client_ca_file") tls.client_ca_file = resolved;
+            if (key == "ca_file") tls.ca_file = resolved;
+        }
+        if (tls.cert_file.empty() != tls.key_file.empty()) {
+            return fail(tls.cert_file.empty() ? "tls.cert_file" : "tls.key_file",
+                        "missing; serving HTTPS needs both tls.cert_file and tls.key_file");
+        }
+        if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
+            return fail("tls.client_ca_file",
+                        "client certificates need HTTPS; set tls.cert_file and tls.key_file too");
+        }
+        return ok_status();
+    }
+
+    // A string with known placeholders.
+    Result<std::string> read_template_string(const YAML::Node& node, const std::string& path) const {
+        auto text = read_string(node, path);
+        if (!text) return text;
+        if (auto status = check_placeholders(*text); !status) return fail(path, status.error());
+        return text;
+    }
+
+    // An http(s) URL, checked with its placeholders standing in as plain words.
+    Result<std::string> read_url(const YAML::Node& node, const std::string& path) const {
+        auto text = read_template_string(node, path);
+        if (!text) return text;
+        std::map<std::string, std::string> stand_ins;
+        for (const std::string& name : known_placeholders())
+            stand_ins.emplace(name, "x");
+        if (auto url = parse_http_url(expand_placeholders(*text, stand_ins)); !url)
+            return fail(path, url.error());
+        return text;
+    }
+
+    // `tls: {ca_file: ...}` inside an action or notify target.
+    Result<std::string> read_target_ca_file(const YAML::Node& node, const std::string& path) const {
+        auto entries = read_mapping(node, path, target_tls_keys);
+        if (!entries) return make_error(entries.error());
+        const YAML::Node* file = find(*entries, "ca_file");
+        if (file == nullptr) return std::string();
+        auto text = read_path(*file, path + ".ca_file");
+        if (!text) return text;
+        return resolve_path(*text, base_dir_);
+    }
+
+    // `headers:` — name: "value with {{placeholders}}" or name: {file: PATH, prefix: "Bearer "}.
+    Result<std::vector<HeaderSetting>> read_headers(const YAML::Node& node, const std::string& path) const {
+        auto entries = read_mapping(node, path, {});
+        if (!entries) return make_error(entries.error());
+        std::vector<HeaderSetting> headers;
+        for (const auto& [name, value] : *entries) {
+            const std::string key_path = path + "." + name;
+            if (name.find_first_of(" \t\r\n:") != std::string::npos)
+                return fail(key_path, "not a header name (no spaces or ':')");
+            HeaderSetting header{name, "", "", ""};
+            if (value.IsMap()) {
+                auto from_file = read_mapping(value, key_path, header_file_keys);
+                if (!from_file) return make_error(from_file.error());
+                const YAML::Node* file = find(*from_file, "file");
+                if (file == nullptr)
+                    return fail(key_path, "a header read from a file needs file: PATH (and optional prefix)");
+                auto file_path = read_path(*file, key_path + ".file");
+                if (!file_path) return make_error(file_path.error());
+                header.file = resolve_path(*file_path, base_dir_);
+                if (const YAML::Node* prefix = find(*from_file, "prefix")) {
+                    auto text = read_string(*prefix, key_path + ".prefix");
+                    if (!text) return make_error(text.error());
+                    header.prefix = *text;
+                }
+            } else {
+                auto text = read_template_string(value, key_path);
+                if (!text) {
+                    return fail(key_path,
+                                "expected a string, or {file: PATH, prefix: \"Bearer \"} for a secret");
+                }
+                header.value = *text;
+            }
+            if (header.value.find_first_of("\r\n") != std::string::npos ||
+                header.prefix.find_first_of("\r\n") != std::string::npos)
+                return fail(key_path, "a header value may not hold a line break");
+            headers.push_back(std::move(header));
+        }
+        return headers;
+    }
+
+    // A JSON value written in YAML; placeholders are checked in every string.
+    Result<TemplateValue> read_template(const YAML::Node& node, const std::string& path,
+                                        std::size_t depth) const {
+        if (depth > max_template_depth)
+            return fail(path, "nested more than " + std::to_string(max_template_depth) + " levels deep");
+        TemplateValue value;
+        if (node.IsNull()) return value;
+        if (node.IsScalar()) {
+            const std::string& text = node.Scalar();
+            const bool plain = node.Tag() == "?";
+            if (plain && (text == "true" || text == "false")) {
+                value.kind = TemplateValue::Kind::boolean;
+            } else if (plain && is_json_number(text)) {
+                value.kind = TemplateValue::Kind::number;
+            } else {
+                value.kind = TemplateValue::Kind::string;
+                if (auto status = check_placeholders(text); !status) return fail(path, status.error());
+            }
+            value.text = text;
+            return value;
+        }
+        if (node.IsSequence()) {
+            value.kind = TemplateValue::Kind::list;
+            for (std::size_t i = 0; i < node.size(); ++i) {
+                auto item = read_template(node[i], path + "[" + std::to_string(i) + "]", depth + 1);
+                if (!item) return item;
+                value.items.push_back(std::move(*item));
+            }
+            return value;
+        }
+        value.kind = TemplateValue::Kind::object;
+        auto entries = read_mapping(node, path, {});
+        if (!entries) return make_error(entries.error());
+        for (const auto& [key, child] : *entries) {
+            auto item = read_template(child, path + "." + key, depth + 1);
+            if (!item) return item;
+            value.fields.emplace_back(key, std::move(*item));
+        }
+        return value;
+    }
+
+    // JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    static bool is_json_number(std::string_view text) {
+        std::size_t i = 0;
+        auto digits = [&] {
+            const std::size_t start = i;
+            while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+                ++i;
+            return i - start;
+        };
+        if (i < text.size() && text[i] == '-') ++i;
+        if (i < text.size() && text[i] == '0') {
+            ++i;
+        } else if (digits() == 0) {
+            return false;
+        }
+        if (i < text.size() && text[i] == '.') {
+            ++i;
+            if (digits() == 0) return false;
+        }
+        if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+            ++i;
+            if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+            if (digits() == 0) return false;
+        }
+        return i == text.size();
+    }
+
+    // url, headers and tls of a webhook or notify target.
+    Status read_target(const Entries& entries, const std::string& path, HttpTarget& target) const {
+        const YAML::Node* url = find(entries, "url");
+        if (url == nullptr)
+            return fail(path + ".url", "missing; give the http:// or https:// URL to POST to");
+        auto text = read_url(*url, path + ".url");
+        if (!text) return make_error(text.error());
+        target.url = *text;
+        if (const YAML::Node* headers = find(entries, "headers")) {
+            auto read = read_headers(*headers, path + ".headers");
+            if (!read) return make_error(read.error());
+            target.headers = std::move(*read);
+        }
+        if (const YAML::Node* tls = find(entries, "tls")) {
+            auto ca_file = read_target_ca_file(*tls, path + ".tls");
+            if (!ca_file) return make_error(ca_file.error());
+            target.ca_file = *ca_file;
+        }
+        return ok_status();
+    }
+
+    Result<WebhookAction> read_webhook(const YAML::Node& node, const std::string& path) const {
+        if (!node.IsMap()) return fail(path, "expected a mapping with url (and optional headers, body, tls)");
+        auto entries = read_mapping(node, path, webhook_keys);
+        if (!entries) return make_error(entries.error());
+        WebhookAction webhook;
+        if (auto status = read_target(*entries, path, webhook.target); !status)
+            return make_error(status.error());
+        if (const YAML::Node* body = find(*entries, "body")) {
+            if (!body->IsMap() && !body->IsNull())
+                return fail(path + ".body", "expected a mapping, sent as a JSON object");
+            auto value = read_template(*body, path + ".body", 0);
+            if (!value) return make_error(value.error());
+            webhook.body = std::move(*value);
+        }
+        return webhook;
+    }
+
+    Result<GithubWorkflowAction> read_github_workflow(const YAML::Node& node, const std::string& path) const {
+        if (!node.IsMap()) {
+            return fail(path, "expected a mapping with repository, workflow, ref and token_file "
+                              "(and optional inputs, api_url)");
+        }
+        auto entries = read_mapping(node, path, github_workflow_keys);
+        if (!entries) return make_error(entries.error());
+        GithubWorkflowAction workflow;
+        struct Required {
+            const char* key;
+            std::string* field;
+            const char* example;
+        };
+        for (const Required& required : {Required{"repository", &workflow.repository, "my-org/checkout"},
+                                         Required{"workflow", &workflow.workflow, "rollback.yml"},
+                                         Required{"ref", &workflow.ref, "main"}}) {
+            const std::string key_path = path + "." + required.key;
+            const YAML::Node* value = find(*entries, required.key);
+            if (value == nullptr)
+                return fail(key_path, std::string("missing (e.g. ") + required.example + ")");
+            auto text = read_string(*value, key_path);
+            if (!text) return make_error(text.error());
+            if (text->empty() || text->find_first_of(" \t\r\n?#") != std::string::npos)
+                return fail(key_path, std::string("expected a name such as ") + required.example);
+            *required.field = *text;
+        }
+        const std::size_t slash = workflow.repository.find('/');
+        if (slash == std::string::npos || slash == 0 || slash + 1 == workflow.repository.size() ||
+            workflow.repository.find('/', slash + 1) != std::string::npos)
+            return fail(path + ".repository", "expected OWNER/NAME, e.g. my-org/checkout");
+        if (workflow.workflow.find('/') != std::string::npos)
+            return fail(path + ".workflow", "expected the workflow's file name (rollback.yml) or its id");
+        const YAML::Node* token = find(*entries, "token_file");
+        if (token == nullptr) {
+            return fail(path + ".token_file",
+                        "missing; put a GitHub token allowed to run workflows (actions: write) in a file");
+        }
+        auto token_path = read_path(*token, path + ".token_file");
+        if (!token_path) return make_error(token_path.error());
+        workflow.token_file = resolve_path(*token_path, base_dir_);
+        if (const YAML::Node* api_url = find(*entries, "api_url")) {
+            auto text = read_string(*api_url, path + ".api_url");
+            if (!text) return make_error(text.error());
+            auto url = parse_http_url(*text);
+            if (!url) return fail(path + ".api_url", url.error());
+            if (url->path.find('?') != std::string::npos)
+                return fail(path + ".api_url",
+                            "a query is not allowed (e.g. https://github.example.com/api/v3)");
+            std::string base = *text;
+            while (!base.empty() && base.back() == '/')
+                base.pop_back();
+            workflow.api_url = base;
+        }
+        if (const YAML::Node* inputs = find(*entries, "inputs")) {
+            auto input_entries = read_mapping(*inputs, path + ".inputs", {});
+            if (!input_entries) return make_error(input_entries.error());
+            if (input_entries->size() > 10) // GitHub's own limit for workflow_dispatch
+                return fail(path + ".inputs", "GitHub accepts at most 10 inputs");
+            for (const auto& [name, value] : *input_entries) {
+                auto text = read_template_string(value, path + ".inputs." + name);
+                if (!text) return make_error(text.error());
+                workflow.inputs.emplace_back(name, *text);
+            }
+        }
+        if (const YAML::Node* tls = find(*entries, "tls")) {
+            auto ca_file = read_target_ca_file(*tls, path + ".tls");
+            if (!ca_file) return make_error(ca_file.error());
+            workflow.ca_file = *ca_file;
+        }
+        return workflow;
+    }
+
+    // `notify:` — a list of URLs or {url, headers, tls} mappings.
+    Result<std::vector<NotifyTarget>> read_notify(const YAML::Node& node, const std::string& path) const {
+        const std::string expected = "expected a list of URLs or {url: ..., headers: ...} mappings";
+        if (node.IsNull()) return std::vector<NotifyTarget>{};
+        if (!node.IsSequence()) return fail(path, expected);
+        std::vector<NotifyTarget> targets;
+        for (std::size_t i = 0; i < node.size(); ++i) {
+            const std::string item_path = path + "[" + std::to_string(i) + "]";
+            const YAML::Node item = node[i];
+            NotifyTarget target;
+            if (item.IsScalar()) {
+                auto url = read_url(item, item_path);
+                if (!url) return make_error(url.error());
+                target.target.url = *url;
+            } else if (item.IsMap()) {
+                auto entries = read_mapping(item, item_path, notify_keys);
+                if (!entries) return make_error(entries.error());
+                if (auto status = read_target(*entries, item_path, target.target); !status)
+                    return make_error(status.error());
+            } else {
+                return fail(item_path, expected);
+            }
+            targets.push_back(std::move(target));
+        }
+        return targets;
     }
 
     Result<int> read_retries(const YAML::Node& node, const std::string& path) const {
@@ -399,11 +747,67 @@ Status read_token(const Config& config, const std::string& key, const std::strin
     return ok_status();
 }
 
+// Every file the config names for later (secrets read on each call, CA bundles, the listener's
+// certificate) must be readable now, so that a typo fails the start or the reload, not a rollback.
+Status check_files_readable(const Config& config) {
+    std::vector<std::pair<std::string, std::string>> files; // key path, file
+    auto add = [&](const std::string& key, const std::string& file) {
+        if (!file.empty()) files.emplace_back(key, file);
+    };
+    add("tls.cert_file", config.tls.cert_file);
+    add("tls.key_file", config.tls.key_file);
+    add("tls.client_ca_file", config.tls.client_ca_file);
+    add("tls.ca_file", config.tls.ca_file);
+    auto add_target = [&](const std::string& path, const HttpTarget& target) {
+        for (const HeaderSetting& header : target.headers)
+            add(path + ".headers." + header.name + ".file", header.file);
+        add(path + ".tls.ca_file", target.ca_file);
+    };
+    auto add_settings = [&](const std::string& path, const ServiceSettings& settings) {
+        const RollbackSettings& rollback = settings.rollback;
+        if (rollback.webhook) add_target(path + ".rollback.webhook", rollback.webhook->target);
+        if (rollback.github_workflow) {
+            add(path + ".rollback.github_workflow.token_file", rollback.github_workflow->token_file);
+            add(path + ".rollback.github_workflow.tls.ca_file", rollback.github_workflow->ca_file);
+        }
+        const std::string notify_path = path == "defaults" ? "notify" : path + ".notify"; // top-level key
+        for (std::size_t i = 0; i < settings.notify.size(); ++i)
+            add_target(notify_path + "[" + std::to_string(i) + "]", settings.notify[i].target);
+    };
+    add_settings("defaults", config.defaults);
+    for (const auto& [name, settings] : config.services)
+        add_settings("services." + name, settings);
+    for (const auto& [key, file] : files) {
+        const FileHandle handle(std::fopen(file.c_str(), "rb"));
+        if (!handle)
+            return make_error(config.source + ": " + key + ": cannot read " + file + ": " +
+                              std::strerror(errno));
+    }
+    return ok_status();
+}
+
 } // namespace
+
+std::string RollbackSettings::action_kind() const {
+    if (!command.empty()) return "command";
+    if (webhook) return "webhook";
+    if (github_workflow) return "github_workflow";
+    return "";
+}
 
 const ServiceSettings& Config::settings_for(const std::string& service) const {
     const auto found = services.find(service);
     return found == services.end() ? defaults : found->second;
+}
+
+Result<std::string> read_secret_file(const std::string& path) {
+    auto content = read_file(path);
+    if (!content) return content;
+    const std::string_view trimmed = trim(*content);
+    if (trimmed.empty()) return make_error(path + " is empty; put the secret in it");
+    if (trimmed.find_first_of("\r\n") != std::string_view::npos)
+        return make_error(path + " holds more than one line; put only the secret in it");
+    return std::string(trimmed);
 }
 
 Result<ListenAddress> parse_listen_address(std::string_view text) {
@@ -522,6 +926,7 @@ Result<LoadedConfig> load_config(const std::string& path) {
         !status) {
         return make_error(status.error());
     }
+    if (auto status = check_files_readable(loaded.config); !status) return make_error(status.error());
     return loaded;
 }
 

@@ -2,6 +2,7 @@
 #include "core/ctl.hpp"
 
 #include "core/http.hpp"
+#include "core/url.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -811,31 +812,14 @@ the threshold, or no data with --no-data fail; 2 usage error, or Prometheus coul
 }
 
 Result<BaseUrl> split_base_url(std::string_view url) {
-    std::string text(url);
-    if (text.empty()) return make_error("the URL is empty (e.g. http://127.0.0.1:9095)");
-    const auto scheme_end = text.find("://");
-    if (scheme_end == std::string::npos) {
-        text = "http://" + text;
-    } else {
-        std::string scheme = text.substr(0, scheme_end);
-        std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                       [](unsigned char c) { return std::tolower(c); });
-        if (scheme == "https")
-            return make_error("\"" + std::string(url) +
-                              "\": https is not supported by this build of rollbackctl yet; use http://");
-        if (scheme != "http") return make_error("\"" + std::string(url) + "\": expected an http:// URL");
-    }
-    const std::string rest = text.substr(text.find("://") + 3);
-    const auto slash = rest.find('/');
-    const std::string host = rest.substr(0, slash);
-    if (host.empty() || host.find_first_of("?# ") != std::string::npos)
-        return make_error("\"" + std::string(url) + "\": expected http://HOST[:PORT][/PATH]");
-    std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
-    if (prefix.find_first_of("?#") != std::string::npos)
-        return make_error("\"" + std::string(url) + "\": a query or fragment is not allowed in the base URL");
+    auto parsed = parse_http_url(url, "http");
+    if (!parsed) return make_error(parsed.error());
+    std::string prefix = parsed->path;
+    if (prefix.find('?') != std::string::npos)
+        return make_error("\"" + std::string(url) + "\": a query is not allowed in the base URL");
     while (!prefix.empty() && prefix.back() == '/')
         prefix.pop_back();
-    return BaseUrl{"http://" + host, prefix};
+    return BaseUrl{parsed->origin, prefix};
 }
 
 std::string percent_encode(std::string_view text) {

@@ -107,7 +107,7 @@ std::string ctl_usage();
 std::string ctl_command_usage(CtlCommand command);
 
 // A base URL split for the HTTP client: "http://host:9090/prom/" -> {"http://host:9090", "/prom"}.
-// A URL without a scheme gets http://; https is refused (this build has no TLS client yet).
+// A URL without a scheme gets http://; https:// is verified against the system's trusted CAs.
 struct BaseUrl {
     std::string origin; // scheme://host[:port]
     std::string prefix; // "" or "/path" without a trailing slash

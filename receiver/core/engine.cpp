@@ -1,9 +1,9 @@
 // Engine: the I/O around decide(): ledger look-ups, audit writes, debounce timers, background rollbacks.
 #include "core/engine.hpp"
 
+#include "core/actions.hpp"
 #include "core/codec.hpp"
 #include "core/logging.hpp"
-#include "core/placeholders.hpp"
 
 #include <algorithm>
 
@@ -23,7 +23,9 @@ std::string ignore_key(std::string_view reason, const Alert& alert, const std::s
 } // namespace
 
 Engine::Engine(EngineDependencies dependencies, std::shared_ptr<const Config> config)
-    : deps_(std::move(dependencies)), config_(std::move(config)) {}
+    : deps_(std::move(dependencies)), own_http_(deps_.http ? nullptr : std::make_unique<NetworkHttpCaller>()),
+      http_(deps_.http ? *deps_.http : *own_http_), notifier_(http_, deps_.metrics),
+      config_(std::move(config)) {}
 
 Engine::~Engine() {
     shutdown();
@@ -110,7 +112,10 @@ Status Engine::handle_alert(const Config& config, const Alert& alert) {
         AuditEvent event = event_for(audit_event::rollback_dry_run, *target, &alert);
         event.reason = "dry_run";
         event.detail = encode_detail(
-            {&alert, {{"would_run", command_for(*target, alert, settings.rollback).argv[0]}}, {}});
+            {&alert,
+             {{"action", settings.rollback.action_kind()},
+              {"would_run", describe_action(settings.rollback, placeholder_values(*target, alert))}},
+             {}});
         auto written = deps_.audit.record(event, "dry_run|" + target->id);
         if (!written) return Error{written.error()};
         return ok_status();
@@ -256,31 +261,56 @@ void Engine::start_timer_thread() {
     });
 }
 
-CommandSpec Engine::command_for(const Deployment& target, const Alert& alert,
-                                const RollbackSettings& rollback) const {
-    const std::map<std::string, std::string> values{
-        {"service", target.service},
-        {"environment", target.environment},
-        {"deployment_id", target.id},
-        {"version", target.version},
-        {"previous_version", target.previous_version},
-        {"alertname", alert.label("alertname")},
-    };
-    CommandSpec spec;
-    for (const std::string& argument : rollback.command)
-        spec.argv.push_back(expand_placeholders(argument, values));
-    spec.environment = {
-        {"ROLLBACK_SERVICE", target.service},
-        {"ROLLBACK_ENVIRONMENT", target.environment},
-        {"ROLLBACK_DEPLOYMENT_ID", target.id},
-        {"ROLLBACK_FROM_VERSION", target.version},
-        {"ROLLBACK_TO_VERSION", target.previous_version},
-        {"ROLLBACK_ALERTNAME", alert.label("alertname")},
-        {"ROLLBACK_FINGERPRINT", alert.fingerprint},
-    };
-    spec.timeout = rollback.timeout;
-    spec.kill_grace = deps_.kill_grace;
-    return spec;
+Engine::Attempt Engine::run_attempt(const Deployment& target, const Alert& alert,
+                                    const RollbackSettings& rollback) {
+    Attempt attempt;
+    if (!rollback.command.empty()) {
+        const CommandResult result = deps_.runner.run(
+            command_spec(rollback.command, target, alert, rollback.timeout, deps_.kill_grace), cancel_);
+        attempt.succeeded = result.succeeded();
+        attempt.cancelled = result.cancelled;
+        attempt.description = result.describe();
+        attempt.output = result.output;
+        attempt.numbers = {{"exit_code", result.exit_code}};
+        return attempt;
+    }
+    const auto values = placeholder_values(target, alert);
+    const auto config = this->config();
+    const Result<HttpCall> call =
+        rollback.webhook
+            ? webhook_call(*rollback.webhook, values, rollback.timeout, config->tls.ca_file, read_secret_file)
+            : github_workflow_call(*rollback.github_workflow, values, rollback.timeout, config->tls.ca_file,
+                                   read_secret_file);
+    if (!call) { // a secret file went missing since the config was loaded: retrying may find it again
+        attempt.description = "could not prepare the request: " + call.error();
+        return attempt;
+    }
+    const HttpCallResult result = http_.call(*call, cancel_);
+    attempt.succeeded = result.succeeded();
+    attempt.cancelled = result.cancelled;
+    attempt.retryable = http_failure_is_retryable(result);
+    attempt.description = describe_http_outcome(rollback.action_kind(), result, rollback.timeout);
+    attempt.output = result.status != 0 ? result.body : result.error;
+    attempt.numbers = {{"http_status", result.status}};
+    return attempt;
+}
+
+void Engine::notify(const char* event, const Deployment& target, const Alert& alert,
+                    const ServiceSettings& settings, const std::string& result) {
+    if (settings.notify.empty()) return;
+    const auto config = this->config();
+    const auto values = placeholder_values(target, alert);
+    const std::string text = notification_text(event, target, alert, result);
+    for (const NotifyTarget& target_url : settings.notify) {
+        auto call = notification_call(target_url, text, values, deps_.notify_timeout, config->tls.ca_file,
+                                      read_secret_file);
+        if (!call) {
+            log_warn("notification not sent", {{"event", event}, {"err", call.error()}});
+            deps_.metrics.notifications_sent.add({event, "failure"});
+            continue;
+        }
+        notifier_.send(event, std::move(*call));
+    }
 }
 
 Result<bool> Engine::is_paused(const std::string& service) {
@@ -311,7 +341,7 @@ Result<ManualRollbackResult> Engine::manual_rollback(const std::string& deployme
         return refuse("deployment \"" + target.id + "\" has no previous version to roll back to");
     if (!settings.rollback.has_action())
         return refuse("service \"" + target.service + "\" has no rollback action: set services." +
-                      target.service + ".rollback.command in the config");
+                      target.service + ".rollback.command (or webhook, github_workflow) in the config");
     if (target.state != DeploymentState::watching)
         return refuse("deployment \"" + target.id + "\" is " + std::string(to_string(target.state)) +
                       "; a deployment is rolled back at most once");
@@ -342,15 +372,15 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
     }
     Deployment claimed_target = target;
     claimed_target.state = DeploymentState::rolling_back;
-    const CommandSpec spec = command_for(claimed_target, alert, settings.rollback);
-    std::string command_line;
-    for (const auto& argument : spec.argv)
-        command_line += (command_line.empty() ? "" : " ") + json_quote(argument);
+    const std::string action = settings.rollback.action_kind();
     AuditEvent event = event_for(audit_event::rollback_started, claimed_target, &alert);
     event.reason = std::string(trigger);
     event.detail =
         encode_detail({&alert,
-                       {{"command", command_line}, {"timeout", format_duration(settings.rollback.timeout)}},
+                       {{"action", action},
+                        {action == "command" ? "command" : "request",
+                         describe_action(settings.rollback, placeholder_values(claimed_target, alert))},
+                        {"timeout", format_duration(settings.rollback.timeout)}},
                        {{"max_attempts", settings.rollback.retries + 1}}});
     // The claim and its rollback_started event are one transaction (one fsync on the way to the command).
     auto claimed = deps_.ledger.claim_rollback_with_audit(target.id, event);
@@ -358,6 +388,7 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
     if (!claimed->has_value()) return false;
     event.sequence = **claimed;
     deps_.audit.publish(event);
+    notify(audit_event::rollback_started, claimed_target, alert, settings, "");
 
     std::lock_guard lock(mutex_);
     reap_finished_locked();
@@ -374,20 +405,24 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
 void Engine::execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings) {
     const auto started = std::chrono::steady_clock::now();
     const int max_attempts = settings.rollback.retries + 1;
-    CommandResult result;
+    Attempt result;
     int attempt = 0;
     for (attempt = 1; attempt <= max_attempts; ++attempt) {
-        result = deps_.runner.run(command_for(target, alert, settings.rollback), cancel_);
-        deps_.metrics.rollback_attempts.add({target.service, result.succeeded() ? "success" : "failure"});
-        if (result.succeeded() || result.cancelled) break;
+        result = run_attempt(target, alert, settings.rollback);
+        deps_.metrics.rollback_attempts.add({target.service, result.succeeded ? "success" : "failure"});
+        if (result.succeeded || result.cancelled) break;
         AuditEvent failed = event_for(audit_event::rollback_attempt_failed, target, &alert);
-        failed.reason = result.describe();
-        failed.detail = encode_detail(
-            {nullptr,
-             {{"result", result.describe()}, {"output", result.output}},
-             {{"attempt", attempt}, {"max_attempts", max_attempts}, {"exit_code", result.exit_code}}});
+        failed.reason = result.description;
+        std::vector<std::pair<std::string, long long>> numbers{{"attempt", attempt},
+                                                               {"max_attempts", max_attempts}};
+        numbers.insert(numbers.end(), result.numbers.begin(), result.numbers.end());
+        failed.detail = encode_detail({nullptr,
+                                       {{"result", result.description},
+                                        {"output", result.output},
+                                        {"retry", result.retryable && attempt < max_attempts ? "yes" : "no"}},
+                                       numbers});
         (void)deps_.audit.record(failed);
-        if (attempt == max_attempts) break;
+        if (attempt == max_attempts || !result.retryable) break;
         std::unique_lock lock(mutex_);
         if (wake_.wait_for(lock, settings.rollback.retry_backoff, [this] { return cancel_.load(); })) {
             result.cancelled = true;
@@ -396,16 +431,16 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
     }
     const double duration = seconds_between(started, std::chrono::steady_clock::now());
     deps_.metrics.rollback_duration.observe({target.service}, duration);
-    const std::vector<std::pair<std::string, long long>> numbers{
+    std::vector<std::pair<std::string, long long>> numbers{
         {"attempts", std::min(attempt, max_attempts)},
-        {"exit_code", result.exit_code},
         {"duration_ms", static_cast<long long>(duration * 1000)}};
+    numbers.insert(numbers.end(), result.numbers.begin(), result.numbers.end());
 
-    if (result.succeeded()) {
+    if (result.succeeded) {
         auto live = deps_.ledger.complete_rollback(target.id, deps_.now());
         AuditEvent event = event_for(audit_event::rollback_succeeded, target, &alert);
-        event.reason = result.describe();
-        AuditDetail detail{&alert, {{"result", result.describe()}, {"output", result.output}}, numbers};
+        event.reason = result.description;
+        AuditDetail detail{&alert, {{"result", result.description}, {"output", result.output}}, numbers};
         if (live)
             detail.text.emplace_back("rollback_deployment_id", live->id);
         else
@@ -413,6 +448,7 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
         event.detail = encode_detail(detail);
         (void)deps_.audit.record(event);
         deps_.metrics.rollbacks.add({target.service, "succeeded"});
+        notify(audit_event::rollback_succeeded, target, alert, settings, result.description);
         return;
     }
     const bool interrupted = result.cancelled;
@@ -423,11 +459,12 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
                   {{"deployment_id", target.id}, {"err", marked.error()}});
     AuditEvent event = event_for(
         interrupted ? audit_event::rollback_interrupted : audit_event::rollback_failed, target, &alert);
-    event.reason = interrupted ? "shutdown" : result.describe();
+    event.reason = interrupted ? "shutdown" : result.description;
     event.detail =
-        encode_detail({&alert, {{"result", result.describe()}, {"output", result.output}}, numbers});
+        encode_detail({&alert, {{"result", result.description}, {"output", result.output}}, numbers});
     (void)deps_.audit.record(event);
     deps_.metrics.rollbacks.add({target.service, interrupted ? "interrupted" : "failed"});
+    if (!interrupted) notify(audit_event::rollback_failed, target, alert, settings, result.description);
 }
 
 void Engine::reap_finished_locked() {
@@ -481,11 +518,19 @@ void Engine::shutdown(Duration grace) {
         event.reason = "shutdown";
         (void)deps_.audit.record(event);
     }
-    std::unique_lock lock(mutex_);
-    while (!running_.empty()) {
-        reap_finished_locked();
-        if (!running_.empty()) wake_.wait_for(lock, std::chrono::milliseconds(20));
+    {
+        std::unique_lock lock(mutex_);
+        while (!running_.empty()) {
+            reap_finished_locked();
+            if (!running_.empty()) wake_.wait_for(lock, std::chrono::milliseconds(20));
+        }
     }
+    // The last messages (a rollback that just ended) get a moment; a dead chat cannot hold up the stop.
+    notifier_.stop(std::min<Duration>(grace, std::chrono::seconds(2)));
+}
+
+void Engine::wait_notifications_sent() {
+    notifier_.wait_idle();
 }
 
 } // namespace rollback

@@ -5,9 +5,11 @@
 #include "core/command_runner.hpp"
 #include "core/config.hpp"
 #include "core/decision.hpp"
+#include "core/http.hpp"
 #include "core/ledger.hpp"
 #include "core/metrics.hpp"
 #include "core/model.hpp"
+#include "core/notifier.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -44,6 +46,8 @@ struct EngineDependencies {
     std::function<TimePoint()> now = [] { return Clock::now(); };
     bool dry_run = false;
     Duration kill_grace = std::chrono::seconds(5);
+    HttpCaller* http = nullptr; // webhook/github_workflow actions and notify:; null: a real NetworkHttpCaller
+    Duration notify_timeout = std::chrono::seconds(10); // one notification call
 };
 
 // The answer to a manual rollback request (rollbackctl rollback, POST /api/v1/deployments/{id}/rollback).
@@ -89,6 +93,8 @@ class Engine {
 
     // Blocks until no rollback is running (tests, graceful stop).
     void wait_idle();
+    // Blocks until every queued notify: message has been sent or has failed (tests).
+    void wait_notifications_sent();
     std::size_t running_count() const;
 
   private:
@@ -112,13 +118,27 @@ class Engine {
     // Whether automatic rollbacks of the service are paused now.
     Result<bool> is_paused(const std::string& service);
     void execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings);
-    CommandSpec command_for(const Deployment& target, const Alert& alert,
-                            const RollbackSettings& rollback) const;
+    // One attempt of the service's action (command, webhook or github_workflow).
+    struct Attempt {
+        bool succeeded = false;
+        bool cancelled = false;
+        bool retryable = true; // a failure worth another attempt
+        std::string description;
+        std::string output; // the command's output or the HTTP answer's body
+        std::vector<std::pair<std::string, long long>> numbers; // exit_code or http_status
+    };
+    Attempt run_attempt(const Deployment& target, const Alert& alert, const RollbackSettings& rollback);
+    // Queues the service's notify: messages for `event`; never blocks.
+    void notify(const char* event, const Deployment& target, const Alert& alert,
+                const ServiceSettings& settings, const std::string& result);
     AuditEvent event_for(const char* name, const Deployment& target, const Alert* alert) const;
     void reap_finished_locked();
     void update_pending_gauge_locked();
 
     EngineDependencies deps_;
+    std::unique_ptr<HttpCaller> own_http_; // when deps_.http is null
+    HttpCaller& http_;
+    Notifier notifier_;
     mutable std::mutex config_mutex_;
     std::shared_ptr<const Config> config_;
 

@@ -2,6 +2,8 @@
 // httplib.
 #include "core/http.hpp"
 
+#include "core/url.hpp"
+
 #include <httplib.h>
 
 #include <arpa/inet.h>
@@ -11,8 +13,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 namespace rollback {
@@ -28,7 +35,10 @@ bool is_loopback_host(const std::string& host) {
 
 class HttpServerImpl {
   public:
-    httplib::Server server;
+    explicit HttpServerImpl(std::unique_ptr<httplib::Server> created)
+        : owned(std::move(created)), server(*owned) {}
+    std::unique_ptr<httplib::Server> owned; // an httplib::SSLServer when serving HTTPS
+    httplib::Server& server;
     // httplib's stop() does nothing until its accept loop runs (and only that loop closes the listening
     // socket), so stop(), serve() and the destructor meet here.
     std::mutex mutex;
@@ -72,8 +82,33 @@ void apply(const HttpResponse& in, httplib::Response& out) {
 
 } // namespace
 
-HttpServer::HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::string too_large_body)
-    : impl_(std::make_unique<HttpServerImpl>()) {
+namespace {
+
+std::unique_ptr<httplib::Server> make_server(const TlsSettings& tls) {
+    if (!tls.serves_https()) return std::make_unique<httplib::Server>();
+    for (const std::string* file : {&tls.cert_file, &tls.key_file, &tls.client_ca_file}) {
+        if (file->empty()) continue;
+        std::FILE* opened = std::fopen(file->c_str(), "rb");
+        if (opened == nullptr) throw std::runtime_error("cannot read " + *file + ": " + std::strerror(errno));
+        std::fclose(opened);
+    }
+    auto server = std::make_unique<httplib::SSLServer>(
+        tls.cert_file.c_str(), tls.key_file.c_str(),
+        tls.client_ca_file.empty() ? nullptr : tls.client_ca_file.c_str());
+    if (!server->is_valid()) {
+        throw std::runtime_error(
+            "cannot serve HTTPS with tls.cert_file " + tls.cert_file + " and tls.key_file " + tls.key_file +
+            (tls.client_ca_file.empty() ? "" : " and tls.client_ca_file " + tls.client_ca_file) +
+            ": not a PEM certificate and its matching private key");
+    }
+    return server;
+}
+
+} // namespace
+
+HttpServer::HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::string too_large_body,
+                       const TlsSettings& tls)
+    : impl_(std::make_unique<HttpServerImpl>(make_server(tls))) {
     auto& server = impl_->server;
     server.set_tcp_nodelay(true);
     server.set_payload_max_length(max_body_bytes);
@@ -216,6 +251,102 @@ HttpClientResponse http_request(const std::string& base_url, const std::string& 
         return HttpClientResponse{0, "", "unsupported method " + method};
     if (!result) return HttpClientResponse{0, "", httplib::to_string(result.error())};
     return HttpClientResponse{result->status, result->body, ""};
+}
+
+std::string HttpCallResult::describe(Duration timeout) const {
+    if (cancelled) return "cancelled";
+    if (timed_out) return "timed out after " + format_duration(timeout);
+    if (status == 0) return "no answer: " + error;
+    std::string text = "HTTP " + std::to_string(status);
+    if (!succeeded() && !body.empty()) {
+        std::string start = body.substr(0, 200);
+        std::replace_if(
+            start.begin(), start.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+        text += ": " + start;
+    }
+    return text;
+}
+
+HttpCallResult NetworkHttpCaller::call(const HttpCall& request, const std::atomic<bool>& cancel) {
+    auto url = parse_http_url(request.url);
+    if (!url) return HttpCallResult{0, "", url.error(), false, false};
+    if (cancel) return HttpCallResult{0, "", "cancelled before the call", false, true};
+    using Steady = std::chrono::steady_clock;
+    const auto deadline = Steady::now() + request.timeout;
+
+    httplib::Client client(url->origin);
+    // Per-operation limits as a backstop; the whole call is bounded by the deadline below.
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(request.timeout).count();
+    const auto microseconds =
+        std::chrono::duration_cast<std::chrono::microseconds>(request.timeout).count() % 1000000;
+    client.set_connection_timeout(seconds, microseconds);
+    client.set_read_timeout(seconds, microseconds);
+    client.set_write_timeout(seconds, microseconds);
+    client.set_tcp_nodelay(true);
+    client.set_follow_location(false);
+    if (!request.ca_file.empty()) client.set_ca_cert_path(request.ca_file.c_str());
+    httplib::Headers headers;
+    for (const auto& [name, value] : request.headers)
+        headers.emplace(name, value);
+
+    struct Outcome {
+        std::mutex mutex;
+        std::condition_variable wake;
+        bool done = false;
+        HttpCallResult result;
+    };
+    auto outcome = std::make_shared<Outcome>();
+    std::thread worker([&client, &request, &headers, &url, outcome] {
+        httplib::Request raw;
+        raw.method = request.method;
+        raw.path = url->path;
+        raw.headers = headers;
+        raw.body = request.body;
+        if (!request.body.empty() || request.method == "POST" || request.method == "PUT")
+            raw.set_header("Content-Type", request.content_type);
+        HttpCallResult result;
+        if (auto answer = client.send(raw)) {
+            result.status = answer->status;
+            result.body = answer->body.substr(0, 64 * 1024);
+        } else {
+            result.error = httplib::to_string(answer.error());
+            const long verify = client.get_openssl_verify_result();
+            if (verify != X509_V_OK)
+                result.error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+        }
+        std::lock_guard lock(outcome->mutex);
+        outcome->result = std::move(result);
+        outcome->done = true;
+        outcome->wake.notify_all();
+    });
+    bool stopped = false;
+    bool timed_out = false;
+    bool cancelled = false;
+    {
+        std::unique_lock lock(outcome->mutex);
+        while (!outcome->wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return outcome->done; })) {
+            if (!stopped && (cancel || Steady::now() >= deadline)) {
+                cancelled = cancel;
+                timed_out = !cancelled;
+                stopped = true;
+            }
+            // stop() closes the socket of the call in flight; a call still connecting may miss it, so it
+            // is repeated until the worker returns (its own per-operation timeouts bound that wait).
+            if (stopped) {
+                lock.unlock();
+                client.stop();
+                lock.lock();
+            }
+        }
+    }
+    worker.join();
+    HttpCallResult result = std::move(outcome->result);
+    if (stopped && !result.succeeded()) {
+        result.status = 0;
+        result.timed_out = timed_out;
+        result.cancelled = cancelled;
+    }
+    return result;
 }
 
 } // namespace rollback

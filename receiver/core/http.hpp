@@ -3,7 +3,9 @@
 
 #include "core/config.hpp"
 #include "core/result.hpp"
+#include "core/time_util.hpp"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,9 +44,13 @@ class HttpServerImpl;
 
 // Every request, whatever its method and path, goes to the one handler. Bodies over max_body_bytes get
 // 413 with a JSON error before the handler runs. TCP_NODELAY is on (see docs/design notes).
+// With tls.cert_file/key_file it serves HTTPS only; with tls.client_ca_file it also requires a client
+// certificate signed by one of those CAs (mutual TLS). A certificate or key that cannot be loaded throws
+// std::runtime_error naming the file (a start-up failure).
 class HttpServer {
   public:
-    HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::string too_large_body);
+    HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::string too_large_body,
+               const TlsSettings& tls = {});
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
@@ -59,7 +65,45 @@ class HttpServer {
     std::unique_ptr<HttpServerImpl> impl_;
 };
 
-// A small blocking client for tests and rollbackctl: loopback or plain HTTP.
+// One outgoing call of a rollback action or a notification.
+struct HttpCall {
+    std::string method = "POST";
+    std::string url; // http:// or https://, with path and query
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::string content_type = "application/json";
+    std::string ca_file;                         // https: trust only this PEM bundle; empty: the system's CAs
+    Duration timeout = std::chrono::seconds(10); // for the whole call: connect, send, wait, read
+};
+
+struct HttpCallResult {
+    int status = 0;    // 0: no answer (error says why)
+    std::string body;  // the answer's body, at most 64 KiB kept
+    std::string error; // no answer: "connection refused", "certificate verify failed", ...
+    bool timed_out = false;
+    bool cancelled = false;
+    bool succeeded() const { return status >= 200 && status < 300; }
+    // One line for a person: "HTTP 204", "HTTP 502: <body start>", "timed out after 30s", "could not
+    // connect: ...".
+    std::string describe(Duration timeout) const;
+};
+
+// The seam outgoing calls go through, so tests can inject a fake.
+class HttpCaller {
+  public:
+    virtual ~HttpCaller() = default;
+    // Blocks until the answer, the timeout, or `cancel` becoming true (checked at least every 50 ms).
+    virtual HttpCallResult call(const HttpCall& request, const std::atomic<bool>& cancel) = 0;
+};
+
+// The real one: cpp-httplib over TCP, TLS with certificate and host name verification for https://.
+// Redirects are not followed (a 3xx is reported as it is).
+class NetworkHttpCaller final : public HttpCaller {
+  public:
+    HttpCallResult call(const HttpCall& request, const std::atomic<bool>& cancel) override;
+};
+
+// A small blocking client for tests and rollbackctl (http:// or https:// with the system's CAs).
 struct HttpClientResponse {
     int status = 0; // 0: no answer (error says why)
     std::string body;

@@ -146,7 +146,10 @@ Metrics::Metrics()
                             "Whether the last configuration reload succeeded (1) or kept the old config (0).",
                             MetricFamily::Type::gauge, {}),
       config_reloads("rollback_receiver_config_reloads_total", "Configuration reloads, by result.",
-                     MetricFamily::Type::counter, {"result"}) {
+                     MetricFamily::Type::counter, {"result"}),
+      notifications_sent("rollback_receiver_notifications_sent_total",
+                         "Messages to notify: targets after rollback events, by event and result.",
+                         MetricFamily::Type::counter, {"event", "result"}) {
     build_info.set({ROLLBACK_RECEIVER_VERSION}, 1);
     pending_rollbacks.set({}, 0);
     config_reload_success.set({}, 1);
@@ -154,7 +157,7 @@ Metrics::Metrics()
             &audit_repeats,     &deployments_recorded, &rollbacks,
             &rollback_duration, &rollback_attempts,    &http_request_duration,
             &http_requests,     &pending_rollbacks,    &config_reload_success,
-            &config_reloads};
+            &config_reloads,    &notifications_sent};
 }
 
 std::string Metrics::render() const {

@@ -54,6 +54,7 @@ class Metrics {
     MetricFamily pending_rollbacks;     // gauge, debounce timers running
     MetricFamily config_reload_success; // gauge 1/0
     MetricFamily config_reloads;        // {result}
+    MetricFamily notifications_sent;    // {event, result}: notify: messages, result success|failure|dropped
 
     std::string render() const;
 

@@ -178,7 +178,7 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"audit: {file: \"unterminated\n", "test.yml: YAML syntax error at line 2, column 1: "},
         {"- listen_address\n",
          "test.yml: the top level must be a mapping of settings (known keys: listen_address, "
-         "ledger, audit, auth, defaults, services)"},
+         "ledger, audit, auth, tls, defaults, notify, services)"},
         {"just text\n", "test.yml: the top level must be a mapping"},
         {"ledger: {path: a}\n---\nledger: {path: b}\n", "test.yml: found 2 YAML documents"},
         {"? [a, b]\n: c\n", "test.yml: top level: every key must be a non-empty string"},
@@ -186,7 +186,7 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         // Unknown keys at every level.
         {"listen: 1.2.3.4:5\n",
          "test.yml: listen: unknown key (known keys: listen_address, ledger, audit, auth, "
-         "defaults, services)"},
+         "tls, defaults, notify, services)"},
         {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path)"},
         {"audit: {path: a.jsonl}\n", "test.yml: audit.path: unknown key (known keys: file)"},
         {"auth: {token_file: t}\n",
@@ -195,10 +195,10 @@ TEST_CASE("every error names the source, the key path and what is expected") {
                                       "environment_label, watch_window, debounce, rollback)"},
         {"defaults: {rollback: {cmd: [x]}}\n",
          "test.yml: defaults.rollback.cmd: unknown key (known keys: command, "
-         "timeout, retries, retry_backoff)"},
+         "webhook, github_workflow, timeout, retries, retry_backoff)"},
         {"services: {checkout: {service_label: app}}\n",
          "test.yml: services.checkout.service_label: unknown key "
-         "(known keys: watch_window, debounce, rollback)"},
+         "(known keys: watch_window, debounce, rollback, notify)"},
         {"services: {checkout: {rollback: {retry: 1}}}\n",
          "test.yml: services.checkout.rollback.retry: unknown key"},
         // Tokens belong in files.
@@ -299,6 +299,60 @@ TEST_CASE("every error names the source, the key path and what is expected") {
          "test.yml: services.checkout.rollback.command[1]: expected a string"},
         {"services: {checkout: {rollback: {command: ['', x]}}}\n",
          "test.yml: services.checkout.rollback.command[0]: expected the program to run"},
+        // Actions other than command, notify and tls.
+        {"services: {a: {rollback: {command: [x], webhook: {url: 'http://h/'}}}}\n",
+         "test.yml: services.a.rollback: holds command and webhook; a service has one rollback action"},
+        {"services: {a: {rollback: {webhook: {}}}}\n",
+         "test.yml: services.a.rollback.webhook.url: missing; give the http:// or https:// URL"},
+        {"services: {a: {rollback: {webhook: 'http://h/'}}}\n",
+         "test.yml: services.a.rollback.webhook: expected a mapping with url"},
+        {"services: {a: {rollback: {webhook: {url: 'ftp://h/'}}}}\n",
+         "test.yml: services.a.rollback.webhook.url: \"ftp://h/\": unsupported scheme"},
+        {"services: {a: {rollback: {webhook: {url: 'deploy.example.com/x'}}}}\n",
+         "test.yml: services.a.rollback.webhook.url: \"deploy.example.com/x\": no scheme"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/{{servce}}'}}}}\n",
+         "test.yml: services.a.rollback.webhook.url: unknown placeholder"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', body: [1, 2]}}}}\n",
+         "test.yml: services.a.rollback.webhook.body: expected a mapping, sent as a JSON object"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', body: {x: {y: '{{versoin}}'}}}}}}\n",
+         "test.yml: services.a.rollback.webhook.body.x.y: unknown placeholder"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', headers: {X-Token: [a]}}}}}\n",
+         "test.yml: services.a.rollback.webhook.headers.X-Token: expected a string, or {file: PATH"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', headers: {X-Token: {prefix: b}}}}}}\n",
+         "test.yml: services.a.rollback.webhook.headers.X-Token: a header read from a file needs file: PATH"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', headers: {'X Token': v}}}}}\n",
+         "test.yml: services.a.rollback.webhook.headers.X Token: not a header name"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', tls: {insecure: true}}}}}\n",
+         "test.yml: services.a.rollback.webhook.tls.insecure: unknown key (known keys: ca_file)"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', method: PUT}}}}\n",
+         "test.yml: services.a.rollback.webhook.method: unknown key (known keys: url, headers, body, tls)"},
+        {"services: {a: {rollback: {github_workflow: {workflow: r.yml, ref: main, token_file: t}}}}\n",
+         "test.yml: services.a.rollback.github_workflow.repository: missing (e.g. my-org/checkout)"},
+        {"services: {a: {rollback: {github_workflow: {repository: org, workflow: r.yml, ref: main, "
+         "token_file: t}}}}\n",
+         "test.yml: services.a.rollback.github_workflow.repository: expected OWNER/NAME"},
+        {"services: {a: {rollback: {github_workflow: {repository: o/r, workflow: r.yml, ref: main}}}}\n",
+         "test.yml: services.a.rollback.github_workflow.token_file: missing; put a GitHub token"},
+        {"services: {a: {rollback: {github_workflow: {repository: o/r, workflow: .github/r.yml, ref: main, "
+         "token_file: t}}}}\n",
+         "test.yml: services.a.rollback.github_workflow.workflow: expected the workflow's file name"},
+        {"services: {a: {rollback: {github_workflow: {repository: o/r, workflow: r.yml, ref: main, "
+         "token_file: t, api_url: 'github.example.com'}}}}\n",
+         "test.yml: services.a.rollback.github_workflow.api_url: \"github.example.com\": no scheme"},
+        {"services: {a: {rollback: {github_workflow: {repository: o/r, workflow: r.yml, ref: main, "
+         "token_file: t, inputs: {v: '{{sha}}'}}}}}\n",
+         "test.yml: services.a.rollback.github_workflow.inputs.v: unknown placeholder"},
+        {"services: {a: {rollback: {github_workflow: {repository: o/r, workflow: r.yml, ref: main, "
+         "token_file: t, inputs: {v: {x: 1}}}}}}\n",
+         "test.yml: services.a.rollback.github_workflow.inputs.v: expected a string"},
+        {"notify: 'http://chat/'\n", "test.yml: notify: expected a list of URLs"},
+        {"notify: [{headers: {}}]\n", "test.yml: notify[0].url: missing"},
+        {"notify: [[http://chat/]]\n", "test.yml: notify[0]: expected a list of URLs"},
+        {"services: {a: {notify: ['chat']}}\n", "test.yml: services.a.notify[0]: \"chat\": no scheme"},
+        {"tls: {cert_file: c.pem}\n", "test.yml: tls.key_file: missing; serving HTTPS needs both"},
+        {"tls: {client_ca_file: ca.pem}\n", "test.yml: tls.client_ca_file: client certificates need HTTPS"},
+        {"tls: {ca: x}\n",
+         "test.yml: tls.ca: unknown key (known keys: cert_file, key_file, client_ca_file, ca_file)"},
     };
     for (const Row& row : rows) {
         const std::string yaml = row.yaml;
@@ -309,6 +363,106 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         CHECK(result.error().rfind("test.yml: ", 0) == 0);
         CHECK(result.error().find("hunter2") == std::string::npos);
     }
+}
+
+TEST_CASE("webhook, github_workflow, notify and tls settings") {
+    const std::string yaml = R"(
+tls: {cert_file: certs/server.pem, key_file: certs/server.key, client_ca_file: certs/clients.pem,
+      ca_file: /etc/ssl/internal.pem}
+notify: ['https://hooks.slack.example/T1', {url: 'http://chat/{{service}}', headers: {X-Key: {file: k}}}]
+defaults:
+  rollback: {command: [scripts/rollback.sh], retries: 1}
+services:
+  checkout:
+    rollback:
+      webhook:
+        url: https://deploy.example.com/api/rollback?service={{service}}
+        headers:
+          Authorization: {file: secrets/deploy-token, prefix: "Bearer "}
+          X-Request-Source: rollback-receiver {{environment}}
+        body: {service: "{{service}}", to: "{{previous_version}}", force: true, count: 3, ratio: 0.5,
+               note: ~, quoted: "true", tags: [a, "{{version}}"]}
+        tls: {ca_file: certs/deploy-ca.pem}
+  search:
+    notify: []
+    rollback:
+      github_workflow:
+        repository: my-org/search
+        workflow: rollback.yml
+        ref: main
+        inputs: {version: "{{previous_version}}", reason: "{{alertname}}"}
+        token_file: secrets/github-token
+  cart:
+    rollback:
+      github_workflow: {repository: o/cart, workflow: 1234, ref: v1, token_file: /t,
+                        api_url: 'https://github.example.com/api/v3/'}
+)";
+    const Config config = parse_ok(yaml, "/etc/rr");
+    CHECK(config.tls.cert_file == "/etc/rr/certs/server.pem");
+    CHECK(config.tls.key_file == "/etc/rr/certs/server.key");
+    CHECK(config.tls.client_ca_file == "/etc/rr/certs/clients.pem");
+    CHECK(config.tls.ca_file == "/etc/ssl/internal.pem");
+    CHECK(config.tls.serves_https());
+    REQUIRE(config.defaults.notify.size() == 2);
+    CHECK(config.defaults.notify[0].target.url == "https://hooks.slack.example/T1");
+    CHECK(config.defaults.notify[1].target.url == "http://chat/{{service}}");
+    REQUIRE(config.defaults.notify[1].target.headers.size() == 1);
+    CHECK(config.defaults.notify[1].target.headers[0].file == "/etc/rr/k");
+    CHECK(config.defaults.rollback.action_kind() == "command");
+
+    const RollbackSettings& checkout = config.settings_for("checkout").rollback;
+    CHECK(checkout.action_kind() == "webhook"); // replaces the default command as a whole
+    CHECK(checkout.command.empty());
+    CHECK(checkout.retries == 1); // other keys still merge
+    REQUIRE(checkout.webhook);
+    CHECK(checkout.webhook->target.url == "https://deploy.example.com/api/rollback?service={{service}}");
+    CHECK(checkout.webhook->target.ca_file == "/etc/rr/certs/deploy-ca.pem");
+    REQUIRE(checkout.webhook->target.headers.size() == 2);
+    CHECK(checkout.webhook->target.headers[0].name == "Authorization");
+    CHECK(checkout.webhook->target.headers[0].file == "/etc/rr/secrets/deploy-token");
+    CHECK(checkout.webhook->target.headers[0].prefix == "Bearer ");
+    CHECK(checkout.webhook->target.headers[1].value == "rollback-receiver {{environment}}");
+    const TemplateValue& body = checkout.webhook->body;
+    REQUIRE(body.kind == TemplateValue::Kind::object);
+    REQUIRE(body.fields.size() == 8);
+    struct Field {
+        const char* name;
+        TemplateValue::Kind kind;
+        const char* text;
+    };
+    using Kind = TemplateValue::Kind;
+    const Field expected[] = {
+        {"service", Kind::string, "{{service}}"}, {"to", Kind::string, "{{previous_version}}"},
+        {"force", Kind::boolean, "true"},         {"count", Kind::number, "3"},
+        {"ratio", Kind::number, "0.5"},           {"note", Kind::null, ""},
+        {"quoted", Kind::string, "true"}};
+    for (std::size_t i = 0; i < std::size(expected); ++i) {
+        CAPTURE(expected[i].name);
+        CHECK(body.fields[i].first == expected[i].name);
+        CHECK(body.fields[i].second.kind == expected[i].kind);
+        CHECK(body.fields[i].second.text == expected[i].text);
+    }
+    const TemplateValue& tags = body.fields[7].second;
+    CHECK(body.fields[7].first == "tags");
+    REQUIRE(tags.kind == Kind::list);
+    REQUIRE(tags.items.size() == 2);
+    CHECK(tags.items[1].text == "{{version}}");
+    CHECK(config.settings_for("checkout").notify.size() == 2); // inherits the top-level list
+
+    const ServiceSettings& search = config.settings_for("search");
+    CHECK(search.notify.empty()); // its own empty list: no messages
+    REQUIRE(search.rollback.github_workflow);
+    const GithubWorkflowAction& workflow = *search.rollback.github_workflow;
+    CHECK(workflow.api_url == "https://api.github.com");
+    CHECK(workflow.repository == "my-org/search");
+    CHECK(workflow.workflow == "rollback.yml");
+    CHECK(workflow.ref == "main");
+    CHECK(workflow.token_file == "/etc/rr/secrets/github-token");
+    CHECK(workflow.inputs == std::vector<std::pair<std::string, std::string>>{
+                                 {"version", "{{previous_version}}"}, {"reason", "{{alertname}}"}});
+    CHECK(config.settings_for("cart").rollback.github_workflow->api_url ==
+          "https://github.example.com/api/v3");
+    CHECK(config.settings_for("cart").rollback.github_workflow->workflow == "1234");
 }
 
 TEST_CASE("an unknown placeholder error lists the known ones") {
@@ -455,6 +609,51 @@ TEST_CASE("parse_listen_address splits host and port") {
         REQUIRE_FALSE(address.ok());
         CHECK(address.error().find("is not a listen address") != std::string::npos);
     }
+}
+
+TEST_CASE("load_config checks that every secret and certificate file it names can be read") {
+    TempDir temp;
+    const std::string config_path = temp.path() + "/receiver.yml";
+    write_file(temp.path() + "/present", "x\n");
+    struct Row {
+        std::string yaml;
+        std::string key; // named in the error; empty: loads
+    };
+    const Row rows[] = {
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', headers: {X-T: {file: present}}}}}}\n", ""},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', headers: {X-T: {file: absent}}}}}}\n",
+         "services.a.rollback.webhook.headers.X-T.file: cannot read " + temp.path() + "/absent"},
+        {"services: {a: {rollback: {github_workflow: {repository: o/r, workflow: w.yml, ref: main, "
+         "token_file: absent}}}}\n",
+         "services.a.rollback.github_workflow.token_file: cannot read"},
+        {"notify: [{url: 'http://h/', tls: {ca_file: absent}}]\n", "notify[0].tls.ca_file: cannot read"},
+        {"tls: {ca_file: absent}\n", "tls.ca_file: cannot read"},
+        {"tls: {cert_file: absent, key_file: present}\n", "tls.cert_file: cannot read"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.yaml);
+        write_file(config_path, row.yaml);
+        const auto loaded = load_config(config_path);
+        if (row.key.empty()) {
+            CHECK_MESSAGE(loaded.ok(), loaded.error());
+        } else {
+            REQUIRE_FALSE(loaded.ok());
+            CHECK_MESSAGE(loaded.error().find(config_path + ": " + row.key) != std::string::npos,
+                          loaded.error());
+        }
+    }
+}
+
+TEST_CASE("read_secret_file trims the secret and rejects what cannot be one") {
+    TempDir temp;
+    write_file(temp.path() + "/token", "  ghp_abc def \n");
+    write_file(temp.path() + "/empty", " \n");
+    write_file(temp.path() + "/two-lines", "a\nb\n");
+    CHECK(read_secret_file(temp.path() + "/token").value() == "ghp_abc def");
+    CHECK(read_secret_file(temp.path() + "/empty").error().find("is empty") != std::string::npos);
+    CHECK(read_secret_file(temp.path() + "/two-lines").error().find("more than one line") !=
+          std::string::npos);
+    CHECK(read_secret_file(temp.path() + "/absent").error().find("cannot read") != std::string::npos);
 }
 
 TEST_CASE("load_config reads the file and the token files") {

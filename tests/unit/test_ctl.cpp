@@ -195,8 +195,6 @@ TEST_CASE("arguments that do not parse: the message names the problem") {
          "--threshold: expected a number"},
         {{"verify", "--prometheus", "http://p", "--query", "up", "--threshold", "nan"}, "--threshold"},
         {{"verify", "--prometheus", "ftp://p", "--query", "up", "--threshold", "1"}, "--prometheus:"},
-        {{"verify", "--prometheus", "https://p", "--query", "up", "--threshold", "1"},
-         "https is not supported"},
         {{"verify", "--prometheus", "http://p", "--query", "up", "--threshold", "1", "--interval", "0s"},
          "--interval: must be more than 0"},
         {{"verify", "--prometheus", "http://p", "--query", "up", "--threshold", "1", "--duration", "5"},
@@ -207,7 +205,7 @@ TEST_CASE("arguments that do not parse: the message names the problem") {
          "--on-error: expected fail or ignore"},
         {{"verify", "--prometheus", "http://p", "--query", "up", "--threshold", "1", "--reason", "x"},
          "--reason is only used with --rollback"},
-        {{"--url", "https://receiver", "deployments"}, "--url:"},
+        {{"--url", "https://receiver#top", "deployments"}, "--url:"},
     };
     for (const Row& row : rows) {
         std::string joined;
@@ -259,14 +257,16 @@ TEST_CASE("base URLs and percent-encoding") {
                           {"http://127.0.0.1:9095/", "http://127.0.0.1:9095", ""},
                           {"127.0.0.1:9095", "http://127.0.0.1:9095", ""},
                           {"HTTP://prom:9090/prometheus/", "http://prom:9090", "/prometheus"},
-                          {"http://[::1]:9090", "http://[::1]:9090", ""}}) {
+                          {"http://[::1]:9090", "http://[::1]:9090", ""},
+                          {"https://prom.example/p/", "https://prom.example", "/p"}}) {
         CAPTURE(row.url);
         const auto split = split_base_url(row.url);
         REQUIRE_MESSAGE(split.ok(), split.error());
         CHECK(split->origin == row.origin);
         CHECK(split->prefix == row.prefix);
     }
-    for (const std::string bad : {"", "http://", "https://x", "ftp://x", "http://x/?a=b", "http:///path"}) {
+    for (const std::string bad :
+         {"", "http://", "https://x#top", "ftp://x", "http://x/?a=b", "http:///path", "http://x:"}) {
         CAPTURE(bad);
         CHECK_FALSE(split_base_url(bad).ok());
     }

@@ -197,6 +197,7 @@ const std::set<std::string> kFamilies{
     "rollback_receiver_pending_rollbacks",
     "rollback_receiver_config_last_reload_successful",
     "rollback_receiver_config_reloads_total",
+    "rollback_receiver_notifications_sent_total",
 };
 
 void fill_every_family(Metrics& metrics) {
@@ -219,6 +220,7 @@ void fill_every_family(Metrics& metrics) {
     metrics.pending_rollbacks.set({}, 2);
     metrics.config_reload_success.set({}, 0);
     metrics.config_reloads.add({"failure"});
+    metrics.notifications_sent.add({"rollback_started", "success"});
 }
 
 TEST_CASE("Metrics renders every family with the rollback_receiver_ prefix") {
