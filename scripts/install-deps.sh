@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git curl ca-certificates
+  build-essential cmake pkg-config git curl ca-certificates openssl
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev doctest-dev libsqlite3-dev sqlite3
   prometheus prometheus-alertmanager

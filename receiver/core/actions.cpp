@@ -32,8 +32,12 @@ Result<HttpCall> post_to(const HttpTarget& target, std::string body,
                          const std::string& default_ca_file, const SecretReader& secrets) {
     auto headers = resolve_headers(target, values, secrets);
     if (!headers) return Error{headers.error()};
+    // Values go into the URL percent-encoded: "{{version}}" may hold '/', '&' or spaces.
+    std::map<std::string, std::string> encoded;
+    for (const auto& [name, value] : values)
+        encoded.emplace(name, percent_encode(value));
     HttpCall call;
-    call.url = expand_placeholders(target.url, values);
+    call.url = expand_placeholders(target.url, encoded);
     if (auto url = parse_http_url(call.url); !url) return make_error("url: " + url.error());
     call.headers = std::move(*headers);
     call.body = std::move(body);

@@ -27,6 +27,7 @@ CommandSpec command_spec(const std::vector<std::string>& command, const Deployme
 using SecretReader = std::function<Result<std::string>(const std::string& path)>;
 
 // The `webhook` action's POST. `default_ca_file` is tls.ca_file, used when the target names none.
+// Placeholders in the URL are replaced percent-encoded; in headers and the body as they are.
 Result<HttpCall> webhook_call(const WebhookAction& action, const std::map<std::string, std::string>& values,
                               Duration timeout, const std::string& default_ca_file,
                               const SecretReader& secrets);

@@ -822,22 +822,6 @@ Result<BaseUrl> split_base_url(std::string_view url) {
     return BaseUrl{parsed->origin, prefix};
 }
 
-std::string percent_encode(std::string_view text) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += c;
-        } else {
-            out += '%';
-            out += kHex[byte >> 4];
-            out += kHex[byte & 0x0F];
-        }
-    }
-    return out;
-}
-
 Result<std::string> read_token_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in)

@@ -5,6 +5,7 @@
 #include "core/model.hpp"
 #include "core/result.hpp"
 #include "core/time_util.hpp"
+#include "core/url.hpp"
 
 #include <iosfwd>
 #include <optional>
@@ -113,9 +114,6 @@ struct BaseUrl {
     std::string prefix; // "" or "/path" without a trailing slash
 };
 Result<BaseUrl> split_base_url(std::string_view url);
-
-// Percent-encoding of one query value or path segment (RFC 3986 unreserved characters stay).
-std::string percent_encode(std::string_view text);
 
 // The token file's content without surrounding white space; errors name the file.
 Result<std::string> read_token_file(const std::string& path);

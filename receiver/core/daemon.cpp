@@ -35,17 +35,20 @@ LoadedConfig load_with_overrides(const DaemonFlags& flags) {
     return std::move(*loaded);
 }
 
-// Without tokens, only loopback: anyone who can reach /webhook could otherwise trigger rollbacks.
+// Without tokens (or client certificates), only loopback: anyone who can reach /webhook could otherwise
+// trigger rollbacks.
 void check_exposure(const LoadedConfig& loaded, const ListenAddress& address) {
     if (is_loopback_host(address.host)) return;
+    if (!loaded.config.tls.client_ca_file.empty()) return; // mutual TLS: every client holds a certificate
     std::string missing;
     if (loaded.secrets.webhook_token.empty()) missing += "auth.webhook_token_file";
     if (loaded.secrets.api_token.empty())
         missing += std::string(missing.empty() ? "" : " and ") + "auth.api_token_file";
     if (!missing.empty())
-        throw StartupError("refusing to listen on " + loaded.config.listen_address + " without tokens: set " +
-                           missing +
-                           " in the config, or listen on a loopback address such as 127.0.0.1:9095");
+        throw StartupError(
+            "refusing to listen on " + loaded.config.listen_address + " without tokens: set " + missing +
+            " in the config (or require client certificates with tls.client_ca_file), or listen on a "
+            "loopback address such as 127.0.0.1:9095");
 }
 
 class Daemon {
@@ -57,7 +60,7 @@ class Daemon {
           api_({engine_, ledger_, audit_, metrics_, [] { return Clock::now(); }, [this] { return reload(); }},
                std::move(loaded.secrets)),
           server_([this](const HttpRequest& request) { return api_.handle(request); }, kMaxBodyBytes,
-                  encode_too_large()) {
+                  encode_too_large(), config_->tls) {
         if (auto opened = audit_.set_file(config_->audit_file); !opened) throw StartupError(opened.error());
         auto interrupted = ledger_.interrupt_unfinished_rollbacks();
         if (!interrupted) throw StartupError("ledger: " + interrupted.error());
@@ -89,9 +92,12 @@ class Daemon {
         api_.set_ready(true);
         const std::string shown_host =
             address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
-        log_info("listening", {{"address", shown_host + ":" + std::to_string(*port)},
-                               {"ledger", config_->ledger_path},
-                               {"dry_run", flags_.dry_run ? "true" : "false"}});
+        log_info("listening",
+                 {{"address", shown_host + ":" + std::to_string(*port)},
+                  {"scheme", config_->tls.serves_https() ? "https" : "http"},
+                  {"client_certificates", config_->tls.client_ca_file.empty() ? "no" : "required"},
+                  {"ledger", config_->ledger_path},
+                  {"dry_run", flags_.dry_run ? "true" : "false"}});
         wait_for_stop_signal();
         log_info("stopping");
         api_.set_ready(false);
@@ -130,9 +136,13 @@ class Daemon {
         std::lock_guard lock(reload_mutex_);
         try {
             LoadedConfig loaded = load_with_overrides(flags_);
+            const TlsSettings& old_tls = config_->tls;
+            const TlsSettings& new_tls = loaded.config.tls;
             if (loaded.config.listen_address != config_->listen_address ||
-                loaded.config.ledger_path != config_->ledger_path)
-                log_warn("listen_address and ledger.path changes take effect after a restart");
+                loaded.config.ledger_path != config_->ledger_path || new_tls.cert_file != old_tls.cert_file ||
+                new_tls.key_file != old_tls.key_file || new_tls.client_ca_file != old_tls.client_ca_file)
+                log_warn(
+                    "listen_address, ledger.path and the listener's tls files take effect after a restart");
             if (auto opened = audit_.set_file(loaded.config.audit_file); !opened)
                 throw StartupError(opened.error());
             config_ = std::make_shared<const Config>(std::move(loaded.config));

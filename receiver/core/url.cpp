@@ -38,4 +38,20 @@ Result<HttpUrl> parse_http_url(std::string_view url, std::string_view default_sc
     return HttpUrl{scheme, scheme + "://" + std::string(host), path};
 }
 
+std::string percent_encode(std::string_view text) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += kHex[byte >> 4];
+            out += kHex[byte & 0x0F];
+        }
+    }
+    return out;
+}
+
 } // namespace rollback

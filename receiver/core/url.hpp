@@ -19,4 +19,7 @@ struct HttpUrl {
 // characters or an empty host are errors; the message quotes the URL and shows the expected form.
 Result<HttpUrl> parse_http_url(std::string_view url, std::string_view default_scheme = {});
 
+// Percent-encoding of one query value or path segment (RFC 3986 unreserved characters stay).
+std::string percent_encode(std::string_view text);
+
 } // namespace rollback

@@ -654,5 +654,35 @@ TEST_CASE("encode_detail holds the alert, then the text and number fields") {
     CHECK(json::parse(encoded)["output"].is_string());
 }
 
+TEST_CASE("encode_template: JSON types from YAML, placeholders only inside strings") {
+    using Kind = TemplateValue::Kind;
+    auto value = [](Kind kind, std::string text) {
+        TemplateValue made;
+        made.kind = kind;
+        made.text = std::move(text);
+        return made;
+    };
+    TemplateValue list;
+    list.kind = Kind::list;
+    list.items = {value(Kind::number, "1"), value(Kind::number, "-2.5e3"), value(Kind::null, ""),
+                  value(Kind::string, "{{service}}/{{unknown}}")};
+    TemplateValue root;
+    root.kind = Kind::object;
+    root.fields = {{"b", value(Kind::boolean, "false")},
+                   {"big", value(Kind::number, "1e400")}, // beyond a double: kept as text
+                   {"items", list}};
+    CHECK(encode_template(root, {{"service", "checkout"}}) ==
+          R"({"b":false,"big":"1e400","items":[1,-2500.0,null,"checkout/"]})");
+}
+
+TEST_CASE("github_error_message: GitHub's message, or the start of any other body") {
+    CHECK(github_error_message(R"({"message":"Not Found","documentation_url":"https://docs.github.com"})") ==
+          "Not Found");
+    CHECK(github_error_message("<html>\nbad gateway</html>") == "<html> bad gateway</html>");
+    CHECK(github_error_message(std::string(1000, 'x')).size() == 300);
+    CHECK(encode_chat_message("a \"b\"\n") == R"({"text":"a \"b\"\n"})");
+    CHECK(encode_workflow_dispatch("main", {{"v", "1"}}) == R"({"inputs":{"v":"1"},"ref":"main"})");
+}
+
 } // namespace
 } // namespace rollback

@@ -6,6 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <deque>
+#include <functional>
+#include <map>
+#include <set>
 #include <thread>
 
 using namespace rollback;
@@ -52,6 +55,55 @@ class FakeRunner : public CommandRunner {
     std::atomic<bool> block_until_cancel{false};
 };
 
+// Records every HTTP call; answers by URL with the queued results (then 204); a URL in `hang_urls` blocks
+// until the cancel flag is raised (or 5 s pass).
+class FakeHttp : public HttpCaller {
+  public:
+    HttpCallResult call(const HttpCall& request, const std::atomic<bool>& cancel) override {
+        bool hang = false;
+        {
+            std::lock_guard lock(mutex_);
+            calls.push_back(request);
+            hang = hang_urls.count(request.url) > 0;
+        }
+        if (hang) {
+            for (int i = 0; i < 500 && !cancel; ++i)
+                std::this_thread::sleep_for(10ms);
+            HttpCallResult stopped;
+            stopped.cancelled = cancel.load();
+            return stopped;
+        }
+        std::lock_guard lock(mutex_);
+        HttpCallResult result;
+        result.status = 204;
+        auto queued = results.find(request.url);
+        if (queued != results.end() && !queued->second.empty()) {
+            result = queued->second.front();
+            queued->second.pop_front();
+        }
+        return result;
+    }
+    std::vector<HttpCall> calls_to(const std::string& url) {
+        std::lock_guard lock(mutex_);
+        std::vector<HttpCall> matching;
+        for (const HttpCall& call : calls)
+            if (call.url == url) matching.push_back(call);
+        return matching;
+    }
+
+    std::mutex mutex_;
+    std::vector<HttpCall> calls;
+    std::map<std::string, std::deque<HttpCallResult>> results;
+    std::set<std::string> hang_urls;
+};
+
+HttpCallResult http_answer(int status, std::string body = {}) {
+    HttpCallResult result;
+    result.status = status;
+    result.body = std::move(body);
+    return result;
+}
+
 CommandResult failure(int exit_code) {
     CommandResult result;
     result.started = true;
@@ -66,19 +118,22 @@ struct Fixture {
     Metrics metrics;
     AuditTrail audit{ledger, metrics};
     FakeRunner runner;
+    FakeHttp http;
     std::atomic<Clock::rep> now_ticks{
         (TimePoint{} + std::chrono::hours(24 * 20000)).time_since_epoch().count()};
     std::unique_ptr<Engine> engine;
 
-    explicit Fixture(Duration debounce = 0s, bool dry_run = false, int retries = 2) {
+    explicit Fixture(Duration debounce = 0s, bool dry_run = false, int retries = 2,
+                     const std::function<void(Config&)>& adjust = {}) {
         auto config = std::make_shared<Config>();
         config->defaults.debounce = debounce;
         config->defaults.rollback.command = {"/usr/bin/rollback", "{{service}}", "--to={{previous_version}}"};
         config->defaults.rollback.retries = retries;
         config->defaults.rollback.retry_backoff = 1ms;
-        engine = std::make_unique<Engine>(
-            EngineDependencies{ledger, audit, runner, metrics, [this] { return now(); }, dry_run, 100ms},
-            config);
+        if (adjust) adjust(*config);
+        engine = std::make_unique<Engine>(EngineDependencies{ledger, audit, runner, metrics,
+                                                             [this] { return now(); }, dry_run, 100ms, &http},
+                                          config);
     }
     TimePoint now() const { return TimePoint(Clock::duration(now_ticks.load())); }
     void advance(Duration by) { now_ticks += std::chrono::duration_cast<Clock::duration>(by).count(); }
@@ -465,4 +520,173 @@ TEST_CASE("a resolved alert is audited once as alert_ignored / resolved and runs
     const auto names = f.events("d1");
     CHECK(count(names, "alert_ignored") == 1);
     CHECK(f.metrics.alerts.value({"ignore", "resolved"}) == 5);
+}
+
+namespace {
+
+constexpr const char* kHookUrl = "https://deploy.example/rollback/checkout";
+constexpr const char* kChatUrl = "https://chat.example/hook";
+constexpr const char* kSlowChatUrl = "https://slow-chat.example/hook";
+
+// The checkout service rolls back through a webhook; notify: posts to the chat URLs.
+std::function<void(Config&)> webhook_service(std::vector<std::string> chat_urls = {kChatUrl}) {
+    return [chat_urls](Config& config) {
+        RollbackSettings& rollback = config.defaults.rollback;
+        rollback.command.clear();
+        WebhookAction webhook;
+        webhook.target.url = "https://deploy.example/rollback/{{service}}";
+        TemplateValue to;
+        to.kind = TemplateValue::Kind::string;
+        to.text = "{{previous_version}}";
+        webhook.body.kind = TemplateValue::Kind::object;
+        webhook.body.fields.emplace_back("to", to);
+        rollback.webhook = webhook;
+        for (const std::string& url : chat_urls) {
+            NotifyTarget target;
+            target.target.url = url;
+            config.defaults.notify.push_back(target);
+        }
+    };
+}
+
+std::string detail_of(Fixture& f, const std::string& deployment_id, const std::string& event) {
+    AuditFilter filter;
+    filter.deployment_id = deployment_id;
+    auto listed = f.ledger.list_audit(filter);
+    REQUIRE(listed.ok());
+    for (const AuditEvent& found : *listed)
+        if (found.event == event) return found.reason + " " + found.detail;
+    return "";
+}
+
+} // namespace
+
+TEST_CASE("webhook action: one POST with placeholders replaced; success is any 2xx") {
+    Fixture f(0s, false, 2, webhook_service({}));
+    f.http.results[kHookUrl] = {http_answer(202)};
+    f.record("d1", "v2", "v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    const auto calls = f.http.calls_to(kHookUrl);
+    REQUIRE(calls.size() == 1);
+    CHECK(calls[0].method == "POST");
+    CHECK(calls[0].body == R"({"to":"v1"})");
+    CHECK(f.runner.call_count() == 0);
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    CHECK(detail_of(f, "d1", "rollback_started").find(R"("action":"webhook")") != std::string::npos);
+    CHECK(detail_of(f, "d1", "rollback_started").find("POST https://deploy.example/rollback/checkout") !=
+          std::string::npos);
+    CHECK(detail_of(f, "d1", "rollback_succeeded").find("HTTP 202") != std::string::npos);
+}
+
+TEST_CASE("webhook action: 5xx and no answer are retried as configured, then rollback_failed") {
+    Fixture f(0s, false, 2, webhook_service({}));
+    HttpCallResult refused;
+    refused.error = "Connection";
+    f.http.results[kHookUrl] = {http_answer(503, "busy"), refused, http_answer(500, "still down")};
+    f.record("d1", "v2", "v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.http.calls_to(kHookUrl).size() == 3);
+    CHECK(f.state_of("d1") == DeploymentState::rollback_failed);
+    const auto names = f.events("d1");
+    CHECK(count(names, "rollback_attempt_failed") == 3);
+    CHECK(count(names, "rollback_failed") == 1);
+    CHECK(detail_of(f, "d1", "rollback_failed").find("HTTP 500: still down") != std::string::npos);
+}
+
+TEST_CASE("github_workflow action: a 4xx is not retried and the trail carries GitHub's message") {
+    Fixture f(0s, false, 2, [](Config& config) {
+        config.defaults.rollback.command.clear();
+        GithubWorkflowAction workflow;
+        workflow.repository = "my-org/checkout";
+        workflow.workflow = "rollback.yml";
+        workflow.ref = "main";
+        workflow.token_file = "/nonexistent/token"; // read on every call: the attempt fails before HTTP
+        config.defaults.rollback.github_workflow = workflow;
+    });
+    f.record("d1", "v2", "v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.http.calls.empty()); // no token, no request: three attempts, each failing to read the file
+    CHECK(count(f.events("d1"), "rollback_attempt_failed") == 3);
+    CHECK(detail_of(f, "d1", "rollback_failed").find("token_file: cannot read /nonexistent/token") !=
+          std::string::npos);
+
+    testing::TempDir secrets;
+    const std::string token_file = secrets.file("token");
+    {
+        std::FILE* file = std::fopen(token_file.c_str(), "w");
+        REQUIRE(file != nullptr);
+        std::fputs("ghp_test\n", file);
+        std::fclose(file);
+    }
+    auto config = std::make_shared<Config>(*f.engine->config());
+    config->defaults.rollback.github_workflow->token_file = token_file;
+    f.engine->set_config(config);
+    const std::string dispatch_url =
+        "https://api.github.com/repos/my-org/checkout/actions/workflows/rollback.yml/dispatches";
+    f.http.results[dispatch_url] = {
+        http_answer(422, R"({"message":"Unexpected inputs provided: [\"to\"]","documentation_url":"x"})")};
+    f.advance(1min);
+    f.record("d2", "v3", "v2");
+    REQUIRE(f.engine->handle_notification(f.notification("firing", "fp2")).ok());
+    f.engine->wait_idle();
+    const auto calls = f.http.calls_to(dispatch_url);
+    REQUIRE(calls.size() == 1); // 422 fails the same way every time: no retry
+    CHECK(calls[0].body == R"({"inputs":{},"ref":"main"})");
+    CHECK(f.state_of("d2") == DeploymentState::rollback_failed);
+    CHECK(
+        detail_of(f, "d2", "rollback_failed").find("GitHub answered HTTP 422: Unexpected inputs provided") !=
+        std::string::npos);
+}
+
+TEST_CASE("notify: started and succeeded messages are sent; a failed rollback sends failed") {
+    Fixture f(0s, false, 0, webhook_service());
+    f.record("d1", "v2", "v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    f.engine->wait_notifications_sent();
+    auto messages = f.http.calls_to(kChatUrl);
+    REQUIRE(messages.size() == 2);
+    CHECK(messages[0].body.find("Rolling back checkout (prod) from v2 to v1") != std::string::npos);
+    CHECK(messages[0].body.find("HighErrorRate: checkout error rate is 3.1%") != std::string::npos);
+    CHECK(messages[0].body.find("http://prometheus/graph") != std::string::npos);
+    CHECK(messages[1].body.find("Rolled back checkout (prod) from v2 to v1") != std::string::npos);
+
+    f.http.results[kHookUrl] = {http_answer(500, "down")};
+    f.advance(1min);
+    f.record("d2", "v3", "v2");
+    REQUIRE(f.engine->handle_notification(f.notification("firing", "fp2")).ok());
+    f.engine->wait_idle();
+    f.engine->wait_notifications_sent();
+    messages = f.http.calls_to(kChatUrl);
+    REQUIRE(messages.size() == 4);
+    CHECK(messages[3].body.find("FAILED: HTTP 500: down") != std::string::npos);
+}
+
+TEST_CASE("notify: a chat target that hangs never delays the rollback; shutdown cancels it") {
+    Fixture f(0s, false, 0, webhook_service({kSlowChatUrl, kChatUrl}));
+    f.http.hang_urls.insert(kSlowChatUrl);
+    f.record("d1", "v2", "v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle(); // returns although the first notification is stuck
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    CHECK(f.http.calls_to(kHookUrl).size() == 1);
+    const auto started = std::chrono::steady_clock::now();
+    f.engine->shutdown(10s);
+    CHECK(std::chrono::steady_clock::now() - started < 5s); // the notifier waits at most 2 s, then cancels
+    CHECK(f.http.calls_to(kSlowChatUrl).size() == 1);
+}
+
+TEST_CASE("shutdown during a hanging webhook action interrupts it; it is not retried") {
+    Fixture f(0s, false, 2, webhook_service({}));
+    f.http.hang_urls.insert(kHookUrl);
+    f.record("d1", "v2", "v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    for (int i = 0; i < 200 && f.http.calls_to(kHookUrl).empty(); ++i)
+        std::this_thread::sleep_for(10ms);
+    f.engine->shutdown(0s);
+    CHECK(f.http.calls_to(kHookUrl).size() == 1);
+    CHECK(f.state_of("d1") == DeploymentState::rollback_interrupted);
 }
