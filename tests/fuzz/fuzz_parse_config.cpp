@@ -17,9 +17,17 @@ void check_config(std::string_view yaml_text) {
         return;
     }
     // An accepted config is usable: every service the daemon may see has settings.
-    for (const auto& [service, settings] : parsed->services)
+    for (const auto& [service, settings] : parsed->services) {
         require(&parsed->settings_for(service) == &settings, "settings_for finds a configured service",
                 service);
+        // One action at most, and has_action agrees with it.
+        const RollbackSettings& rollback = settings.rollback;
+        const int actions = int(!rollback.command.empty()) + int(rollback.webhook.has_value()) +
+                            int(rollback.github_workflow.has_value());
+        require(actions <= 1, "a service has one rollback action", service);
+        require(rollback.has_action() == !rollback.action_kind().empty(), "action_kind names the action",
+                service);
+    }
 }
 
 } // namespace

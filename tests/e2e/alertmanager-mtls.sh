@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# End-to-end test (CTest: alertmanager_mtls): Alertmanager 0.25 delivers to the receiver over HTTPS with
+# a client certificate (mutual TLS), as an operator configures it with http_config.tls_config. Throwaway
+# certificates from the openssl CLI: a test CA, the receiver's certificate for 127.0.0.1, a client
+# certificate for Alertmanager, and a stranger's. Checks:
+#   1. the receiver refuses clients without a certificate, or with one the CA did not sign;
+#   2. a deployment recorded over mTLS (curl), then an alert posted to Alertmanager's API, reaches
+#      the receiver through Alertmanager's https:// webhook: exactly one rollback command runs and the
+#      deployment is rolled_back.
+# Loopback only; every wait is bounded; the whole test gives up after 90 s.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+bin="${ROLLBACK_BINARY_DIR:-$root/build}/bin"
+deadline=90
+work="$(mktemp -d "${TMPDIR:-/tmp}/am-mtls.XXXXXX")"
+pids=()
+passed=0
+
+teardown() {
+  local status=$?
+  trap - EXIT
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    local i
+    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$status" -ne 0 ]; then
+    for log in "$work"/*.log; do
+      [ -f "$log" ] || continue
+      echo "----- last lines of $log" >&2
+      tail -20 "$log" >&2
+    done
+    echo "alertmanager-mtls: logs kept in $work" >&2
+  else
+    rm -rf "$work"
+  fi
+  echo "alertmanager-mtls: $passed passed, took ${SECONDS}s"
+  exit "$status"
+}
+trap teardown EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+ok() {
+  echo "ok   $* (${SECONDS}s)"
+  passed=$((passed + 1))
+}
+# wait_until DESCRIPTION SECONDS COMMAND...: polls every 0.2 s, bounded by SECONDS and the deadline.
+wait_until() {
+  local what="$1" limit="$2"
+  shift 2
+  local until=$((SECONDS + limit))
+  while ! "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $until ] && fail "$what: not within ${limit}s"
+    [ $SECONDS -ge $deadline ] && fail "$what: the test's ${deadline}s ran out"
+    sleep 0.2
+  done
+  ok "$what"
+}
+free_port() {
+  local port i
+  for ((i = 0; i < 50; i++)); do
+    port=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
+  done
+  return 1
+}
+for tool in openssl curl jq prometheus-alertmanager; do
+  command -v "$tool" >/dev/null || fail "$tool missing: run scripts/install-deps.sh"
+done
+[ -x "$bin/rollback-receiver" ] || fail "$bin/rollback-receiver missing: build first (scripts/build.sh)"
+
+# ------------------------------------------------------------------------------------ certificates
+certs="$work/certs"
+mkdir -p "$certs"
+new_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+# sign NAME CA_NAME SUBJECT EXTENSIONS: a certificate for NAME.key signed by CA_NAME
+sign() {
+  new_key "$certs/$1.key"
+  openssl req -new -key "$certs/$1.key" -subj "$3" -out "$certs/$1.csr" 2>/dev/null
+  printf '%s\n' "$4" >"$certs/$1.ext"
+  openssl x509 -req -in "$certs/$1.csr" -CA "$certs/$2.pem" -CAkey "$certs/$2.key" -CAcreateserial \
+    -days 1 -extfile "$certs/$1.ext" -out "$certs/$1.pem" 2>/dev/null
+}
+self_signed() {
+  new_key "$certs/$1.key"
+  openssl req -x509 -new -key "$certs/$1.key" -subj "$2" -days 1 -out "$certs/$1.pem" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+}
+self_signed ca "/CN=rollback-receiver test CA"
+self_signed stranger-ca "/CN=someone else's CA"
+sign receiver ca "/CN=127.0.0.1" "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth"
+sign alertmanager ca "/CN=alertmanager" "extendedKeyUsage=clientAuth"
+sign intruder stranger-ca "/CN=intruder" "extendedKeyUsage=clientAuth"
+ok "throwaway certificates made"
+
+# ------------------------------------------------------------------------------------- the receiver
+mkdir -p "$work/receiver"
+cat >"$work/receiver/rollback.sh" <<'EOF'
+#!/bin/sh
+echo "$ROLLBACK_DEPLOYMENT_ID $ROLLBACK_FROM_VERSION $ROLLBACK_TO_VERSION" >>"$(dirname "$0")/runs.txt"
+EOF
+chmod +x "$work/receiver/rollback.sh"
+cat >"$work/receiver/receiver.yml" <<EOF
+listen_address: 127.0.0.1:0
+ledger: {path: ledger.db}
+tls:
+  cert_file: ../certs/receiver.pem
+  key_file: ../certs/receiver.key
+  client_ca_file: ../certs/ca.pem
+services:
+  checkout:
+    rollback: {command: [./rollback.sh]}
+EOF
+"$bin/rollback-receiver" --config.file="$work/receiver/receiver.yml" >"$work/receiver.log" 2>&1 &
+pids+=($!)
+port=""
+for ((i = 0; i < 100; i++)); do
+  port="$(sed -n 's/.*msg=listening address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/receiver.log" | head -1)"
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || fail "the receiver did not start"
+grep -q 'scheme=https client_certificates=required' "$work/receiver.log" || fail "the receiver does not say it serves mTLS"
+url="https://127.0.0.1:$port"
+with_cert=(--cacert "$certs/ca.pem" --cert "$certs/alertmanager.pem" --key "$certs/alertmanager.key")
+ok "receiver serves HTTPS with client certificates required on 127.0.0.1:$port"
+
+# 1. Who gets in.
+curl -fsS --max-time 5 "${with_cert[@]}" "$url/-/ready" >/dev/null || fail "a CA-signed client is refused"
+ok "a client with a CA-signed certificate is served"
+if curl -fsS --max-time 5 --cacert "$certs/ca.pem" "$url/-/ready" >/dev/null 2>&1; then
+  fail "a client without a certificate was served"
+fi
+ok "a client without a certificate is refused"
+if curl -fsS --max-time 5 --cacert "$certs/ca.pem" --cert "$certs/intruder.pem" --key "$certs/intruder.key" \
+  "$url/-/ready" >/dev/null 2>&1; then
+  fail "a client with a stranger's certificate was served"
+fi
+ok "a client whose certificate another CA signed is refused"
+if curl -fsS --max-time 5 --cacert "$certs/stranger-ca.pem" --cert "$certs/alertmanager.pem" \
+  --key "$certs/alertmanager.key" "$url/-/ready" >/dev/null 2>&1; then
+  fail "a client trusting another CA accepted the receiver's certificate"
+fi
+ok "the receiver's certificate is refused by a client that trusts another CA"
+if curl -fsS --max-time 5 "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; then
+  fail "plain HTTP was answered on the HTTPS port"
+fi
+ok "plain HTTP gets no answer on the HTTPS port"
+
+# ---------------------------------------------------------------------------------- Alertmanager
+am_port="$(free_port)" || fail "no free port for Alertmanager"
+cat >"$work/alertmanager.yml" <<EOF
+route:
+  receiver: rollback
+  group_by: [alertname, service]
+  group_wait: 1s
+  group_interval: 5s
+  repeat_interval: 1h
+receivers:
+  - name: rollback
+    webhook_configs:
+      - url: $url/webhook
+        send_resolved: true
+        http_config:
+          tls_config:
+            ca_file: $certs/ca.pem
+            cert_file: $certs/alertmanager.pem
+            key_file: $certs/alertmanager.key
+EOF
+prometheus-alertmanager --config.file="$work/alertmanager.yml" --storage.path="$work/am-data" \
+  --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= --log.level=debug \
+  >"$work/alertmanager.log" 2>&1 &
+pids+=($!)
+am_url="http://127.0.0.1:$am_port"
+wait_until "Alertmanager ready on 127.0.0.1:$am_port" 30 curl -fsS "$am_url/-/ready"
+
+# 2. A deployment, then an alert through Alertmanager.
+curl -fsS --max-time 5 "${with_cert[@]}" -H 'Content-Type: application/json' \
+  -d '{"id":"deploy-7","service":"checkout","version":"v2","previous_version":"v1"}' \
+  "$url/api/v1/deployments" >/dev/null || fail "recording the deployment over mTLS failed"
+ok "deployment recorded over mutual TLS"
+sleep 1 # the alert must start after the deployment (startsAt has second precision here)
+now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+curl -fsS --max-time 5 -H 'Content-Type: application/json' \
+  -d "[{\"labels\":{\"alertname\":\"HighErrorRate\",\"service\":\"checkout\",\"severity\":\"page\",\"rollback\":\"true\"},\"annotations\":{\"summary\":\"error ratio 50%\"},\"startsAt\":\"$now\"}]" \
+  "$am_url/api/v2/alerts" >/dev/null || fail "posting the alert to Alertmanager failed"
+ok "alert posted to Alertmanager"
+runs="$work/receiver/runs.txt"
+wait_until "Alertmanager's https:// notification made the receiver run the rollback" 30 test -s "$runs"
+state() {
+  curl -fsS --max-time 5 "${with_cert[@]}" "$url/api/v1/deployments/deploy-7" | jq -r .state
+}
+rolled_back() { [ "$(state)" = rolled_back ]; }
+wait_until "deployment rolled_back" 10 rolled_back
+[ "$(wc -l <"$runs")" -eq 1 ] || fail "expected one rollback, ran $(wc -l <"$runs")"
+[ "$(cat "$runs")" = "deploy-7 v2 v1" ] || fail "the rollback ran with $(cat "$runs")"
+ok "exactly one rollback, deploy-7 from v2 to v1 (state $(state))"
+if grep -E 'level=(error|warn).*(x509|tls|certificate)' "$work/alertmanager.log"; then
+  fail "Alertmanager logged TLS errors"
+fi
+ok "Alertmanager logged no TLS errors"
