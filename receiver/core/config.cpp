@@ -517,7 +517,7 @@ class ConfigReader {
         for (const auto& [key, child] : *entries) {
             auto item = read_template(child, path + "." + key, depth + 1);
             if (!item) return item;
-            value.fields.emplace_back(key, std::move(*item));
+            value.fields.push_back(TemplateField{key, std::move(*item)});
         }
         return value;
     }

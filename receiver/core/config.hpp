@@ -15,12 +15,17 @@ namespace rollback {
 // A JSON value written in YAML (a webhook `body`, workflow `inputs`): strings may hold {{placeholders}},
 // replaced when the request is sent. Plain YAML scalars become null, true/false or numbers where they
 // read as such in JSON; quoted scalars are always strings.
+struct TemplateField;
 struct TemplateValue {
     enum class Kind { null, boolean, number, string, list, object };
     Kind kind = Kind::null;
     std::string text;                                          // boolean, number (JSON literal), string
     std::vector<TemplateValue> items;                          // list
-    std::vector<std::pair<std::string, TemplateValue>> fields; // object, in the YAML's order
+    std::vector<TemplateField> fields; // object, in the YAML's order
+};
+struct TemplateField {
+    std::string name;
+    TemplateValue value;
 };
 
 // One request header of an outgoing call: a literal `value` (may hold placeholders), or the trimmed

@@ -81,7 +81,7 @@ TEST_CASE("webhook_call: URL, headers (literal and from a file) and body with pl
     TemplateValue flag;
     flag.kind = TemplateValue::Kind::boolean;
     flag.text = "true";
-    action.body.fields.emplace_back("force", flag);
+    action.body.fields.push_back(TemplateField{"force", flag});
 
     const auto call = webhook_call(action, placeholder_values(deployment(), alert()), 30s, "/etc/ca.pem",
                                    secrets_from({{"/secrets/deploy-token", "s3cret"}}));

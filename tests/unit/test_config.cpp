@@ -438,12 +438,12 @@ services:
         {"quoted", Kind::string, "true"}};
     for (std::size_t i = 0; i < std::size(expected); ++i) {
         CAPTURE(expected[i].name);
-        CHECK(body.fields[i].first == expected[i].name);
-        CHECK(body.fields[i].second.kind == expected[i].kind);
-        CHECK(body.fields[i].second.text == expected[i].text);
+        CHECK(body.fields[i].name == expected[i].name);
+        CHECK(body.fields[i].value.kind == expected[i].kind);
+        CHECK(body.fields[i].value.text == expected[i].text);
     }
-    const TemplateValue& tags = body.fields[7].second;
-    CHECK(body.fields[7].first == "tags");
+    const TemplateValue& tags = body.fields[7].value;
+    CHECK(body.fields[7].name == "tags");
     REQUIRE(tags.kind == Kind::list);
     REQUIRE(tags.items.size() == 2);
     CHECK(tags.items[1].text == "{{version}}");

@@ -539,7 +539,7 @@ std::function<void(Config&)> webhook_service(std::vector<std::string> chat_urls 
         to.kind = TemplateValue::Kind::string;
         to.text = "{{previous_version}}";
         webhook.body.kind = TemplateValue::Kind::object;
-        webhook.body.fields.emplace_back("to", to);
+        webhook.body.fields.push_back(TemplateField{"to", to});
         rollback.webhook = webhook;
         for (const std::string& url : chat_urls) {
             NotifyTarget target;
