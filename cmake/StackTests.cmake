@@ -2,7 +2,7 @@
 #   demo-service     build/bin/demo-service (examples/demo-service/), the stand-in service of the stack
 #   stack_config     promtool check config config/prometheus.yml; amtool check-config config/alertmanager.yml
 #   compose_config   docker-compose config -q (docker-compose.yml is valid; no Docker engine needed)
-#   e2e_alertmanager_mtls  tests/e2e/alertmanager-mtls.sh: Alertmanager -> receiver over mutual TLS
+#   e2e_tls          tests/e2e/tls.sh: Alertmanager -> receiver over mutual TLS; rollbackctl over HTTPS
 #   stack_e2e        tests/e2e/stack-e2e.sh: Prometheus + Alertmanager + receiver + demo service on
 #                    loopback, bad deployments, and what the receiver did about them (under 3 minutes)
 # Run them with: ctest -R 'stack|compose|e2e'
@@ -48,9 +48,9 @@ add_test(NAME stack_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/stack-e2e.sh
 set_tests_properties(stack_e2e PROPERTIES TIMEOUT 200 RUN_SERIAL TRUE
                      ENVIRONMENT "ROLLBACK_BINARY_DIR=${CMAKE_BINARY_DIR}")
 
-# Alertmanager 0.25 delivering to the receiver over HTTPS with a client certificate (mutual TLS), with
-# throwaway certificates; also run under the sanitizers (it drives the daemon's TLS code).
-add_test(NAME e2e_alertmanager_mtls COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/alertmanager-mtls.sh
-         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-set_tests_properties(e2e_alertmanager_mtls PROPERTIES TIMEOUT 120
+# Alertmanager 0.25 delivering to the receiver over HTTPS with a client certificate (mutual TLS), and
+# rollbackctl over HTTPS, with throwaway certificates; also run under the sanitizers (it drives the
+# daemon's TLS code).
+add_test(NAME e2e_tls COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/tls.sh WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(e2e_tls PROPERTIES TIMEOUT 120
                      ENVIRONMENT "ROLLBACK_BINARY_DIR=${CMAKE_BINARY_DIR}")

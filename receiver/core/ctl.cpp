@@ -694,6 +694,7 @@ Commands:
 
 Global flags (before or after the command):
   --url URL          The receiver, default $ROLLBACK_RECEIVER_URL, else http://127.0.0.1:9095.
+                     https:// is verified against the system's CAs (SSL_CERT_FILE=ca.pem: another bundle).
   --token-file FILE  File holding the API token (auth.api_token_file of the receiver), sent as
                      "Authorization: Bearer"; default $ROLLBACK_RECEIVER_TOKEN_FILE, else no token.
   --help             This help; "rollbackctl <command> --help" for a command's flags.

@@ -249,7 +249,12 @@ HttpClientResponse http_request(const std::string& base_url, const std::string& 
         result = client.Patch(path, request_headers, body, "application/json");
     else
         return HttpClientResponse{0, "", "unsupported method " + method};
-    if (!result) return HttpClientResponse{0, "", httplib::to_string(result.error())};
+    if (!result) {
+        std::string error = httplib::to_string(result.error());
+        const long verify = client.get_openssl_verify_result();
+        if (verify != X509_V_OK) error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+        return HttpClientResponse{0, "", error};
+    }
     return HttpClientResponse{result->status, result->body, ""};
 }
 

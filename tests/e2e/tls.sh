@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# End-to-end test (CTest: alertmanager_mtls): Alertmanager 0.25 delivers to the receiver over HTTPS with
-# a client certificate (mutual TLS), as an operator configures it with http_config.tls_config. Throwaway
-# certificates from the openssl CLI: a test CA, the receiver's certificate for 127.0.0.1, a client
-# certificate for Alertmanager, and a stranger's. Checks:
-#   1. the receiver refuses clients without a certificate, or with one the CA did not sign;
-#   2. a deployment recorded over mTLS (curl), then an alert posted to Alertmanager's API, reaches
-#      the receiver through Alertmanager's https:// webhook: exactly one rollback command runs and the
-#      deployment is rolled_back.
+# End-to-end test of the receiver's TLS (CTest: e2e_tls) with throwaway certificates from the openssl
+# CLI: a test CA, the receiver's certificate for 127.0.0.1, a client certificate for Alertmanager, and a
+# stranger's CA and client certificate. Checks:
+#   1. with tls.client_ca_file the receiver refuses clients without a certificate, or with one the CA
+#      did not sign, and plain HTTP;
+#   2. Alertmanager 0.25 delivers over HTTPS with its client certificate (http_config.tls_config, as an
+#      operator configures it): a deployment recorded over mTLS (curl), then an alert posted to
+#      Alertmanager's API, makes exactly one rollback command run; the deployment is rolled_back;
+#   3. rollbackctl talks to an HTTPS receiver (server certificate only) when it trusts the CA
+#      (SSL_CERT_FILE), and refuses the unknown certificate with exit 2 and a message that says so.
 # Loopback only; every wait is bounded; the whole test gives up after 90 s.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${ROLLBACK_BINARY_DIR:-$root/build}/bin"
 deadline=90
-work="$(mktemp -d "${TMPDIR:-/tmp}/am-mtls.XXXXXX")"
+work="$(mktemp -d "${TMPDIR:-/tmp}/e2e-tls.XXXXXX")"
 pids=()
 passed=0
 
@@ -34,11 +36,11 @@ teardown() {
       echo "----- last lines of $log" >&2
       tail -20 "$log" >&2
     done
-    echo "alertmanager-mtls: logs kept in $work" >&2
+    echo "e2e-tls: logs kept in $work" >&2
   else
     rm -rf "$work"
   fi
-  echo "alertmanager-mtls: $passed passed, took ${SECONDS}s"
+  echo "e2e-tls: $passed passed, took ${SECONDS}s"
   exit "$status"
 }
 trap teardown EXIT
@@ -74,7 +76,22 @@ free_port() {
 for tool in openssl curl jq prometheus-alertmanager; do
   command -v "$tool" >/dev/null || fail "$tool missing: run scripts/install-deps.sh"
 done
-[ -x "$bin/rollback-receiver" ] || fail "$bin/rollback-receiver missing: build first (scripts/build.sh)"
+for program in rollback-receiver rollbackctl; do
+  [ -x "$bin/$program" ] || fail "$bin/$program missing: build first (scripts/build.sh)"
+done
+# start_receiver NAME CONFIG: starts the receiver, sets $port from its "listening" log line.
+start_receiver() {
+  "$bin/rollback-receiver" --config.file="$2" >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  port=""
+  local i
+  for ((i = 0; i < 100; i++)); do
+    port="$(sed -n 's/.*msg=listening address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$1.log" | head -1)"
+    [ -n "$port" ] && return 0
+    sleep 0.1
+  done
+  fail "$1 did not start"
+}
 
 # ------------------------------------------------------------------------------------ certificates
 certs="$work/certs"
@@ -119,15 +136,7 @@ services:
   checkout:
     rollback: {command: [./rollback.sh]}
 EOF
-"$bin/rollback-receiver" --config.file="$work/receiver/receiver.yml" >"$work/receiver.log" 2>&1 &
-pids+=($!)
-port=""
-for ((i = 0; i < 100; i++)); do
-  port="$(sed -n 's/.*msg=listening address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/receiver.log" | head -1)"
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || fail "the receiver did not start"
+start_receiver receiver "$work/receiver/receiver.yml"
 grep -q 'scheme=https client_certificates=required' "$work/receiver.log" || fail "the receiver does not say it serves mTLS"
 url="https://127.0.0.1:$port"
 with_cert=(--cacert "$certs/ca.pem" --cert "$certs/alertmanager.pem" --key "$certs/alertmanager.key")
@@ -207,3 +216,26 @@ if grep -E 'level=(error|warn).*(x509|tls|certificate)' "$work/alertmanager.log"
   fail "Alertmanager logged TLS errors"
 fi
 ok "Alertmanager logged no TLS errors"
+
+# 3. rollbackctl over HTTPS (a receiver with a server certificate only).
+mkdir -p "$work/plain-tls"
+cat >"$work/plain-tls/receiver.yml" <<EOF
+listen_address: 127.0.0.1:0
+ledger: {path: ledger.db}
+tls: {cert_file: ../certs/receiver.pem, key_file: ../certs/receiver.key}
+EOF
+start_receiver plain-tls "$work/plain-tls/receiver.yml"
+https_url="https://127.0.0.1:$port"
+SSL_CERT_FILE="$certs/ca.pem" "$bin/rollbackctl" --url "$https_url" record --service cart --version v9 \
+  --id cart-9 >"$work/ctl.out" 2>&1 || fail "rollbackctl record over HTTPS failed: $(cat "$work/ctl.out")"
+SSL_CERT_FILE="$certs/ca.pem" "$bin/rollbackctl" --url "$https_url" deployments >"$work/ctl.out" 2>&1 ||
+  fail "rollbackctl deployments over HTTPS failed: $(cat "$work/ctl.out")"
+grep -q 'cart-9' "$work/ctl.out" || fail "rollbackctl deployments does not list cart-9: $(cat "$work/ctl.out")"
+ok "rollbackctl records and lists over HTTPS when it trusts the CA"
+set +e
+SSL_CERT_FILE="$certs/stranger-ca.pem" "$bin/rollbackctl" --url "$https_url" deployments >"$work/ctl.out" 2>&1
+status=$?
+set -e
+[ "$status" -eq 2 ] || fail "rollbackctl with an untrusted certificate exited $status, expected 2"
+grep -qi 'certificate' "$work/ctl.out" || fail "rollbackctl's message does not name the certificate: $(cat "$work/ctl.out")"
+ok "rollbackctl refuses the unknown certificate: $(head -1 "$work/ctl.out")"
