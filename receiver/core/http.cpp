@@ -95,6 +95,11 @@ std::unique_ptr<httplib::Server> make_server(const TlsSettings& tls) {
     auto server = std::make_unique<httplib::SSLServer>(
         tls.cert_file.c_str(), tls.key_file.c_str(),
         tls.client_ca_file.empty() ? nullptr : tls.client_ca_file.c_str());
+    if (server->is_valid() && !tls.client_ca_file.empty() &&
+        SSL_CTX_load_verify_locations(server->ssl_context(), tls.client_ca_file.c_str(), nullptr) != 1) {
+        throw std::runtime_error("cannot use tls.client_ca_file " + tls.client_ca_file +
+                                 ": not a PEM bundle of CA certificates");
+    }
     if (!server->is_valid()) {
         throw std::runtime_error(
             "cannot serve HTTPS with tls.cert_file " + tls.cert_file + " and tls.key_file " + tls.key_file +
@@ -252,7 +257,9 @@ HttpClientResponse http_request(const std::string& base_url, const std::string& 
     if (!result) {
         std::string error = httplib::to_string(result.error());
         const long verify = client.get_openssl_verify_result();
-        if (verify != X509_V_OK) error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+        // Plain http:// has no verify result (httplib answers -1): only an https:// failure names one.
+        if (base_url.rfind("https://", 0) == 0 && verify != X509_V_OK)
+            error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
         return HttpClientResponse{0, "", error};
     }
     return HttpClientResponse{result->status, result->body, ""};
@@ -290,6 +297,21 @@ HttpCallResult NetworkHttpCaller::call(const HttpCall& request, const std::atomi
     client.set_tcp_nodelay(true);
     client.set_follow_location(false);
     if (!request.ca_file.empty()) client.set_ca_cert_path(request.ca_file.c_str());
+    if (url->scheme == "https") {
+        // OpenSSL's own host check: the subjectAltName only (httplib falls back to the CN even next to one).
+        std::string host = url->origin.substr(std::string("https://").size());
+        if (!host.empty() && host.front() == '[')
+            host = host.substr(1, host.find(']') - 1);
+        else
+            host = host.substr(0, host.find(':'));
+        X509_VERIFY_PARAM* param = SSL_CTX_get0_param(client.ssl_context());
+        in6_addr v6{};
+        in_addr v4{};
+        if (::inet_pton(AF_INET, host.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &v6) == 1)
+            X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+        else
+            X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+    }
     httplib::Headers headers;
     for (const auto& [name, value] : request.headers)
         headers.emplace(name, value);
@@ -316,7 +338,7 @@ HttpCallResult NetworkHttpCaller::call(const HttpCall& request, const std::atomi
         } else {
             result.error = httplib::to_string(answer.error());
             const long verify = client.get_openssl_verify_result();
-            if (verify != X509_V_OK)
+            if (url->scheme == "https" && verify != X509_V_OK)
                 result.error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
         }
         std::lock_guard lock(outcome->mutex);
@@ -346,6 +368,12 @@ HttpCallResult NetworkHttpCaller::call(const HttpCall& request, const std::atomi
     }
     worker.join();
     HttpCallResult result = std::move(outcome->result);
+    // httplib's own per-operation timeouts end at about the deadline: a call that failed then timed out.
+    if (!stopped && result.status == 0 && (cancel || Steady::now() >= deadline)) {
+        stopped = true;
+        cancelled = cancel;
+        timed_out = !cancelled;
+    }
     if (stopped && !result.succeeded()) {
         result.status = 0;
         result.timed_out = timed_out;

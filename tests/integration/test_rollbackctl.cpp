@@ -56,61 +56,30 @@ class CtlProcess {
         err_path_ = dir.file(name + ".err");
         std::vector<std::string> argv{ctl_binary()};
         argv.insert(argv.end(), arguments.begin(), arguments.end());
-        std::vector<std::string> env;
-        for (char** entry = environ; *entry; ++entry) {
-            const std::string text = *entry;
-            if (text.rfind("ROLLBACK_RECEIVER_", 0) != 0) env.push_back(text);
-        }
-        env.insert(env.end(), environment.begin(), environment.end());
-        std::vector<char*> raw_argv, raw_env;
-        for (auto& a : argv)
-            raw_argv.push_back(a.data());
-        raw_argv.push_back(nullptr);
-        for (auto& e : env)
-            raw_env.push_back(e.data());
-        raw_env.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        const int error = posix_spawn(&pid_, raw_argv[0], &actions, nullptr, raw_argv.data(), raw_env.data());
-        posix_spawn_file_actions_destroy(&actions);
-        if (error != 0)
+        if (!std::filesystem::exists(argv[0]))
             throw std::runtime_error("cannot start " + argv[0] + " (build the rollbackctl target)");
+        ChildOptions options;
+        options.stdout_path = out_path_;
+        options.stderr_path = err_path_;
+        options.drop_prefixes = {"ROLLBACK_RECEIVER_"};
+        options.environment = environment;
+        process_ = std::make_unique<ChildProcess>(std::move(argv), options);
     }
-    ~CtlProcess() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    CtlProcess(const CtlProcess&) = delete;
-    CtlProcess& operator=(const CtlProcess&) = delete;
 
     std::string out() const { return TempDir::read(out_path_); }
 
     CtlResult wait(std::chrono::milliseconds limit = 30s) {
         CtlResult result;
-        const auto give_up = std::chrono::steady_clock::now() + limit;
-        while (pid_ > 0 && std::chrono::steady_clock::now() < give_up) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                pid_ = -1;
-                break;
-            }
-            std::this_thread::sleep_for(5ms);
-        }
+        result.status = process_->wait(limit);
         result.out = TempDir::read(out_path_);
         result.err = TempDir::read(err_path_);
         return result;
     }
 
   private:
-    pid_t pid_ = -1;
     std::string out_path_;
     std::string err_path_;
+    std::unique_ptr<ChildProcess> process_;
 };
 
 // A receiver with tokens and a rollback script that appends one line per run to runs.log.

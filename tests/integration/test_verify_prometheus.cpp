@@ -1,4 +1,5 @@
 // rollbackctl verify against a real Prometheus (the Debian package) scraping a target the test controls.
+#include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 
 #include "core/http.hpp"
@@ -8,12 +9,8 @@
 
 #include <arpa/inet.h>
 #include <csignal>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
@@ -29,8 +26,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 using namespace rollback;
 using namespace rollback::testing;
@@ -69,63 +64,6 @@ int free_loopback_port() {
     REQUIRE(::getsockname(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
     return ntohs(address.sin_port);
 }
-
-// One child process: argv[0] is a path; stdin from /dev/null, stdout and stderr to files. Killed (SIGKILL)
-// and reaped by the destructor if it still runs.
-class ChildProcess {
-  public:
-    ChildProcess(std::vector<std::string> argv, const std::string& out_path, const std::string& err_path)
-        : out_path_(out_path), err_path_(err_path) {
-        std::vector<char*> raw;
-        for (auto& a : argv)
-            raw.push_back(a.data());
-        raw.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        const int error = posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (error != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(error));
-    }
-    ~ChildProcess() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    ChildProcess(const ChildProcess&) = delete;
-    ChildProcess& operator=(const ChildProcess&) = delete;
-
-    // Waits at most `limit` for the exit; its status, 128+N for signal N, -1 if it still runs.
-    int wait(std::chrono::milliseconds limit) {
-        const auto give_up = std::chrono::steady_clock::now() + limit;
-        while (pid_ > 0) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                pid_ = -1;
-                break;
-            }
-            if (std::chrono::steady_clock::now() >= give_up) return -1;
-            std::this_thread::sleep_for(5ms);
-        }
-        return exit_status_;
-    }
-    void signal(int number) {
-        if (pid_ > 0) ::kill(pid_, number);
-    }
-    bool running() { return wait(0ms) == -1; }
-    std::string out() const { return TempDir::read(out_path_); }
-    std::string err() const { return TempDir::read(err_path_); }
-
-  private:
-    std::string out_path_;
-    std::string err_path_;
-    pid_t pid_ = -1;
-    int exit_status_ = -1;
-};
 
 // The scrape target: /metrics serves http_requests_total{service="demo",code="200"|"500"}, counters a
 // background thread advances by 10 requests every 100 ms, `errors_per_ten` of them code 500.
@@ -205,15 +143,16 @@ class Prometheus {
                                                                    target + "']\n");
         const std::string address = "127.0.0.1:" + std::to_string(free_loopback_port());
         url_ = "http://" + address;
+        log_path_ = dir.file("prometheus.log");
         process_ = std::make_unique<ChildProcess>(
             std::vector<std::string>{kPrometheusBinary, "--config.file=" + config,
                                      "--storage.tsdb.path=" + dir.file("prometheus-data"),
                                      "--web.listen-address=" + address, "--log.level=warn"},
-            dir.file("prometheus.out"), dir.file("prometheus.log"));
+            output_files(dir.file("prometheus.out"), log_path_));
     }
 
     const std::string& url() const { return url_; }
-    std::string log() const { return process_->err(); }
+    std::string log() const { return TempDir::read(log_path_); }
 
     // Waits (bounded) until `query` has a value over `at_least`; false if it never had.
     bool wait_for_value(const std::string& query, double at_least, std::chrono::seconds limit = 30s) {
@@ -254,6 +193,7 @@ class Prometheus {
     }
 
     std::string url_;
+    std::string log_path_;
     std::unique_ptr<ChildProcess> process_;
 };
 
@@ -273,13 +213,15 @@ CtlRun run_ctl(const TempDir& dir, const std::vector<std::string>& arguments) {
     std::vector<std::string> argv{ctl_binary()};
     argv.insert(argv.end(), arguments.begin(), arguments.end());
     const auto started = std::chrono::steady_clock::now();
-    ChildProcess process(argv, dir.file(name + ".out"), dir.file(name + ".err"));
+    const std::string out_path = dir.file(name + ".out");
+    const std::string err_path = dir.file(name + ".err");
+    ChildProcess process(argv, output_files(out_path, err_path));
     CtlRun run;
     run.status = process.wait(60s);
     run.took =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    run.out = process.out();
-    run.err = process.err();
+    run.out = TempDir::read(out_path);
+    run.err = TempDir::read(err_path);
     return run;
 }
 

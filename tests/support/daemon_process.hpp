@@ -2,22 +2,15 @@
 #pragma once
 
 #include "core/http.hpp"
+#include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 
-#include <csignal>
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
+#include <memory>
 #include <regex>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace rollback::testing {
 
@@ -27,29 +20,20 @@ inline std::string receiver_binary() {
 
 class DaemonProcess {
   public:
-    // Starts the binary with `arguments`; stderr (the log) goes to `log_path`.
-    DaemonProcess(std::vector<std::string> arguments, std::string log_path) : log_path_(std::move(log_path)) {
+    // Starts the binary with `arguments`; stdout and stderr (the log) are appended to `log_path`.
+    // `environment` ("NAME=value") is added to the test's own.
+    DaemonProcess(std::vector<std::string> arguments, std::string log_path,
+                  std::vector<std::string> environment = {})
+        : log_path_(std::move(log_path)) {
         log_offset_ = TempDir::read(log_path_).size(); // the file may hold an earlier run's lines
         std::vector<std::string> argv{receiver_binary()};
         argv.insert(argv.end(), arguments.begin(), arguments.end());
-        std::vector<char*> raw;
-        for (auto& a : argv)
-            raw.push_back(a.data());
-        raw.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        const int error = posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (error != 0) throw std::runtime_error("cannot start " + argv[0]);
-    }
-    ~DaemonProcess() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
+        ChildOptions options;
+        options.stdout_path = log_path_;
+        options.stderr_path = log_path_;
+        options.append = true;
+        options.environment = std::move(environment);
+        process_ = std::make_unique<ChildProcess>(std::move(argv), options);
     }
     DaemonProcess(const DaemonProcess&) = delete;
     DaemonProcess& operator=(const DaemonProcess&) = delete;
@@ -68,7 +52,7 @@ class DaemonProcess {
                 base_url_ = "http://" + match[1].str();
                 return base_url_;
             }
-            if (exited()) return "";
+            if (!process_->running()) return "";
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         return "";
@@ -77,42 +61,21 @@ class DaemonProcess {
     // Waits for the process to end (at most `limit`); returns its exit status, -1 if it did not end,
     // 128+N for a signal.
     int wait_exit(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-        const auto give_up = std::chrono::steady_clock::now() + limit;
-        while (std::chrono::steady_clock::now() < give_up) {
-            if (exited()) return exit_status_;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return -1;
+        return process_->wait(limit);
     }
 
-    void signal(int number) {
-        if (pid_ > 0) ::kill(pid_, number);
-    }
-    void kill9() {
-        signal(SIGKILL);
-        wait_exit();
-    }
+    void signal(int number) { process_->signal(number); }
+    void kill9() { process_->kill_and_reap(); }
 
     const std::string& url() const { return base_url_; }
     std::string log() const { return TempDir::read(log_path_); }
-    pid_t pid() const { return pid_; }
+    // The process id while it runs; -1 once it has ended.
+    pid_t pid() const { return process_->pid(); }
 
   private:
-    bool exited() {
-        if (pid_ <= 0) return true;
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            pid_ = -1;
-            return true;
-        }
-        return false;
-    }
-
     std::string log_path_;
     std::size_t log_offset_ = 0;
-    pid_t pid_ = -1;
-    int exit_status_ = -1;
+    std::unique_ptr<ChildProcess> process_;
     std::string base_url_;
 };
 

@@ -1,8 +1,11 @@
-// Unit tests for the HTTP adapter: a real HttpServer on 127.0.0.1:0, the http_request client, body limits,
-// stopping, and the loopback check that decides whether tokens are required.
+// Unit tests for the HTTP adapter: HttpServer (HTTP, HTTPS, mutual TLS), http_request, NetworkHttpCaller.
 #include "core/http.hpp"
 
 #include "core/unique_fd.hpp"
+
+#include "support/child_process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_certificates.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -14,8 +17,11 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,10 +54,12 @@ HttpResponse echo(const HttpRequest& request) {
 }
 
 // An HttpServer bound to 127.0.0.1:0 and serving on its own thread; stops and joins at the end.
+// With tls.cert_file and key_file it serves HTTPS.
 class RunningServer {
   public:
-    explicit RunningServer(HttpHandler handler = echo)
-        : server_(std::make_unique<HttpServer>(std::move(handler), kMaxBody, kTooLarge)) {
+    explicit RunningServer(HttpHandler handler = echo, const TlsSettings& tls = {})
+        : server_(std::make_unique<HttpServer>(std::move(handler), kMaxBody, kTooLarge, tls)),
+          scheme_(tls.serves_https() ? "https" : "http") {
         auto port = server_->bind(ListenAddress{"127.0.0.1", 0});
         REQUIRE_MESSAGE(port.ok(), (port.ok() ? "" : port.error()));
         port_ = *port;
@@ -62,7 +70,7 @@ class RunningServer {
     RunningServer& operator=(const RunningServer&) = delete;
 
     int port() const { return port_; }
-    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::string base_url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
 
     // Stops the server; true when serve() returned within 5 s.
     bool stop() {
@@ -75,6 +83,7 @@ class RunningServer {
 
   private:
     std::unique_ptr<HttpServer> server_;
+    std::string scheme_;
     int port_ = 0;
     std::future<void> serving_;
 };
@@ -347,6 +356,486 @@ TEST_CASE("is_loopback_host is true only for addresses that cannot be reached fr
     for (const auto& row : rows) {
         CAPTURE(row.host);
         CHECK(is_loopback_host(row.host) == row.loopback);
+    }
+}
+
+// ---- NetworkHttpCaller over plain HTTP -------------------------------------------------------------------
+
+// Requests a handler saw, for tests that check what arrived.
+class RequestLog {
+  public:
+    void add(const HttpRequest& request) {
+        std::lock_guard lock(mutex_);
+        requests_.push_back(request);
+    }
+    std::vector<HttpRequest> all() const {
+        std::lock_guard lock(mutex_);
+        return requests_;
+    }
+    std::size_t size() const {
+        std::lock_guard lock(mutex_);
+        return requests_.size();
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::vector<HttpRequest> requests_;
+};
+
+// A handler that records the request and then sleeps in small steps until `released` (or 20 s pass), so
+// that the server it runs in can still stop at the end of the test.
+HttpHandler hanging_handler(RequestLog& log, const std::atomic<bool>& released) {
+    return [&log, &released](const HttpRequest& request) {
+        log.add(request);
+        const auto give_up = std::chrono::steady_clock::now() + 20s;
+        while (!released && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(10ms);
+        return HttpResponse{200, "{}", "application/json", {}};
+    };
+}
+
+// Sets the flag when the scope ends. Declared after the server, so a hanging handler returns before the
+// server's destructor waits for it.
+struct ReleaseOnExit {
+    std::atomic<bool>& released;
+    ~ReleaseOnExit() { released = true; }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+HttpCall call_to(const std::string& url, Duration timeout = 10s) {
+    HttpCall call;
+    call.url = url;
+    call.timeout = timeout;
+    return call;
+}
+
+TEST_CASE("NetworkHttpCaller: the handler sees method, path, query, headers and body exactly as sent") {
+    RequestLog log;
+    RunningServer server([&log](const HttpRequest& request) {
+        log.add(request);
+        return HttpResponse{202, R"({"accepted":true})", "application/json", {}};
+    });
+    HttpCall call = call_to(server.base_url() + "/hooks/rollback?service=checkout&to=v1");
+    call.headers = {{"Authorization", "Bearer deploy-token-5e6f"}, {"X-Rollback-Service", "checkout"}};
+    call.body = R"({"service":"checkout","to":"v1","note":"caf\u00e9"})";
+    std::atomic<bool> cancel{false};
+    const HttpCallResult result = NetworkHttpCaller().call(call, cancel);
+    CAPTURE(result.error);
+    CHECK(result.status == 202);
+    CHECK(result.succeeded());
+    CHECK(result.body == R"({"accepted":true})");
+    CHECK(result.error.empty());
+    CHECK_FALSE(result.timed_out);
+    CHECK_FALSE(result.cancelled);
+    const auto seen = log.all();
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].method == "POST");
+    CHECK(seen[0].path == "/hooks/rollback");
+    CHECK(seen[0].query == std::map<std::string, std::string>{{"service", "checkout"}, {"to", "v1"}});
+    CHECK(seen[0].header("authorization") == "Bearer deploy-token-5e6f");
+    CHECK(seen[0].header("x-rollback-service") == "checkout");
+    CHECK(seen[0].header("content-type") == "application/json");
+    CHECK(seen[0].body == call.body);
+}
+
+TEST_CASE(
+    "NetworkHttpCaller reports the server's status as it is: 2xx succeeds, redirects are not followed") {
+    struct Row {
+        int status;
+        bool succeeded;
+    };
+    const std::vector<Row> rows{{200, true}, {204, true}, {302, false}, {404, false}, {500, false}};
+    RequestLog log;
+    RunningServer server([&log](const HttpRequest& request) {
+        log.add(request);
+        HttpResponse response;
+        response.status = std::stoi(request.path.substr(std::string("/status/").size()));
+        response.body = response.status == 204 ? "" : R"({"message":"as scripted"})";
+        if (response.status == 302) response.headers.emplace_back("Location", "/elsewhere");
+        return response;
+    });
+    for (const Row& row : rows) {
+        CAPTURE(row.status);
+        std::atomic<bool> cancel{false};
+        const auto result = NetworkHttpCaller().call(
+            call_to(server.base_url() + "/status/" + std::to_string(row.status)), cancel);
+        CAPTURE(result.error);
+        CHECK(result.status == row.status);
+        CHECK(result.succeeded() == row.succeeded);
+        CHECK(result.body == (row.status == 204 ? "" : R"({"message":"as scripted"})"));
+        CHECK_FALSE(result.timed_out);
+    }
+    CHECK(log.size() == rows.size()); // one request each: no retries, no redirect followed
+    for (const auto& request : log.all())
+        CHECK(request.path != "/elsewhere");
+}
+
+TEST_CASE("NetworkHttpCaller keeps at most 64 KiB of an answer's body") {
+    RunningServer server([](const HttpRequest&) {
+        return HttpResponse{500, std::string(200 * 1024, 'e'), "text/plain", {}};
+    });
+    std::atomic<bool> cancel{false};
+    const auto result = NetworkHttpCaller().call(call_to(server.base_url() + "/big"), cancel);
+    CHECK(result.status == 500);
+    CHECK(result.body == std::string(64 * 1024, 'e'));
+}
+
+TEST_CASE(
+    "NetworkHttpCaller: a server that does not answer gives timed_out within the timeout and a margin") {
+    RequestLog log;
+    std::atomic<bool> released{false};
+    RunningServer server(hanging_handler(log, released));
+    ReleaseOnExit release{released};
+    // Several rounds: the call's own deadline and httplib's per-operation timeouts end at about the same
+    // moment, and whichever comes first, the result must say "timed out".
+    for (const Duration timeout : {Duration(300ms), Duration(500ms), Duration(500ms), Duration(700ms)}) {
+        CAPTURE(format_duration(timeout));
+        std::atomic<bool> cancel{false};
+        const auto start = std::chrono::steady_clock::now();
+        const auto result = NetworkHttpCaller().call(call_to(server.base_url() + "/slow", timeout), cancel);
+        const double seconds = seconds_since(start);
+        CAPTURE(seconds);
+        CAPTURE(result.error);
+        CHECK(result.timed_out);
+        CHECK_FALSE(result.cancelled);
+        CHECK(result.status == 0);
+        CHECK(result.describe(timeout) == "timed out after " + format_duration(timeout));
+        CHECK(seconds >= std::chrono::duration<double>(timeout).count() * 0.9);
+        CHECK(seconds < std::chrono::duration<double>(timeout).count() + 3.0);
+    }
+    CHECK(log.size() == 4);
+}
+
+TEST_CASE("NetworkHttpCaller: raising the cancel flag from another thread ends a call promptly") {
+    RequestLog log;
+    std::atomic<bool> released{false};
+    RunningServer server(hanging_handler(log, released));
+    ReleaseOnExit release{released};
+    std::atomic<bool> cancel{false};
+    const auto start = std::chrono::steady_clock::now();
+    std::thread canceller([&] {
+        // Cancel once the request is in the handler, so the call is really in flight.
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (log.size() == 0 && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(5ms);
+        cancel = true;
+    });
+    const auto result = NetworkHttpCaller().call(call_to(server.base_url() + "/slow", 30s), cancel);
+    const double seconds = seconds_since(start);
+    canceller.join();
+    CAPTURE(seconds);
+    CHECK(log.size() == 1);
+    CHECK(result.cancelled);
+    CHECK_FALSE(result.timed_out);
+    CHECK(result.status == 0);
+    CHECK(seconds < 5.0); // the timeout was 30 s
+
+    // A flag already raised: no request is sent.
+    const auto before = NetworkHttpCaller().call(call_to(server.base_url() + "/slow", 30s), cancel);
+    CHECK(before.cancelled);
+    CHECK(before.status == 0);
+    CHECK(log.size() == 1);
+}
+
+TEST_CASE("NetworkHttpCaller: a refused connection gives status 0 and an error, without waiting") {
+    int closed_port = 0;
+    {
+        RunningServer probe;
+        closed_port = probe.port();
+    }
+    REQUIRE(port_is_closed(closed_port));
+    std::atomic<bool> cancel{false};
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = NetworkHttpCaller().call(
+        call_to("http://127.0.0.1:" + std::to_string(closed_port) + "/x", 10s), cancel);
+    CAPTURE(result.error);
+    CHECK(result.status == 0);
+    CHECK_FALSE(result.error.empty());
+    CHECK_FALSE(contains(result.error, "certificate")); // plain HTTP: no TLS problem to report
+    CHECK_FALSE(result.timed_out);
+    CHECK_FALSE(result.cancelled);
+    CHECK_FALSE(result.succeeded());
+    CHECK(seconds_since(start) < 5.0);
+}
+
+TEST_CASE("NetworkHttpCaller refuses a URL it cannot call, naming the problem") {
+    for (const std::string url : {"ftp://127.0.0.1/x", "127.0.0.1:8080/x", "http://"}) {
+        CAPTURE(url);
+        std::atomic<bool> cancel{false};
+        const auto result = NetworkHttpCaller().call(call_to(url), cancel);
+        CHECK(result.status == 0);
+        CHECK(contains(result.error, url));
+    }
+}
+
+// ---- TLS: HttpServer with a certificate, NetworkHttpCaller verifying it, mutual TLS ---------------------
+
+using testing::test_certificates;
+using testing::TestCertificates;
+
+TlsSettings server_tls(const std::string& cert_file, const std::string& key_file,
+                       const std::string& client_ca_file = "") {
+    TlsSettings tls;
+    tls.cert_file = cert_file;
+    tls.key_file = key_file;
+    tls.client_ca_file = client_ca_file;
+    return tls;
+}
+
+std::string lower_case(std::string text) {
+    for (char& c : text)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+TEST_CASE("HTTPS: with the test CA as ca_file the call succeeds and the handler sees the request exactly") {
+    const TestCertificates& certificates = test_certificates();
+    RequestLog log;
+    RunningServer server(
+        [&log](const HttpRequest& request) {
+            log.add(request);
+            return HttpResponse{200, R"({"ok":true})", "application/json", {}};
+        },
+        server_tls(certificates.server_cert_file, certificates.server_key_file));
+    REQUIRE(server.base_url().rfind("https://", 0) == 0);
+    HttpCall call = call_to(server.base_url() + "/repos/my-org/checkout/dispatches?x=1");
+    call.method = "PUT";
+    call.headers = {{"Authorization", "Bearer ghp_example"}, {"Accept", "application/vnd.github+json"}};
+    call.body = R"({"ref":"main","inputs":{"version":"v1"}})";
+    call.ca_file = certificates.ca_file;
+    std::atomic<bool> cancel{false};
+    const auto result = NetworkHttpCaller().call(call, cancel);
+    CAPTURE(result.error);
+    CHECK(result.status == 200);
+    CHECK(result.body == R"({"ok":true})");
+    const auto seen = log.all();
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].method == "PUT");
+    CHECK(seen[0].path == "/repos/my-org/checkout/dispatches");
+    CHECK(seen[0].query == std::map<std::string, std::string>{{"x", "1"}});
+    CHECK(seen[0].header("authorization") == "Bearer ghp_example");
+    CHECK(seen[0].header("accept") == "application/vnd.github+json");
+    CHECK(seen[0].header("content-type") == "application/json");
+    CHECK(seen[0].body == call.body);
+}
+
+TEST_CASE("HTTPS: the server certificate is verified against ca_file and the host name") {
+    const TestCertificates& certificates = test_certificates();
+    struct Row {
+        std::string name;
+        std::string cert_file; // the server's
+        std::string key_file;
+        std::string host; // in the URL
+        std::string ca_file;
+        bool accepted;
+        std::string error_part; // refused: lower-case text the error must hold
+    };
+    const std::string& ca = certificates.ca_file;
+    const std::vector<Row> rows{
+        {"CA-signed, by IP", certificates.server_cert_file, certificates.server_key_file, "127.0.0.1", ca,
+         true, ""},
+        {"CA-signed, by name", certificates.server_cert_file, certificates.server_key_file, "localhost", ca,
+         true, ""},
+        {"no ca_file: the system's CAs do not know the test CA", certificates.server_cert_file,
+         certificates.server_key_file, "127.0.0.1", "", false, "certificate"},
+        {"the stranger as ca_file", certificates.server_cert_file, certificates.server_key_file, "127.0.0.1",
+         certificates.stranger_cert_file, false, "certificate"},
+        {"a self-signed server the CA did not sign", certificates.stranger_cert_file,
+         certificates.stranger_key_file, "127.0.0.1", ca, false, "certificate"},
+        {"a self-signed server trusted as its own ca_file", certificates.stranger_cert_file,
+         certificates.stranger_key_file, "127.0.0.1", certificates.stranger_cert_file, true, ""},
+        {"a ca_file that does not exist (no fall-back to the system's CAs)", certificates.server_cert_file,
+         certificates.server_key_file, "127.0.0.1", certificates.ca_file + ".missing", false, "ssl"},
+        {"CA-signed for another host, by IP", certificates.misnamed_cert_file, certificates.misnamed_key_file,
+         "127.0.0.1", ca, false, "verification"},
+        {"CA-signed for another host, by name", certificates.misnamed_cert_file,
+         certificates.misnamed_key_file, "localhost", ca, false, "verification"},
+        // subjectAltName DNS:elsewhere.invalid; the CN says 127.0.0.1 but must not count next to a SAN.
+        {"CA-signed for another host with the IP as CN", certificates.cn_only_cert_file,
+         certificates.cn_only_key_file, "127.0.0.1", ca, false, "verification"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        RequestLog log;
+        RunningServer server(
+            [&log](const HttpRequest& request) {
+                log.add(request);
+                return HttpResponse{204, "", "application/json", {}};
+            },
+            server_tls(row.cert_file, row.key_file));
+        HttpCall call = call_to("https://" + row.host + ":" + std::to_string(server.port()) + "/x", 10s);
+        call.ca_file = row.ca_file;
+        std::atomic<bool> cancel{false};
+        const auto result = NetworkHttpCaller().call(call, cancel);
+        CAPTURE(result.error);
+        CHECK_FALSE(result.timed_out);
+        if (row.accepted) {
+            CHECK(result.status == 204);
+            CHECK(log.size() == 1);
+        } else {
+            CHECK(result.status == 0);
+            CHECK(contains(lower_case(result.error), row.error_part));
+            CHECK(contains(lower_case(result.describe(10s)), row.error_part));
+            CHECK(log.size() == 0); // nothing was sent to a server that could not be verified
+        }
+    }
+}
+
+TEST_CASE("HTTPS: plain http:// to the HTTPS server fails cleanly and quickly; the server goes on serving") {
+    const TestCertificates& certificates = test_certificates();
+    RequestLog log;
+    RunningServer server(
+        [&log](const HttpRequest& request) {
+            log.add(request);
+            return HttpResponse{204, "", "application/json", {}};
+        },
+        server_tls(certificates.server_cert_file, certificates.server_key_file));
+    std::atomic<bool> cancel{false};
+    const auto start = std::chrono::steady_clock::now();
+    const auto plain = NetworkHttpCaller().call(
+        call_to("http://127.0.0.1:" + std::to_string(server.port()) + "/x", 10s), cancel);
+    CAPTURE(plain.error);
+    CHECK(plain.status == 0);
+    CHECK_FALSE(plain.error.empty());
+    CHECK_FALSE(plain.timed_out);
+    CHECK(seconds_since(start) < 5.0);
+    CHECK(log.size() == 0);
+
+    HttpCall secure = call_to(server.base_url() + "/x");
+    secure.ca_file = certificates.ca_file;
+    CHECK(NetworkHttpCaller().call(secure, cancel).status == 204);
+}
+
+std::string curl_binary() {
+    for (const char* candidate : {"/usr/bin/curl", "/usr/local/bin/curl", "/bin/curl"})
+        if (std::filesystem::exists(candidate)) return candidate;
+    FAIL("curl is not installed (scripts/install-deps.sh installs it)");
+    return "";
+}
+
+struct CurlOutcome {
+    int exit_status = -1;
+    std::string http_code; // "000" when no answer came
+    std::string errors;
+};
+
+// curl (a child process) over HTTPS with the test CA and an optional client certificate.
+CurlOutcome curl_with_client_certificate(const std::string& url, const std::string& cert_file,
+                                         const std::string& key_file) {
+    testing::TempDir scratch;
+    std::vector<std::string> argv{curl_binary(),
+                                  "--silent",
+                                  "--show-error",
+                                  "--max-time",
+                                  "10",
+                                  "--cacert",
+                                  test_certificates().ca_file,
+                                  "--output",
+                                  scratch.file("body"),
+                                  "--write-out",
+                                  "%{http_code}"};
+    if (!cert_file.empty()) argv.insert(argv.end(), {"--cert", cert_file, "--key", key_file});
+    argv.push_back(url);
+    testing::ChildProcess curl(argv, testing::output_files(scratch.file("stdout"), scratch.file("stderr")));
+    CurlOutcome outcome;
+    outcome.exit_status = curl.wait(20s);
+    outcome.http_code = testing::TempDir::read(scratch.file("stdout"));
+    outcome.errors = testing::TempDir::read(scratch.file("stderr"));
+    return outcome;
+}
+
+TEST_CASE("mutual TLS: only a client certificate signed by client_ca_file is accepted") {
+    const TestCertificates& certificates = test_certificates();
+    RequestLog log;
+    RunningServer server(
+        [&log](const HttpRequest& request) {
+            log.add(request);
+            return HttpResponse{200, R"({"ok":true})", "application/json", {}};
+        },
+        server_tls(certificates.server_cert_file, certificates.server_key_file, certificates.ca_file));
+    struct Row {
+        std::string name;
+        std::string cert_file;
+        std::string key_file;
+        bool accepted;
+    };
+    const std::vector<Row> rows{
+        {"no client certificate", "", "", false},
+        {"a client certificate signed by the CA", certificates.client_cert_file, certificates.client_key_file,
+         true},
+        {"a client certificate signed by the stranger", certificates.stranger_client_cert_file,
+         certificates.stranger_client_key_file, false},
+    };
+    std::size_t accepted = 0;
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        const CurlOutcome outcome =
+            curl_with_client_certificate(server.base_url() + "/mtls", row.cert_file, row.key_file);
+        CAPTURE(outcome.errors);
+        CAPTURE(outcome.exit_status);
+        if (row.accepted) {
+            ++accepted;
+            CHECK(outcome.exit_status == 0);
+            CHECK(outcome.http_code == "200");
+        } else {
+            CHECK(outcome.exit_status > 0); // curl's TLS or receive error, not a timeout of this test
+            CHECK(outcome.http_code == "000");
+        }
+        CHECK(log.size() == accepted);
+    }
+
+    // NetworkHttpCaller presents no client certificate: refused as well.
+    HttpCall call = call_to(server.base_url() + "/mtls", 10s);
+    call.ca_file = certificates.ca_file;
+    std::atomic<bool> cancel{false};
+    const auto result = NetworkHttpCaller().call(call, cancel);
+    CAPTURE(result.error);
+    CHECK(result.status == 0);
+    CHECK_FALSE(result.error.empty());
+    CHECK(log.size() == accepted);
+}
+
+TEST_CASE("HttpServer with a certificate or key it cannot load throws std::runtime_error naming the file") {
+    const TestCertificates& certificates = test_certificates();
+    testing::TempDir scratch;
+    const std::string missing = scratch.file("missing.pem");
+    const std::string garbage = scratch.write("garbage.pem", "-----BEGIN CERTIFICATE-----\nnot base64 !!\n");
+    const std::string empty = scratch.write("empty.pem", "");
+    struct Row {
+        std::string name;
+        TlsSettings tls;
+        std::string named_file;
+    };
+    const std::string& cert = certificates.server_cert_file;
+    const std::string& key = certificates.server_key_file;
+    const std::vector<Row> rows{
+        {"missing certificate", server_tls(missing, key), missing},
+        {"missing key", server_tls(cert, missing), missing},
+        {"missing client CA", server_tls(cert, key, missing), missing},
+        {"garbage certificate", server_tls(garbage, key), garbage},
+        {"garbage key", server_tls(cert, garbage), garbage},
+        {"empty certificate", server_tls(empty, key), empty},
+        {"a key that does not belong to the certificate", server_tls(cert, certificates.client_key_file),
+         certificates.client_key_file},
+        {"garbage client CA", server_tls(cert, key, garbage), garbage},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        std::string message;
+        try {
+            HttpServer server(echo, kMaxBody, kTooLarge, row.tls);
+        } catch (const std::runtime_error& error) {
+            message = error.what();
+        }
+        CAPTURE(message);
+        CHECK(contains(message, row.named_file));
     }
 }
 

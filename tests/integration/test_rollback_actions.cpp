@@ -1,0 +1,529 @@
+// The real daemon's webhook and github_workflow actions and notify: messages, against a scripted fake server.
+#include "support/receiver_fixture.hpp"
+#include "support/test_certificates.hpp"
+
+#include "core/http.hpp"
+#include "core/time_util.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rollback {
+namespace {
+
+using namespace rollback::testing;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+const std::string kDeployToken = "deploy-token-5e6f7a";
+const std::string kGithubToken = "ghp_exampleToken0123456789";
+
+// What the fake server answers to one request.
+struct ScriptedAnswer {
+    int status = 204;
+    std::string body;
+    Duration delay = Duration::zero(); // before answering; a hang is a delay longer than the test
+};
+
+ScriptedAnswer github_error(int status, const std::string& message) {
+    return {status, json{{"message", message}, {"documentation_url", "https://docs.github.com/rest"}}.dump(),
+            Duration::zero()};
+}
+
+const ScriptedAnswer kHang{200, "{}", std::chrono::seconds(60)};
+
+// An HttpServer on 127.0.0.1:0 (HTTPS with `tls`) that records every request and answers what the test
+// scripted for its path; a hanging answer ends when the server is destroyed, so the server can stop.
+class FakeServer {
+  public:
+    explicit FakeServer(const TlsSettings& tls = {})
+        : scheme_(tls.serves_https() ? "https" : "http"),
+          server_([this](const HttpRequest& request) { return handle(request); }, 1 << 20, "{}", tls) {
+        auto port = server_.bind(ListenAddress{"127.0.0.1", 0});
+        REQUIRE_MESSAGE(port.ok(), (port.ok() ? "" : port.error()));
+        port_ = *port;
+        serving_ = std::thread([this] { server_.serve(); });
+    }
+    ~FakeServer() {
+        released_ = true;
+        server_.stop();
+        serving_.join();
+    }
+    FakeServer(const FakeServer&) = delete;
+    FakeServer& operator=(const FakeServer&) = delete;
+
+    // The answers to requests for `path`, in order; the last one repeats. Unscripted paths get 204.
+    void script(const std::string& path, std::vector<ScriptedAnswer> answers) {
+        std::lock_guard lock(mutex_);
+        scripts_[path] = std::move(answers);
+    }
+
+    std::string base_url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
+
+    std::vector<HttpRequest> requests(const std::string& path) const {
+        std::lock_guard lock(mutex_);
+        std::vector<HttpRequest> found;
+        for (const HttpRequest& request : requests_)
+            if (request.path == path) found.push_back(request);
+        return found;
+    }
+    std::size_t total_requests() const {
+        std::lock_guard lock(mutex_);
+        return requests_.size();
+    }
+
+    // Waits (at most `limit`) until `count` requests for `path` arrived; the number that did.
+    std::size_t wait_for(const std::string& path, std::size_t count,
+                         std::chrono::milliseconds limit = std::chrono::seconds(10)) const {
+        const auto give_up = std::chrono::steady_clock::now() + limit;
+        while (requests(path).size() < count && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(10ms);
+        return requests(path).size();
+    }
+
+  private:
+    HttpResponse handle(const HttpRequest& request) {
+        ScriptedAnswer answer;
+        {
+            std::lock_guard lock(mutex_);
+            const std::size_t earlier = static_cast<std::size_t>(
+                std::count_if(requests_.begin(), requests_.end(),
+                              [&](const HttpRequest& r) { return r.path == request.path; }));
+            requests_.push_back(request);
+            const auto script = scripts_.find(request.path);
+            if (script != scripts_.end() && !script->second.empty())
+                answer = script->second[std::min(earlier, script->second.size() - 1)];
+        }
+        const auto answer_at = std::chrono::steady_clock::now() + answer.delay;
+        while (!released_ && std::chrono::steady_clock::now() < answer_at)
+            std::this_thread::sleep_for(10ms);
+        return HttpResponse{answer.status, answer.body, "application/json", {}};
+    }
+
+    mutable std::mutex mutex_;
+    std::map<std::string, std::vector<ScriptedAnswer>> scripts_;
+    std::vector<HttpRequest> requests_;
+    std::atomic<bool> released_{false};
+    std::string scheme_;
+    int port_ = 0;
+    HttpServer server_;
+    std::thread serving_;
+};
+
+// The first body captured from Alertmanager 0.25 (one firing HighErrorRate alert for checkout in prod),
+// starting now, with its own fingerprint.
+std::string captured_firing_notification(const std::string& fingerprint) {
+    json body = json::parse(TempDir::read(std::string(ROLLBACK_SOURCE_DIR) +
+                                          "/tests/fixtures/alertmanager-0.25/01-firing-one-alert.json"));
+    json& alert = body["alerts"][0];
+    alert["startsAt"] = format_rfc3339_ms(Clock::now() + 1s); // after the deployment: rule 5
+    alert["fingerprint"] = fingerprint;
+    return body.dump();
+}
+const std::string kSummary = "checkout error rate is 3.1%";
+const std::string kGeneratorUrl =
+    "http://prometheus:9090/graph?g0.expr=endpoint%3Ahttp_requests%3Aerror_rate5m+%3E+0.01";
+
+// The receiver's config with these YAML lines under `services:`.
+ReceiverSetup with_services(std::string services_yaml) {
+    ReceiverSetup setup;
+    setup.services_yaml = std::move(services_yaml);
+    return setup;
+}
+
+// The daemon with `services_yaml`, the secret files the actions read, and deployment deploy-42 of checkout
+// (prod, v2 replacing v1) recorded.
+void start_with_deployment(TestReceiver& receiver) {
+    receiver.dir().write("secrets/deploy-token", kDeployToken + "\n");
+    receiver.dir().write("secrets/github-token", kGithubToken + "\n");
+    receiver.start();
+    const json deployment{{"id", "deploy-42"},
+                          {"service", "checkout"},
+                          {"environment", "prod"},
+                          {"version", "v2"},
+                          {"previous_version", "v1"}};
+    const auto recorded = receiver.api("POST", "/api/v1/deployments", deployment.dump());
+    REQUIRE_MESSAGE(recorded.status == 201, recorded.body << recorded.error);
+}
+
+// The single event named `name` in the trail (REQUIREd to be exactly one).
+json only_event(const std::vector<json>& events, const std::string& name) {
+    REQUIRE_MESSAGE(count_events(events, name) == 1, name << " in " << json(events).dump(1));
+    for (const json& event : events)
+        if (event["event"] == name) return event;
+    return nullptr;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string github_workflow_yaml(const FakeServer& github, const std::string& tls_line, int retries) {
+    return "  checkout:\n"
+           "    rollback:\n"
+           "      github_workflow:\n"
+           "        api_url: " +
+           github.base_url() +
+           "\n"
+           "        repository: my-org/checkout\n"
+           "        workflow: rollback.yml\n"
+           "        ref: main\n"
+           "        token_file: secrets/github-token\n"
+           "        inputs:\n"
+           "          service: \"{{service}}\"\n"
+           "          version: \"{{previous_version}}\"\n"
+           "          deployment_id: \"{{deployment_id}}\"\n" +
+           tls_line + "      timeout: 5s\n      retries: " + std::to_string(retries) +
+           "\n      retry_backoff: 100ms\n";
+}
+
+// checkout with a webhook action to `url`, more `rollback_keys` ("timeout: 5s, retries: 0") and notify: URLs.
+std::string webhook_service_yaml(const std::string& url, const std::string& rollback_keys,
+                                 const std::vector<std::string>& notify_urls = {}) {
+    std::string yaml = "  checkout:\n";
+    if (!notify_urls.empty()) yaml += "    notify:\n";
+    for (const std::string& notify_url : notify_urls)
+        yaml += "      - \"" + notify_url + "\"\n";
+    return yaml + "    rollback: {webhook: {url: \"" + url + "\"}, " + rollback_keys + "}\n";
+}
+
+const std::string kDispatchPath = "/repos/my-org/checkout/actions/workflows/rollback.yml/dispatches";
+
+TEST_CASE("webhook action over HTTP: one POST with the configured path, headers and body; rolled_back") {
+    FakeServer hooks;
+    hooks.script("/hooks/checkout/rollback", {{200, R"({"status":"queued"})", Duration::zero()}});
+    const std::string services_yaml =
+        "  checkout:\n"
+        "    rollback:\n"
+        "      webhook:\n"
+        "        url: \"" +
+        hooks.base_url() +
+        "/hooks/{{service}}/rollback?deployment={{deployment_id}}\"\n"
+        "        headers:\n"
+        "          Authorization: {file: secrets/deploy-token, prefix: \"Bearer \"}\n"
+        "          X-Rollback-Alert: \"{{alertname}}\"\n"
+        "        body:\n"
+        "          service: \"{{service}}\"\n"
+        "          environment: \"{{environment}}\"\n"
+        "          deployment: \"{{deployment_id}}\"\n"
+        "          from: \"{{version}}\"\n"
+        "          to: \"{{previous_version}}\"\n"
+        "          reason: \"{{alertname}} on {{service}}, back to {{previous_version}}\"\n"
+        "          dry_run: false\n"
+        "          attempt_limit: 3\n"
+        "          ratio: 0.5\n"
+        "          quoted_number: \"3\"\n"
+        "          tags: [rollback, \"{{service}}\"]\n"
+        "          owner: {team: payments, page: true}\n"
+        "          nothing: null\n"
+        "      timeout: 5s\n"
+        "      retries: 0\n";
+    TestReceiver receiver(with_services(services_yaml));
+    start_with_deployment(receiver);
+
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rolled_back");
+
+    const auto requests = hooks.requests("/hooks/checkout/rollback");
+    REQUIRE(requests.size() == 1);
+    CHECK(hooks.total_requests() == 1);
+    const HttpRequest& request = requests[0];
+    CHECK(request.method == "POST");
+    CHECK(request.query == std::map<std::string, std::string>{{"deployment", "deploy-42"}});
+    CHECK(request.header("authorization") == "Bearer " + kDeployToken);
+    CHECK(request.header("x-rollback-alert") == "HighErrorRate");
+    CHECK(request.header("content-type") == "application/json");
+    const json expected_body{{"service", "checkout"},
+                             {"environment", "prod"},
+                             {"deployment", "deploy-42"},
+                             {"from", "v2"},
+                             {"to", "v1"},
+                             {"reason", "HighErrorRate on checkout, back to v1"},
+                             {"dry_run", false},
+                             {"attempt_limit", 3},
+                             {"ratio", 0.5},
+                             {"quoted_number", "3"},
+                             {"tags", {"rollback", "checkout"}},
+                             {"owner", {{"team", "payments"}, {"page", true}}},
+                             {"nothing", nullptr}};
+    CHECK(json::parse(request.body, nullptr, false) == expected_body);
+
+    const auto events = receiver.audit("deploy-42");
+    const json started = only_event(events, "rollback_started");
+    CHECK(started["detail"]["action"] == "webhook");
+    CHECK(started["detail"]["request"] ==
+          "POST " + hooks.base_url() + "/hooks/checkout/rollback?deployment=deploy-42");
+    const json succeeded = only_event(events, "rollback_succeeded");
+    CHECK(succeeded["detail"]["http_status"] == 200);
+    CHECK(succeeded["detail"]["attempts"] == 1);
+    CHECK(count_events(events, "rollback_attempt_failed") == 0);
+
+    // The secret header value stays out of the trail and the log.
+    for (const json& event : events)
+        CHECK(event.dump().find(kDeployToken) == std::string::npos);
+    CHECK(receiver.daemon().log().find(kDeployToken) == std::string::npos);
+}
+
+TEST_CASE(
+    "github_workflow over HTTPS: trusted through tls.ca_file it dispatches; an unknown certificate fails") {
+    const TestCertificates& certificates = test_certificates();
+    TlsSettings server_tls;
+    server_tls.cert_file = certificates.server_cert_file;
+    server_tls.key_file = certificates.server_key_file;
+    struct Row {
+        std::string name;
+        std::string tls_line;
+        std::string final_state;
+        std::size_t requests;
+        std::string reason_part;
+    };
+    const std::vector<Row> rows{
+        {"the service's tls.ca_file is the test CA", "        tls: {ca_file: " + certificates.ca_file + "}\n",
+         "rolled_back", 1, "HTTP 204"},
+        {"no ca_file: the system's CAs do not know the test CA", "", "rollback_failed", 0, "certificate"},
+        {"the stranger as ca_file", "        tls: {ca_file: " + certificates.stranger_cert_file + "}\n",
+         "rollback_failed", 0, "certificate"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        FakeServer github(server_tls);
+        github.script(kDispatchPath, {{204, "", Duration::zero()}});
+        TestReceiver receiver(with_services(github_workflow_yaml(github, row.tls_line, 0)));
+        start_with_deployment(receiver);
+
+        REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+        CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == row.final_state);
+        const auto requests = github.requests(kDispatchPath);
+        CHECK(requests.size() == row.requests);
+        CHECK(github.total_requests() == row.requests);
+        const auto events = receiver.audit("deploy-42");
+        const json started = only_event(events, "rollback_started");
+        CHECK(started["detail"]["action"] == "github_workflow");
+        CHECK(started["detail"]["request"] == "workflow_dispatch my-org/checkout rollback.yml@main");
+        const json end =
+            only_event(events, row.final_state == "rolled_back" ? "rollback_succeeded" : "rollback_failed");
+        CAPTURE(end.dump());
+        CHECK(end["reason"].get<std::string>().find(row.reason_part) != std::string::npos);
+        if (requests.empty()) continue;
+
+        const HttpRequest& request = requests[0];
+        CHECK(request.method == "POST");
+        CHECK(request.query.empty());
+        CHECK(request.header("authorization") == "Bearer " + kGithubToken);
+        CHECK(request.header("accept") == "application/vnd.github+json");
+        CHECK(request.header("x-github-api-version") == "2022-11-28");
+        CHECK(request.header("content-type") == "application/json");
+        CHECK_FALSE(request.header("user-agent").empty()); // GitHub rejects requests without one
+        const json expected{
+            {"ref", "main"},
+            {"inputs", {{"service", "checkout"}, {"version", "v1"}, {"deployment_id", "deploy-42"}}}};
+        CHECK(json::parse(request.body, nullptr, false) == expected);
+        CHECK(receiver.daemon().log().find(kGithubToken) == std::string::npos);
+    }
+}
+
+TEST_CASE("github_workflow answers: 4xx fails at once with GitHub's message, 5xx/429 are retried") {
+    const TestCertificates& certificates = test_certificates();
+    TlsSettings server_tls;
+    server_tls.cert_file = certificates.server_cert_file;
+    server_tls.key_file = certificates.server_key_file;
+    const std::string trust_test_ca = "        tls: {ca_file: " + certificates.ca_file + "}\n";
+    struct Row {
+        std::string name;
+        std::vector<ScriptedAnswer> answers;
+        std::size_t requests;
+        std::string final_state;
+        std::size_t attempt_failures;
+        std::string reason_part; // of the final event
+    };
+    const ScriptedAnswer ok{204, "", Duration::zero()};
+    const std::vector<Row> rows{
+        {"401 bad token", {github_error(401, "Bad credentials")}, 1, "rollback_failed", 1, "Bad credentials"},
+        {"422 invalid inputs",
+         {github_error(422, "Unexpected inputs provided: [\"deployment_id\"]")},
+         1,
+         "rollback_failed",
+         1,
+         "Unexpected inputs provided"},
+        {"404 unknown workflow", {github_error(404, "Not Found")}, 1, "rollback_failed", 1, "Not Found"},
+        {"500 twice, then 204",
+         {github_error(500, "Server Error"), github_error(500, "Server Error"), ok},
+         3,
+         "rolled_back",
+         2,
+         "HTTP 204"},
+        {"429 rate limited, then 204",
+         {github_error(429, "API rate limit exceeded"), ok},
+         2,
+         "rolled_back",
+         1,
+         "HTTP 204"},
+        {"500 every time", {github_error(500, "Server Error")}, 3, "rollback_failed", 3, "500"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        FakeServer github(server_tls);
+        github.script(kDispatchPath, row.answers);
+        TestReceiver receiver(with_services(github_workflow_yaml(github, trust_test_ca, 2)));
+        start_with_deployment(receiver);
+
+        REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+        CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == row.final_state);
+        CHECK(github.requests(kDispatchPath).size() == row.requests);
+        const auto events = receiver.audit("deploy-42");
+        CHECK(count_events(events, "rollback_attempt_failed") == row.attempt_failures);
+        const json end =
+            only_event(events, row.final_state == "rolled_back" ? "rollback_succeeded" : "rollback_failed");
+        CAPTURE(end.dump());
+        CHECK(end["reason"].get<std::string>().find(row.reason_part) != std::string::npos);
+        CHECK(end["detail"]["attempts"] == row.requests);
+    }
+}
+
+TEST_CASE("a webhook action that hangs times out per attempt and is retried, then the rollback fails") {
+    FakeServer hooks;
+    hooks.script("/hooks/rollback", {kHang});
+    TestReceiver receiver(with_services(webhook_service_yaml(
+        hooks.base_url() + "/hooks/rollback", "timeout: 500ms, retries: 1, retry_backoff: 100ms")));
+    start_with_deployment(receiver);
+
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rollback_failed");
+    CHECK(hooks.requests("/hooks/rollback").size() == 2);
+    const auto events = receiver.audit("deploy-42");
+    CHECK(count_events(events, "rollback_attempt_failed") == 2);
+    for (const json& event : events)
+        if (event["event"] == "rollback_attempt_failed") CHECK(event["reason"] == "timed out after 500ms");
+    const json failed = only_event(events, "rollback_failed");
+    CHECK(failed["reason"] == "timed out after 500ms");
+    CHECK(failed["detail"]["attempts"] == 2);
+}
+
+TEST_CASE("while a webhook action hangs, the daemon answers health checks, webhooks and the API at once") {
+    FakeServer hooks;
+    hooks.script("/hooks/rollback", {kHang});
+    TestReceiver receiver(
+        with_services(webhook_service_yaml(hooks.base_url() + "/hooks/rollback", "timeout: 3s, retries: 0")));
+    start_with_deployment(receiver);
+
+    const std::string notification = captured_firing_notification("3a218f5b4e107d69");
+    REQUIRE(receiver.webhook(notification).status == 200);
+    REQUIRE(hooks.wait_for("/hooks/rollback", 1) == 1);
+    for (int round = 0; round < 3; ++round) {
+        CAPTURE(round);
+        auto start = std::chrono::steady_clock::now();
+        CHECK(http_request(receiver.url(), "GET", "/-/healthy", {}, {}, 5).status == 200);
+        CHECK(seconds_since(start) < 2.0);
+        start = std::chrono::steady_clock::now();
+        CHECK(receiver.webhook(notification, 5).status == 200);
+        CHECK(seconds_since(start) < 2.0);
+    }
+    // All of that was answered while the one attempt still hung.
+    CHECK(receiver.deployment("deploy-42")["state"] == "rolling_back");
+    CHECK(hooks.requests("/hooks/rollback").size() == 1);
+
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rollback_failed");
+    const auto events = receiver.audit("deploy-42");
+    CHECK(count_events(events, "rollback_started") == 1); // the repeated webhooks did not start another
+    CHECK(hooks.requests("/hooks/rollback").size() == 1);
+}
+
+TEST_CASE("notify: rollback_started and rollback_succeeded reach the chat as {\"text\": ...}") {
+    FakeServer chat_and_hooks;
+    TestReceiver receiver(with_services(webhook_service_yaml(chat_and_hooks.base_url() + "/hooks/rollback",
+                                                             "timeout: 5s, retries: 0",
+                                                             {chat_and_hooks.base_url() + "/chat"})));
+    start_with_deployment(receiver);
+
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rolled_back");
+    REQUIRE(chat_and_hooks.wait_for("/chat", 2) == 2);
+    const auto messages = chat_and_hooks.requests("/chat");
+    std::vector<std::string> texts;
+    for (const HttpRequest& message : messages) {
+        CHECK(message.method == "POST");
+        CHECK(message.header("content-type") == "application/json");
+        const json body = json::parse(message.body, nullptr, false);
+        REQUIRE_MESSAGE(body.is_object(), message.body);
+        CHECK(body.size() == 1); // Slack-compatible: only "text"
+        REQUIRE(body["text"].is_string());
+        texts.push_back(body["text"].get<std::string>());
+    }
+    // In the order of events: started, then succeeded.
+    CHECK(texts[0].find("Rolling back checkout (prod) from v2 to v1") != std::string::npos);
+    CHECK(texts[1].find("Rolled back checkout (prod) from v2 to v1") != std::string::npos);
+    for (const std::string& text : texts) {
+        CAPTURE(text);
+        CHECK(text.find("deploy-42") != std::string::npos);
+        CHECK(text.find("HighErrorRate") != std::string::npos);
+        CHECK(text.find(kSummary) != std::string::npos);
+        CHECK(text.find(kGeneratorUrl) != std::string::npos);
+    }
+    std::this_thread::sleep_for(200ms);
+    CHECK(chat_and_hooks.requests("/chat").size() == 2);
+}
+
+TEST_CASE("notify: a chat that answers 500 or hangs neither delays nor fails the rollback") {
+    FakeServer chat_and_hooks;
+    chat_and_hooks.script("/chat/failing", {{500, R"({"error":"internal"})", Duration::zero()}});
+    chat_and_hooks.script("/chat/hanging", {kHang});
+    TestReceiver receiver(with_services(webhook_service_yaml(
+        chat_and_hooks.base_url() + "/hooks/rollback", "timeout: 5s, retries: 0",
+        {chat_and_hooks.base_url() + "/chat/failing", chat_and_hooks.base_url() + "/chat/hanging"})));
+    start_with_deployment(receiver);
+
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rolled_back");
+    // A notification call may take up to its own timeout (10 s); the rollback did not wait for one.
+    CHECK(seconds_since(start) < 5.0);
+    CHECK(chat_and_hooks.requests("/hooks/rollback").size() == 1);
+    CHECK(chat_and_hooks.wait_for("/chat/failing", 1) >= 1);
+    CHECK(chat_and_hooks.wait_for("/chat/hanging", 1) >= 1);
+    const auto events = receiver.audit("deploy-42");
+    CHECK(count_events(events, "rollback_succeeded") == 1);
+    CHECK(count_events(events, "rollback_failed") == 0);
+    // And the stop is not held up by the chat that hangs (running rollbacks get 10 s; none runs).
+    const auto stopping = std::chrono::steady_clock::now();
+    CHECK(receiver.stop() == 0);
+    CHECK(seconds_since(stopping) < 8.0);
+}
+
+TEST_CASE("50 concurrent duplicate webhooks for one deployment: exactly one request to the webhook action") {
+    FakeServer hooks;
+    hooks.script("/hooks/rollback",
+                 {{204, "", std::chrono::milliseconds(300)}}); // still rolling back meanwhile
+    TestReceiver receiver(
+        with_services(webhook_service_yaml(hooks.base_url() + "/hooks/rollback", "timeout: 5s, retries: 0")));
+    start_with_deployment(receiver);
+
+    const std::string notification = captured_firing_notification("3a218f5b4e107d69");
+    std::vector<int> statuses(50, 0);
+    std::vector<std::thread> senders;
+    for (std::size_t i = 0; i < statuses.size(); ++i)
+        senders.emplace_back([&, i] { statuses[i] = receiver.webhook(notification, 20).status; });
+    for (auto& sender : senders)
+        sender.join();
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+        CAPTURE(i);
+        CHECK(statuses[i] == 200);
+    }
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rolled_back");
+    std::this_thread::sleep_for(300ms);
+    CHECK(hooks.requests("/hooks/rollback").size() == 1);
+    const auto events = receiver.audit("deploy-42");
+    CHECK(count_events(events, "rollback_started") == 1);
+    CHECK(count_events(events, "rollback_succeeded") == 1);
+}
+
+} // namespace
+} // namespace rollback
