@@ -141,7 +141,7 @@ std::string describe_http_outcome(const std::string& action_kind, const HttpCall
 }
 
 bool http_failure_is_retryable(const HttpCallResult& result) {
-    if (result.cancelled) return false;
+    if (result.cancelled || result.certificate_refused) return false; // a certificate does not change
     if (result.status == 0 || result.timed_out) return true;
     return result.status >= 500 || result.status == 408 || result.status == 429;
 }

@@ -52,7 +52,7 @@ std::string describe_http_outcome(const std::string& action_kind, const HttpCall
                                   Duration timeout);
 
 // Whether a failed HTTP attempt is worth another try: no answer, a timeout, 5xx, 408 or 429. Any other 4xx
-// (bad token, unknown workflow, invalid inputs) fails the same way every time.
+// (bad token, unknown workflow, invalid inputs) and a refused certificate fail the same way every time.
 bool http_failure_is_retryable(const HttpCallResult& result);
 
 // The notification's text for a person in a chat channel, e.g.

@@ -19,8 +19,8 @@ struct TemplateField;
 struct TemplateValue {
     enum class Kind { null, boolean, number, string, list, object };
     Kind kind = Kind::null;
-    std::string text;                                          // boolean, number (JSON literal), string
-    std::vector<TemplateValue> items;                          // list
+    std::string text;                  // boolean, number (JSON literal), string
+    std::vector<TemplateValue> items;  // list
     std::vector<TemplateField> fields; // object, in the YAML's order
 };
 struct TemplateField {

@@ -337,6 +337,7 @@ HttpCallResult NetworkHttpCaller::call(const HttpCall& request, const std::atomi
             result.body = answer->body.substr(0, 64 * 1024);
         } else {
             result.error = httplib::to_string(answer.error());
+            result.certificate_refused = answer.error() == httplib::Error::SSLServerVerification;
             const long verify = client.get_openssl_verify_result();
             if (url->scheme == "https" && verify != X509_V_OK)
                 result.error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";

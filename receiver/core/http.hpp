@@ -82,6 +82,7 @@ struct HttpCallResult {
     std::string error; // no answer: "connection refused", "certificate verify failed", ...
     bool timed_out = false;
     bool cancelled = false;
+    bool certificate_refused = false; // the server's certificate failed verification
     bool succeeded() const { return status >= 200 && status < 300; }
     // One line for a person: "HTTP 204", "HTTP 502: <body start>", "timed out after 30s", "could not
     // connect: ...".

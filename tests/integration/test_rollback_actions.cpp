@@ -297,7 +297,8 @@ TEST_CASE(
         CAPTURE(row.name);
         FakeServer github(server_tls);
         github.script(kDispatchPath, {{204, "", Duration::zero()}});
-        TestReceiver receiver(with_services(github_workflow_yaml(github, row.tls_line, 0)));
+        // retries: 2, yet a refused certificate is one attempt: it would be refused again.
+        TestReceiver receiver(with_services(github_workflow_yaml(github, row.tls_line, 2)));
         start_with_deployment(receiver);
 
         REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
@@ -313,6 +314,7 @@ TEST_CASE(
             only_event(events, row.final_state == "rolled_back" ? "rollback_succeeded" : "rollback_failed");
         CAPTURE(end.dump());
         CHECK(end["reason"].get<std::string>().find(row.reason_part) != std::string::npos);
+        CHECK(count_events(events, "rollback_attempt_failed") == (row.final_state == "rolled_back" ? 0 : 1));
         if (requests.empty()) continue;
 
         const HttpRequest& request = requests[0];

@@ -199,6 +199,9 @@ TEST_CASE("HTTP outcomes: what the trail says and whether another attempt is wor
     timed_out.timed_out = true;
     HttpCallResult cancelled;
     cancelled.cancelled = true;
+    HttpCallResult untrusted;
+    untrusted.error = "SSLServerVerification (unable to get local issuer certificate)";
+    untrusted.certificate_refused = true;
     const Row rows[] = {
         {"webhook", answer(204, ""), "HTTP 204", false},
         {"webhook", answer(500, "oops\nline two"), "HTTP 500: oops line two", true},
@@ -216,6 +219,8 @@ TEST_CASE("HTTP outcomes: what the trail says and whether another attempt is wor
         {"webhook", refused, "no answer: Could not establish connection", true},
         {"webhook", timed_out, "timed out after 30s", true},
         {"webhook", cancelled, "cancelled", false},
+        {"webhook", untrusted, "no answer: SSLServerVerification (unable to get local issuer certificate)",
+         false},
     };
     for (const Row& row : rows) {
         CAPTURE(row.described);
