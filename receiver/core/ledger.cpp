@@ -1,10 +1,15 @@
 // The ledger on SQLite: RAII owners for the connection and statements, migrations, one transaction per write.
 #include "core/ledger.hpp"
 
+#include "core/unique_fd.hpp"
+
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +18,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 
 namespace rollback {
@@ -34,7 +40,15 @@ class SqliteDatabase {
             throw std::runtime_error("ledger: cannot open " + path + ": " + message);
         }
     }
-    ~SqliteDatabase() { sqlite3_close_v2(handle_); }
+    ~SqliteDatabase() {
+        for (auto& [sql, entry] : statement_cache_)
+            sqlite3_finalize(entry.first);
+        sqlite3_close_v2(handle_);
+    }
+    // Prepared statements kept for reuse, by SQL text, with whether one is in use now (a Statement holds
+    // it): preparing was 38% of the receiver's CPU under load (docs/benchmark.md). Owned here, finalized
+    // with the connection.
+    std::unordered_map<std::string, std::pair<sqlite3_stmt*, bool>> statement_cache_;
     SqliteDatabase(const SqliteDatabase&) = delete;
     SqliteDatabase& operator=(const SqliteDatabase&) = delete;
 
@@ -44,6 +58,20 @@ class SqliteDatabase {
     // The message of the call that just failed with `rc`, and what the operator can do about it.
     std::string describe_failure(int rc) const {
         std::string message = handle_ != nullptr ? sqlite3_errmsg(handle_) : sqlite3_errstr(rc);
+        switch (rc & 0xff) {
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_CANTOPEN:
+        case SQLITE_IOERR:
+            // SQLite says "disk I/O error" when the file system turned read-only under it (ext4 does so
+            // after an error): name the cause, which has its own fix.
+            if (on_read_only_file_system())
+                return message + " (the file system holding " + path_ +
+                       " is mounted read-only: check it, then remount it read-write)";
+            break;
+        default:
+            break;
+        }
         switch (rc & 0xff) {
         case SQLITE_FULL:
             return message + " (free disk space on the file system holding " + path_ + ")";
@@ -65,6 +93,20 @@ class SqliteDatabase {
         }
     }
 
+    // True when the ledger's folder is on a read-only file system: mounted so, or turned so by the kernel
+    // after an error (ext4 then still shows "rw" in statvfs and the mount options, so a new unnamed file
+    // is the test that tells).
+    bool on_read_only_file_system() const {
+        if (path_ == ":memory:") return false;
+        const std::string parent = std::filesystem::path(path_).parent_path().string();
+        const std::string folder = parent.empty() ? "." : parent;
+        struct statvfs file_system {};
+        if (::statvfs(folder.c_str(), &file_system) == 0 && (file_system.f_flag & ST_RDONLY) != 0)
+            return true;
+        const UniqueFd probe(::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+        return !probe.valid() && errno == EROFS;
+    }
+
     std::uint32_t random_suffix() { return static_cast<std::uint32_t>(random_() & 0xffffU); }
 
     int schema_version() const { return schema_version_; }
@@ -83,23 +125,45 @@ namespace {
 class Statement {
   public:
     static Result<Statement> prepare(SqliteDatabase& db, std::string_view sql) {
+        auto& cache = db.statement_cache_;
+        auto found = cache.find(std::string(sql));
+        if (found != cache.end() && !found->second.second) {
+            found->second.second = true;
+            Statement statement(db, found->second.first);
+            statement.cached_ = &found->second.second;
+            return statement;
+        }
         sqlite3_stmt* handle = nullptr;
-        const int rc =
-            sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &handle, nullptr);
+        const int rc = sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()),
+                                          SQLITE_PREPARE_PERSISTENT, &handle, nullptr);
         if (rc != SQLITE_OK) {
             sqlite3_finalize(handle);
             return make_error(db.describe_failure(rc));
+        }
+        if (found == cache.end() && handle != nullptr) {
+            auto [inserted, ok] = cache.emplace(std::string(sql), std::make_pair(handle, true));
+            Statement statement(db, handle);
+            statement.cached_ = &inserted->second.second;
+            return statement;
         }
         return Statement(db, handle);
     }
 
     Statement(Statement&& other) noexcept
         : db_(other.db_), handle_(std::exchange(other.handle_, nullptr)),
-          bind_failure_(std::move(other.bind_failure_)) {}
+          bind_failure_(std::move(other.bind_failure_)), cached_(std::exchange(other.cached_, nullptr)) {}
     Statement& operator=(Statement&&) = delete;
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
-    ~Statement() { sqlite3_finalize(handle_); }
+    ~Statement() {
+        if (cached_ != nullptr) {
+            sqlite3_reset(handle_);
+            sqlite3_clear_bindings(handle_);
+            *cached_ = false;
+        } else {
+            sqlite3_finalize(handle_);
+        }
+    }
 
     void bind_text(const char* name, std::string_view value) {
         const int index = parameter_index(name);
@@ -159,10 +223,18 @@ class Statement {
     SqliteDatabase* db_;
     sqlite3_stmt* handle_;
     std::string bind_failure_; // the first bind that failed, reported by step()
+    bool* cached_ =
+        nullptr; // the cache's in-use flag when the handle belongs to the cache: reset, not finalized
 };
 
 // Runs constant SQL (pragmas, DDL, transaction control); never used with values from outside.
 Status execute(SqliteDatabase& db, const char* sql) {
+    const std::string_view text(sql);
+    if (text == "BEGIN IMMEDIATE" || text == "COMMIT") {
+        auto statement = Statement::prepare(db, text);
+        if (!statement) return make_error(statement.error());
+        return statement->run();
+    }
     const int rc = sqlite3_exec(db.handle(), sql, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return make_error(db.describe_failure(rc));
     return ok_status();
@@ -245,7 +317,7 @@ struct Migration {
 
 // Applied in order, each in its own transaction; a file records the versions it has in schema_migrations.
 // Never edit a migration that has shipped: add a new one.
-constexpr std::array<Migration, 2> kMigrations{{
+constexpr std::array<Migration, 3> kMigrations{{
     {1, "deployments and audit_events", R"sql(
 CREATE TABLE deployments (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -291,6 +363,11 @@ CREATE TABLE service_pauses (
     paused_at_ns INTEGER NOT NULL,
     until_ns INTEGER
 );
+)sql"},
+    {3, "look-up indexes", R"sql(
+CREATE INDEX deployments_by_service_time ON deployments (service, deployed_at_ns);
+CREATE INDEX deployments_watching ON deployments (service, environment, deployed_at_ns) WHERE state = 'watching';
+CREATE INDEX deployments_rolling_back ON deployments (state) WHERE state = 'rolling_back';
 )sql"},
 }};
 
@@ -359,6 +436,9 @@ Status configure_connection(SqliteDatabase& db) {
         return make_error("the file system refused write-ahead logging (journal mode is \"" + mode +
                           "\"): put the ledger on a local disk");
     if (auto synchronous = execute(db, "PRAGMA synchronous = FULL"); !synchronous) return synchronous;
+    // 16 MiB of page cache (SQLite's default is 2 MiB): the look-up indexes of a ledger with a million
+    // deployments stay in memory (docs/benchmark.md).
+    if (auto cache = execute(db, "PRAGMA cache_size = -16384"); !cache) return cache;
     return execute(db, "PRAGMA foreign_keys = ON");
 }
 
@@ -658,10 +738,12 @@ Result<std::vector<Deployment>> interrupt(SqliteDatabase& db) {
 
 Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std::string& dedupe_key) {
     auto insert = Statement::prepare(
-        db, "INSERT INTO audit_events (time_ns, event, service, environment, deployment_id, version, "
-            "previous_version, alertname, fingerprint, reason, detail, dedupe_key) VALUES (:time_ns, :event, "
-            ":service, :environment, :deployment_id, :version, :previous_version, :alertname, :fingerprint, "
-            ":reason, :detail, :dedupe_key) ON CONFLICT (dedupe_key) DO NOTHING");
+        db,
+        "INSERT INTO audit_events (time_ns, event, service, environment, deployment_id, version, "
+        "previous_version, alertname, fingerprint, reason, detail, dedupe_key) SELECT :time_ns, :event, "
+        ":service, :environment, :deployment_id, :version, :previous_version, :alertname, :fingerprint, "
+        ":reason, :detail, :dedupe_key WHERE :dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM audit_events "
+        "WHERE dedupe_key = :dedupe_key) ON CONFLICT (dedupe_key) DO NOTHING");
     if (!insert) return make_error(insert.error());
     insert->bind_int64(":time_ns", to_nanoseconds(event.time));
     insert->bind_text(":event", event.event);
