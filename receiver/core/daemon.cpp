@@ -62,9 +62,9 @@ class Daemon {
           server_([this](const HttpRequest& request) { return api_.handle(request); }, kMaxBodyBytes,
                   encode_too_large(), config_->tls) {
         if (auto opened = audit_.set_file(config_->audit_file); !opened) throw StartupError(opened.error());
-        auto interrupted = ledger_.interrupt_unfinished_rollbacks();
-        if (!interrupted) throw StartupError("ledger: " + interrupted.error());
-        for (const Deployment& deployment : *interrupted) {
+        // The state change and its audit event are one transaction: a kill during start-up loses neither.
+        auto interrupted = ledger_.interrupt_unfinished_rollbacks_with_audit([](const Deployment&
+                                                                                    deployment) {
             AuditEvent event;
             event.time = Clock::now();
             event.event = audit_event::rollback_interrupted;
@@ -76,9 +76,13 @@ class Daemon {
             event.reason = "receiver_restarted";
             event.detail =
                 R"({"note":"the receiver stopped while this rollback ran; it is not run again on its own"})";
-            (void)audit_.record(event);
+            return event;
+        });
+        if (!interrupted) throw StartupError(interrupted.error()); // the ledger labels its own errors
+        for (const AuditEvent& event : *interrupted) {
+            audit_.publish(event);
             log_warn("rollback was interrupted by a restart; not running it again",
-                     {{"deployment_id", deployment.id}, {"service", deployment.service}});
+                     {{"deployment_id", event.deployment_id}, {"service", event.service}});
         }
     }
 

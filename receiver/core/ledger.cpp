@@ -890,6 +890,26 @@ Result<std::vector<Deployment>> Ledger::interrupt_unfinished_rollbacks() {
                     in_write_transaction<std::vector<Deployment>>(*db_, [&] { return interrupt(*db_); }));
 }
 
+Result<std::vector<AuditEvent>> Ledger::interrupt_unfinished_rollbacks_with_audit(
+    const std::function<AuditEvent(const Deployment&)>& make_event) {
+    std::lock_guard lock(mutex_);
+    auto interrupt_and_audit = [&]() -> Result<std::vector<AuditEvent>> {
+        auto interrupted = interrupt(*db_);
+        if (!interrupted) return make_error(interrupted.error());
+        std::vector<AuditEvent> events;
+        for (const Deployment& deployment : *interrupted) {
+            AuditEvent event = make_event(deployment);
+            auto sequence = append(*db_, event, "");
+            if (!sequence) return make_error(sequence.error());
+            event.sequence = *sequence;
+            events.push_back(std::move(event));
+        }
+        return events;
+    };
+    return labelled("interrupting unfinished rollbacks",
+                    in_write_transaction<std::vector<AuditEvent>>(*db_, interrupt_and_audit));
+}
+
 Result<long long> Ledger::append_audit(const AuditEvent& event, const std::string& dedupe_key) {
     std::lock_guard lock(mutex_);
     return labelled("appending audit event \"" + event.event + "\"",

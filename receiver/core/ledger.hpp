@@ -4,6 +4,7 @@
 #include "core/model.hpp"
 #include "core/result.hpp"
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -92,6 +93,12 @@ class Ledger {
     // At start-up: every `rolling_back` deployment becomes `rollback_interrupted`; returns them
     // (with the new state).
     Result<std::vector<Deployment>> interrupt_unfinished_rollbacks();
+
+    // The same, and in the same transaction the audit event `make_event` builds for each deployment: a kill
+    // in between can lose neither (the next start would find nothing rolling_back). Returns the events as
+    // written, with their sequences.
+    Result<std::vector<AuditEvent>>
+    interrupt_unfinished_rollbacks_with_audit(const std::function<AuditEvent(const Deployment&)>& make_event);
 
     // Appends an event; assigns and returns its sequence. With a non-empty dedupe_key, an event whose key
     // was already written is not written again, and the result is 0.

@@ -234,15 +234,11 @@ TEST_CASE("kill -9 at random moments while deployments are recorded and webhooks
     CHECK(interrupted_seen >= 1); // with 0.3 s rollbacks under constant alerts, kills do cut rollbacks off
 }
 
-// KNOWN BUG in receiver/core/daemon.cpp (with ledger.cpp), reported to the lead: at start-up every
-// rolling_back deployment becomes rollback_interrupted in one transaction, and each rollback_interrupted
-// audit event is appended afterwards in a transaction of its own; a kill in between loses the events for good
-// (the next start finds nothing rolling_back). The fix: both in one transaction. This case shows it
-// deterministically; it fails today and is marked should_fail; remove the decorator with the fix.
-TEST_CASE(
-    "KNOWN BUG daemon.cpp: a kill -9 while start-up marks rollbacks interrupted must not lose their audit "
-    "events" *
-    doctest::should_fail()) {
+// At start-up every rolling_back deployment becomes rollback_interrupted and gets its audit event in one
+// transaction (Ledger::interrupt_unfinished_rollbacks_with_audit). Before that, the events were appended in
+// transactions of their own afterwards, and a kill in between lost them for good (the next start finds
+// nothing rolling_back); this case showed it every time.
+TEST_CASE("a kill -9 while start-up marks rollbacks interrupted does not lose their audit events") {
     TestReceiver receiver;
     receiver.start(); // creates the ledger
     REQUIRE(receiver.stop() == 0);

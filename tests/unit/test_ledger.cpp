@@ -737,6 +737,36 @@ TEST_CASE("interrupt_unfinished_rollbacks marks every rollback in progress, once
     CHECK(again->empty());
 }
 
+TEST_CASE("interrupt_unfinished_rollbacks_with_audit writes each state change with its event") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    record_new(ledger, deploy("r1", "api", "prod", "v1", 0));
+    record_new(ledger, deploy("w", "db", "prod", "d1", 0));
+    REQUIRE(*ledger.claim_rollback("r1"));
+    auto events = ledger.interrupt_unfinished_rollbacks_with_audit([](const Deployment& deployment) {
+        AuditEvent event = audit_event("rollback_interrupted", deployment.service, deployment.id);
+        event.reason = "receiver_restarted";
+        return event;
+    });
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 1);
+    CHECK(events->front().deployment_id == "r1");
+    CHECK(events->front().sequence > 0);
+    CHECK(state_of(ledger, "r1") == DeploymentState::rollback_interrupted);
+    CHECK(state_of(ledger, "w") == DeploymentState::watching);
+    AuditFilter filter;
+    filter.deployment_id = "r1";
+    auto listed = ledger.list_audit(filter);
+    REQUIRE(listed.ok());
+    REQUIRE(listed->size() == 1);
+    CHECK(listed->front().sequence == events->front().sequence);
+    CHECK(listed->front().reason == "receiver_restarted");
+    auto again =
+        ledger.interrupt_unfinished_rollbacks_with_audit([](const Deployment&) { return AuditEvent{}; });
+    REQUIRE(again.ok());
+    CHECK(again->empty());
+}
+
 TEST_CASE("the audit trail: sequences, de-duplication, filters, newest first") {
     TempFolder folder;
     const std::string path = folder.file("ledger.db");
