@@ -229,6 +229,20 @@ void HttpServer::stop() {
     impl_->stop_when_running();
 }
 
+namespace {
+
+// httplib's name for a failed call, with OpenSSL's reason when an https:// certificate was refused
+// ("SSLServerVerification (unable to get local issuer certificate)"). Plain http:// has no verify result
+// (httplib answers -1), so only an https:// failure names one.
+std::string client_error(httplib::Client& client, httplib::Error error, bool https) {
+    std::string text = httplib::to_string(error);
+    const long verify = client.get_openssl_verify_result();
+    if (https && verify != X509_V_OK) text += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+    return text;
+}
+
+} // namespace
+
 HttpClientResponse http_request(const std::string& base_url, const std::string& method,
                                 const std::string& path, const std::string& body,
                                 const std::vector<std::pair<std::string, std::string>>& headers,
@@ -255,12 +269,8 @@ HttpClientResponse http_request(const std::string& base_url, const std::string& 
     else
         return HttpClientResponse{0, "", "unsupported method " + method};
     if (!result) {
-        std::string error = httplib::to_string(result.error());
-        const long verify = client.get_openssl_verify_result();
-        // Plain http:// has no verify result (httplib answers -1): only an https:// failure names one.
-        if (base_url.rfind("https://", 0) == 0 && verify != X509_V_OK)
-            error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
-        return HttpClientResponse{0, "", error};
+        return HttpClientResponse{0, "",
+                                  client_error(client, result.error(), base_url.rfind("https://", 0) == 0)};
     }
     return HttpClientResponse{result->status, result->body, ""};
 }
@@ -336,11 +346,8 @@ HttpCallResult NetworkHttpCaller::call(const HttpCall& request, const std::atomi
             result.status = answer->status;
             result.body = answer->body.substr(0, 64 * 1024);
         } else {
-            result.error = httplib::to_string(answer.error());
+            result.error = client_error(client, answer.error(), url->scheme == "https");
             result.certificate_refused = answer.error() == httplib::Error::SSLServerVerification;
-            const long verify = client.get_openssl_verify_result();
-            if (url->scheme == "https" && verify != X509_V_OK)
-                result.error += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
         }
         std::lock_guard lock(outcome->mutex);
         outcome->result = std::move(result);

@@ -23,12 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitizedBuild = true;
-#else
-constexpr bool kSanitizedBuild = false;
-#endif
-
 // The contract's latency target for webhooks is "milliseconds" (Alertmanager gives an attempt at least 10 s);
 // 2 s is the generous bound a loaded 2-core machine still meets.
 constexpr auto kAnswerBound = 2s;

@@ -20,12 +20,6 @@ using namespace std::string_literals;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitizedBuild = true;
-#else
-constexpr bool kSanitizedBuild = false;
-#endif
-
 // The daemon's peak resident memory (VmHWM) over the whole catalogue (10 MiB bodies included): under 100 MiB,
 // or 400 MiB in a sanitizer build (shadow memory and ASan's quarantine of freed blocks).
 constexpr long kResidentBoundKib = kSanitizedBuild ? 400 * 1024 : 100 * 1024;

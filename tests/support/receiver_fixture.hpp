@@ -22,6 +22,13 @@
 
 namespace rollback::testing {
 
+// Sanitizer builds run several times slower: tests widen their time bounds with this.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
 inline const std::string kFixtureWebhookToken = "webhook-token-7c1d2e";
 inline const std::string kFixtureApiToken = "api-token-3b4a5f";
 
