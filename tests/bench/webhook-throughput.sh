@@ -83,16 +83,10 @@ g++ -std=c++20 -O2 -o "$bare_bin" "$here/webhook/bare_server.cpp" "${httplib_fla
   die "building the bare server failed"
 
 # ------------------------------------------------------------------------------------------- helpers
-# A port nobody listens on, below Linux's ephemeral range (32768-60999 by default), so that none of the
-# many client sockets of a Connection: close run holds it.
-free_port() {
-  local candidate i
-  for ((i = 0; i < 50; i++)); do
-    candidate=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null || { echo "$candidate"; return 0; }
-  done
-  return 1
-}
+# free_port: a port nobody listens on, below the ephemeral range, so that none of the many client
+# sockets of a Connection: close run holds it.
+# shellcheck source=../../scripts/lib/free-port.sh
+source "$root/scripts/lib/free-port.sh"
 
 # A sleep without a fork: read from a FIFO nobody writes to, with a timeout.
 mkfifo "$work/never"

@@ -65,14 +65,8 @@ wait_until() {
   done
   ok "$what"
 }
-free_port() {
-  local port i
-  for ((i = 0; i < 50; i++)); do
-    port=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
-  done
-  return 1
-}
+# shellcheck source=../../scripts/lib/free-port.sh
+source "$root/scripts/lib/free-port.sh"
 for tool in openssl curl jq prometheus-alertmanager; do
   command -v "$tool" >/dev/null || fail "$tool missing: run scripts/install-deps.sh"
 done
@@ -165,7 +159,6 @@ fi
 ok "plain HTTP gets no answer on the HTTPS port"
 
 # ---------------------------------------------------------------------------------- Alertmanager
-am_port="$(free_port)" || fail "no free port for Alertmanager"
 cat >"$work/alertmanager.yml" <<EOF
 route:
   receiver: rollback
@@ -184,12 +177,30 @@ receivers:
             cert_file: $certs/alertmanager.pem
             key_file: $certs/alertmanager.key
 EOF
-prometheus-alertmanager --config.file="$work/alertmanager.yml" --storage.path="$work/am-data" \
-  --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= --log.level=debug \
-  >"$work/alertmanager.log" 2>&1 &
-pids+=($!)
-am_url="http://127.0.0.1:$am_port"
-wait_until "Alertmanager ready on 127.0.0.1:$am_port" 30 curl -fsS "$am_url/-/ready"
+# Its port is picked before it starts, so a parallel process can take it first: then start again on
+# another, at most 5 times (scripts/lib/free-port.sh).
+for ((attempt = 1; ; attempt++)); do
+  am_port="$(free_port)" || fail "no free port for Alertmanager"
+  prometheus-alertmanager --config.file="$work/alertmanager.yml" --storage.path="$work/am-data" \
+    --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= --log.level=debug \
+    >"$work/alertmanager.log" 2>&1 &
+  am_pid=$!
+  am_url="http://127.0.0.1:$am_port"
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$am_pid" 2>/dev/null || break
+    curl -fsS --max-time 2 "$am_url/-/ready" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  if lost_port_race "$work/alertmanager.log" && [ "$attempt" -lt 5 ]; then
+    echo "port $am_port was taken meanwhile; starting Alertmanager again on another" >&2
+    kill -KILL "$am_pid" 2>/dev/null || true
+    wait "$am_pid" 2>/dev/null || true
+    continue
+  fi
+  pids+=("$am_pid")
+  break
+done
+wait_until "Alertmanager ready on 127.0.0.1:$am_port" 30 curl -fsS --max-time 2 "$am_url/-/ready"
 
 # 2. A deployment, then an alert through Alertmanager.
 curl -fsS --max-time 5 "${with_cert[@]}" -H 'Content-Type: application/json' \

@@ -16,11 +16,14 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -51,18 +54,26 @@ std::size_t count_lines_with(const std::string& text, const std::string& part) {
     return count;
 }
 
-// A port that was free a moment ago on 127.0.0.1: bind port 0, read the port, close.
+// A port nothing is bound to on 127.0.0.1, below the kernel's ephemeral range, where no port-0 listener
+// or outgoing connection of a parallel test is ever given one. Prometheus takes it a moment later, so a
+// race is still possible; Prometheus's constructor starts again on another port when it loses one.
 int free_loopback_port() {
-    UniqueFd socket_fd(::socket(AF_INET, SOCK_STREAM, 0));
-    REQUIRE(socket_fd.valid());
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    REQUIRE(::bind(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(::getsockname(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    return ntohs(address.sin_port);
+    int ephemeral_low = 32768;
+    std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
+    if (ephemeral_low <= 11024) ephemeral_low = 32768;
+    std::random_device random;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const int port = 10000 + static_cast<int>(random() % static_cast<unsigned>(ephemeral_low - 10000));
+        UniqueFd socket_fd(::socket(AF_INET, SOCK_STREAM, 0));
+        REQUIRE(socket_fd.valid());
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(static_cast<std::uint16_t>(port));
+        if (::bind(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return port;
+    }
+    FAIL("no free port on 127.0.0.1 below " << ephemeral_low);
+    return 0;
 }
 
 // The scrape target: /metrics serves http_requests_total{service="demo",code="200"|"500"}, counters a
@@ -141,14 +152,21 @@ class Prometheus {
                                                                "    static_configs:\n"
                                                                "      - targets: ['" +
                                                                    target + "']\n");
-        const std::string address = "127.0.0.1:" + std::to_string(free_loopback_port());
-        url_ = "http://" + address;
         log_path_ = dir.file("prometheus.log");
-        process_ = std::make_unique<ChildProcess>(
-            std::vector<std::string>{kPrometheusBinary, "--config.file=" + config,
-                                     "--storage.tsdb.path=" + dir.file("prometheus-data"),
-                                     "--web.listen-address=" + address, "--log.level=warn"},
-            output_files(dir.file("prometheus.out"), log_path_));
+        for (int attempt = 1;; ++attempt) {
+            const std::string address = "127.0.0.1:" + std::to_string(free_loopback_port());
+            url_ = "http://" + address;
+            process_ = std::make_unique<ChildProcess>(
+                std::vector<std::string>{kPrometheusBinary, "--config.file=" + config,
+                                         "--storage.tsdb.path=" + dir.file("prometheus-data"),
+                                         "--web.listen-address=" + address, "--log.level=warn"},
+                output_files(dir.file("prometheus.out"), log_path_));
+            if (wait_ready(30s)) return;
+            const bool lost_port = contains(log(), "address already in use");
+            if (!lost_port || attempt == 5) FAIL("Prometheus did not start; its log:\n" << log());
+            process_->wait(5s); // it exits by itself after a failed bind
+            MESSAGE("Prometheus lost port " << address << " to another process; starting again on another");
+        }
     }
 
     const std::string& url() const { return url_; }
@@ -177,6 +195,16 @@ class Prometheus {
     }
 
   private:
+    // Polls /-/ready (bounded) while the process lives: true once it answers 200.
+    bool wait_ready(std::chrono::seconds limit) {
+        const auto give_up = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < give_up && process_->running()) {
+            if (http_request(url_, "GET", "/-/ready", {}, {}, 2).status == 200) return true;
+            std::this_thread::sleep_for(100ms);
+        }
+        return false;
+    }
+
     static std::string encoded(const std::string& text) {
         static const char* hex = "0123456789ABCDEF";
         std::string out;
