@@ -43,7 +43,10 @@ bool is_loopback_host(const std::string& host);
 class HttpServerImpl;
 
 // Every request, whatever its method and path, goes to the one handler. Bodies over max_body_bytes get
-// 413 with a JSON error before the handler runs. TCP_NODELAY is on (see docs/design notes).
+// 413 with a JSON error before the handler runs. Bodies must come with a Content-Length: Transfer-Encoding
+// gets 411 and Content-Encoding (other than identity) 415, unread, and the connection is closed; a POST
+// without a Content-Length has an empty body. 64 worker threads, one per open connection; idle keep-alive
+// connections close after 5 s, and stop() ends them within about a second. TCP_NODELAY is on.
 // With tls.cert_file/key_file it serves HTTPS only; with tls.client_ca_file it also requires a client
 // certificate signed by one of those CAs (mutual TLS). A certificate or key that cannot be loaded throws
 // std::runtime_error naming the file (a start-up failure).

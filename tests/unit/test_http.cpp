@@ -101,8 +101,9 @@ std::size_t expected_response_size(const std::string& answer) {
 }
 
 // Sends raw bytes on a fresh connection and returns the server's first answer (complete, by its
-// Content-Length), or whatever arrived before the server closed the connection.
-std::string raw_exchange(int port, const std::string& request) {
+// Content-Length), or whatever arrived before the server closed the connection. With closed_after: whether
+// the server then closed the connection (within the 5 s receive timeout).
+std::string raw_exchange(int port, const std::string& request, bool* closed_after = nullptr) {
     UniqueFd socket_fd(::socket(AF_INET, SOCK_STREAM, 0));
     REQUIRE(socket_fd.valid());
     timeval timeout{5, 0};
@@ -127,6 +128,7 @@ std::string raw_exchange(int port, const std::string& request) {
         answer.append(buffer, static_cast<std::size_t>(received));
         if (answer.size() >= expected_response_size(answer)) break;
     }
+    if (closed_after != nullptr) *closed_after = ::recv(socket_fd.get(), buffer, sizeof buffer, 0) == 0;
     return answer;
 }
 
@@ -219,23 +221,74 @@ TEST_CASE("a body over max_body_bytes gets 413 with the given JSON body; one at 
     CHECK(after.status == 200);
 }
 
-TEST_CASE("a chunked body over max_body_bytes also gets 413 and never reaches the handler") {
+// httplib reads chunked bodies, bodies without a length and compressed bodies (inflating them) whole before
+// any limit applies, so the server refuses them before reading: the handler never runs, and the connection
+// is closed after the answer so the unread body is never taken for a next request.
+TEST_CASE("chunked (411) and compressed (415) bodies are refused unread, the connection closed") {
     std::atomic<int> handled{0};
     RunningServer server([&handled](const HttpRequest& request) {
         ++handled;
         return echo(request);
     });
-    const std::string head = "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-    const std::string small = raw_exchange(server.port(), head + chunked("{\"a\":1}"));
-    CAPTURE(small);
-    CHECK(small.rfind("HTTP/1.1 200", 0) == 0);
-    CHECK(handled == 1);
+    const std::string head =
+        "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    struct Refused {
+        std::string name;
+        std::string request;
+        std::string status_line;
+        std::string error;
+    };
+    const std::vector<Refused> table{
+        {"chunked, small", head + "Transfer-Encoding: chunked\r\n\r\n" + chunked("{\"a\":1}"), "HTTP/1.1 411",
+         "Transfer-Encoding is not accepted; send the body with a Content-Length"},
+        {"chunked, over the limit",
+         head + "Transfer-Encoding: chunked\r\n\r\n" + chunked(std::string(kMaxBody + 1, 'x')),
+         "HTTP/1.1 411", "Transfer-Encoding is not accepted"},
+        {"gzip", head + "Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd", "HTTP/1.1 415",
+         "Content-Encoding is not accepted; send the body uncompressed"},
+        {"deflate", head + "Content-Encoding: deflate\r\nContent-Length: 4\r\n\r\nabcd", "HTTP/1.1 415",
+         "Content-Encoding is not accepted"},
+    };
+    for (const Refused& refused : table) {
+        CAPTURE(refused.name);
+        // No "Connection: close" from the client: the server closes by itself.
+        bool closed = false;
+        const std::string answer = raw_exchange(server.port(), refused.request, &closed);
+        CAPTURE(answer);
+        CHECK(closed);
+        CHECK(answer.rfind(refused.status_line, 0) == 0);
+        CHECK(answer.find(refused.error) != std::string::npos);
+        CHECK(answer.find("Connection: close") != std::string::npos);
+    }
+    CHECK(handled == 0);
 
-    const std::string large = raw_exchange(server.port(), head + chunked(std::string(kMaxBody + 1, 'x')));
-    CAPTURE(large);
-    CHECK(large.rfind("HTTP/1.1 413", 0) == 0);
-    CHECK(large.find(kTooLarge) != std::string::npos);
+    // Content-Encoding: identity is no encoding at all.
+    const std::string identity =
+        raw_exchange(server.port(), head + "Content-Encoding: identity\r\nContent-Length: 2\r\nConnection: "
+                                           "close\r\n\r\n{}");
+    CAPTURE(identity);
+    CHECK(identity.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(handled == 1);
+}
+
+TEST_CASE(
+    "a POST without Content-Length reaches the handler at once with an empty body; the connection closes") {
+    std::atomic<int> handled{0};
+    RunningServer server([&handled](const HttpRequest& request) {
+        ++handled;
+        return echo(request);
+    });
+    const auto sent_at = std::chrono::steady_clock::now();
+    bool closed = false;
+    const std::string answer =
+        raw_exchange(server.port(), "POST /-/reload HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &closed);
+    CHECK(closed);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count();
+    CAPTURE(answer);
+    CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(answer.find("\"body\":\"\"") != std::string::npos);
+    CHECK(answer.find("Connection: close") != std::string::npos);
+    CHECK(seconds < 2.0); // not the 10 s read timeout of waiting for the client to close
     CHECK(handled == 1);
 }
 

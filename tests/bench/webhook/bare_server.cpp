@@ -54,11 +54,12 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     httplib::Server server;
+    server.new_task_queue = [] { return new httplib::ThreadPool(64); }; // as receiver/core/http.cpp
     server.set_tcp_nodelay(true);
     server.set_payload_max_length(1024 * 1024);
     server.set_read_timeout(10, 0);
     server.set_write_timeout(10, 0);
-    server.set_keep_alive_timeout(30);
+    server.set_keep_alive_timeout(5);
     server.set_socket_options([](socket_t socket) {
         int yes = 1;
         ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
