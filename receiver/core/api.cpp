@@ -207,15 +207,19 @@ HttpResponse Api::record_deployment(const HttpRequest& request) {
         return error_response(400, parsed.error());
     }
     const TimePoint now = deps_.now();
-    auto recorded = deps_.ledger.record_deployment(*parsed, deployment_request_key(*parsed), now);
+    // The deployment and its deployment_recorded / deployment_superseded events in one transaction.
+    const bool previous_from_ledger = parsed->previous_version.empty();
+    auto recorded = deps_.ledger.record_deployment_with_audit(
+        *parsed, deployment_request_key(*parsed), now,
+        [&](const RecordResult& result) { return recording_events(result, previous_from_ledger, now); });
     if (!recorded) {
         deps_.metrics.deployments_recorded.add({"ledger_error"});
         return error_response(503, "the ledger could not be written (" + recorded.error() + "); retry later");
     }
     const auto config = deps_.engine.config();
-    const Deployment& deployment = recorded->deployment;
+    const Deployment& deployment = recorded->result.deployment;
     const std::string body = encode_deployment(deployment, state_for(deployment, *config, now));
-    switch (recorded->outcome) {
+    switch (recorded->result.outcome) {
     case RecordOutcome::repeated:
         deps_.metrics.deployments_recorded.add({"repeated"});
         return json_response(200, body);
@@ -228,6 +232,15 @@ HttpResponse Api::record_deployment(const HttpRequest& request) {
         break;
     }
     deps_.metrics.deployments_recorded.add({"created"});
+    for (const AuditEvent& event : recorded->events)
+        deps_.audit.publish(event);
+    return json_response(201, body);
+}
+
+std::vector<AuditEvent> Api::recording_events(const RecordResult& recorded, bool previous_from_ledger,
+                                              TimePoint now) {
+    if (recorded.outcome != RecordOutcome::created) return {};
+    const Deployment& deployment = recorded.deployment;
     AuditEvent event;
     event.time = now;
     event.event = audit_event::deployment_recorded;
@@ -236,23 +249,23 @@ HttpResponse Api::record_deployment(const HttpRequest& request) {
     event.deployment_id = deployment.id;
     event.version = deployment.version;
     event.previous_version = deployment.previous_version;
-    event.reason = parsed->previous_version.empty() ? "previous_version_from_ledger" : "";
+    event.reason = previous_from_ledger ? "previous_version_from_ledger" : "";
     event.detail = encode_detail({nullptr,
                                   {{"commit", deployment.commit},
                                    {"url", deployment.url},
                                    {"actor", deployment.actor},
                                    {"state", std::string(to_string(deployment.state))}},
                                   {}});
-    (void)deps_.audit.record(event); // the deployment stands; a trail failure is logged by the writer
-    for (const std::string& old_id : recorded->superseded_ids) {
+    std::vector<AuditEvent> events{event};
+    for (const std::string& old_id : recorded.superseded_ids) {
         AuditEvent superseded = event;
         superseded.event = "deployment_superseded";
         superseded.deployment_id = old_id;
         superseded.reason = "newer_deployment";
         superseded.detail = encode_detail({nullptr, {{"superseded_by", deployment.id}}, {}});
-        (void)deps_.audit.record(superseded);
+        events.push_back(std::move(superseded));
     }
-    return json_response(201, body);
+    return events;
 }
 
 DeploymentState Api::state_for(const Deployment& deployment, const Config& config, TimePoint now) const {

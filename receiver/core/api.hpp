@@ -40,6 +40,10 @@ class Api {
     HttpResponse route(const HttpRequest& request, std::string& handler_name);
     HttpResponse webhook(const HttpRequest& request);
     HttpResponse record_deployment(const HttpRequest& request);
+    // The deployment_recorded event of a created deployment and a deployment_superseded event for each
+    // deployment it superseded; none for a repeat or a conflict.
+    static std::vector<AuditEvent> recording_events(const RecordResult& recorded, bool previous_from_ledger,
+                                                    TimePoint now);
     HttpResponse list_deployments(const HttpRequest& request);
     HttpResponse get_deployment(const std::string& id);
     HttpResponse list_audit(const HttpRequest& request);

@@ -437,32 +437,47 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
     numbers.insert(numbers.end(), result.numbers.begin(), result.numbers.end());
 
     if (result.succeeded) {
-        auto live = deps_.ledger.complete_rollback(target.id, deps_.now());
         AuditEvent event = event_for(audit_event::rollback_succeeded, target, &alert);
         event.reason = result.description;
         AuditDetail detail{&alert, {{"result", result.description}, {"output", result.output}}, numbers};
-        if (live)
-            detail.text.emplace_back("rollback_deployment_id", live->id);
-        else
-            detail.text.emplace_back("ledger_error", live.error());
-        event.detail = encode_detail(detail);
-        (void)deps_.audit.record(event);
+        // The new state and its event in one transaction: a reader (or a kill) never gets one alone.
+        auto completed =
+            deps_.ledger.complete_rollback_with_audit(target.id, deps_.now(), [&](const Deployment& live) {
+                AuditDetail with_live = detail;
+                with_live.text.emplace_back("rollback_deployment_id", live.id);
+                AuditEvent written = event;
+                written.detail = encode_detail(with_live);
+                return std::vector<AuditEvent>{written};
+            });
+        if (completed) {
+            deps_.audit.publish(completed->events.front());
+        } else {
+            log_error("rollback result could not be stored",
+                      {{"deployment_id", target.id}, {"err", completed.error()}});
+            detail.text.emplace_back("ledger_error", completed.error());
+            event.detail = encode_detail(detail);
+            (void)deps_.audit.record(event);
+        }
         deps_.metrics.rollbacks.add({target.service, "succeeded"});
         notify(audit_event::rollback_succeeded, target, alert, settings, result.description);
         return;
     }
     const bool interrupted = result.cancelled;
-    auto marked = deps_.ledger.fail_rollback(target.id, interrupted ? DeploymentState::rollback_interrupted
-                                                                    : DeploymentState::rollback_failed);
-    if (!marked)
-        log_error("rollback result could not be stored",
-                  {{"deployment_id", target.id}, {"err", marked.error()}});
     AuditEvent event = event_for(
         interrupted ? audit_event::rollback_interrupted : audit_event::rollback_failed, target, &alert);
     event.reason = interrupted ? "shutdown" : result.description;
     event.detail =
         encode_detail({&alert, {{"result", result.description}, {"output", result.output}}, numbers});
-    (void)deps_.audit.record(event);
+    auto marked = deps_.ledger.fail_rollback_with_audit(
+        target.id, interrupted ? DeploymentState::rollback_interrupted : DeploymentState::rollback_failed,
+        event);
+    if (marked) {
+        deps_.audit.publish(*marked);
+    } else {
+        log_error("rollback result could not be stored",
+                  {{"deployment_id", target.id}, {"err", marked.error()}});
+        (void)deps_.audit.record(event);
+    }
     deps_.metrics.rollbacks.add({target.service, interrupted ? "interrupted" : "failed"});
     if (!interrupted) notify(audit_event::rollback_failed, target, alert, settings, result.description);
 }

@@ -762,6 +762,21 @@ Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std:
     return static_cast<long long>(sqlite3_last_insert_rowid(db.handle()));
 }
 
+// Inside a write transaction: when `done` succeeded, appends the events `audit` builds from its value and
+// returns both (the events with their sequences); an error from either fails the whole transaction.
+template <typename T>
+Result<WithAudit<T>> with_audit(SqliteDatabase& db, Result<T> done, const AuditFor<T>& audit) {
+    if (!done) return make_error(done.error());
+    WithAudit<T> written{std::move(*done), {}};
+    if (audit) written.events = audit(written.result);
+    for (AuditEvent& event : written.events) {
+        auto sequence = append(db, event, "");
+        if (!sequence) return make_error(sequence.error());
+        event.sequence = *sequence;
+    }
+    return written;
+}
+
 // The exactly-once step: `watching` -> `rolling_back` in one statement; true when this call changed it.
 Result<bool> claim(SqliteDatabase& db, const std::string& id) {
     auto update = Statement::prepare(
@@ -801,9 +816,18 @@ Ledger::~Ledger() = default;
 
 Result<RecordResult> Ledger::record_deployment(const DeploymentRequest& request,
                                                const std::string& request_key, TimePoint now) {
+    auto recorded = record_deployment_with_audit(request, request_key, now, {});
+    if (!recorded) return make_error(recorded.error());
+    return std::move(recorded->result);
+}
+
+Result<WithAudit<RecordResult>> Ledger::record_deployment_with_audit(const DeploymentRequest& request,
+                                                                     const std::string& request_key,
+                                                                     TimePoint now,
+                                                                     const AuditFor<RecordResult>& audit) {
     std::lock_guard lock(mutex_);
-    return labelled("recording deployment", in_write_transaction<RecordResult>(*db_, [&] {
-                        return record(*db_, request, request_key, now);
+    return labelled("recording deployment", in_write_transaction<WithAudit<RecordResult>>(*db_, [&] {
+                        return with_audit(*db_, record(*db_, request, request_key, now), audit);
                     }));
 }
 
@@ -873,15 +897,37 @@ Result<std::optional<long long>> Ledger::claim_rollback_with_audit(const std::st
 }
 
 Result<Deployment> Ledger::complete_rollback(const std::string& id, TimePoint now) {
+    auto completed = complete_rollback_with_audit(id, now, {});
+    if (!completed) return make_error(completed.error());
+    return std::move(completed->result);
+}
+
+Result<WithAudit<Deployment>> Ledger::complete_rollback_with_audit(const std::string& id, TimePoint now,
+                                                                   const AuditFor<Deployment>& audit) {
     std::lock_guard lock(mutex_);
     return labelled("completing the rollback of \"" + id + "\"",
-                    in_write_transaction<Deployment>(*db_, [&] { return complete(*db_, id, now); }));
+                    in_write_transaction<WithAudit<Deployment>>(
+                        *db_, [&] { return with_audit(*db_, complete(*db_, id, now), audit); }));
 }
 
 Status Ledger::fail_rollback(const std::string& id, DeploymentState final_state) {
     std::lock_guard lock(mutex_);
     return labelled("ending the rollback of \"" + id + "\"",
                     in_write_transaction<Done>(*db_, [&] { return fail(*db_, id, final_state); }));
+}
+
+Result<AuditEvent> Ledger::fail_rollback_with_audit(const std::string& id, DeploymentState final_state,
+                                                    const AuditEvent& event) {
+    std::lock_guard lock(mutex_);
+    auto fail_and_audit = [&]() -> Result<AuditEvent> {
+        auto written =
+            with_audit(*db_, fail(*db_, id, final_state),
+                       AuditFor<Done>([&](const Done&) { return std::vector<AuditEvent>{event}; }));
+        if (!written) return make_error(written.error());
+        return std::move(written->events.front());
+    };
+    return labelled("ending the rollback of \"" + id + "\"",
+                    in_write_transaction<AuditEvent>(*db_, fail_and_audit));
 }
 
 Result<std::vector<Deployment>> Ledger::interrupt_unfinished_rollbacks() {
@@ -894,17 +940,15 @@ Result<std::vector<AuditEvent>> Ledger::interrupt_unfinished_rollbacks_with_audi
     const std::function<AuditEvent(const Deployment&)>& make_event) {
     std::lock_guard lock(mutex_);
     auto interrupt_and_audit = [&]() -> Result<std::vector<AuditEvent>> {
-        auto interrupted = interrupt(*db_);
-        if (!interrupted) return make_error(interrupted.error());
-        std::vector<AuditEvent> events;
-        for (const Deployment& deployment : *interrupted) {
-            AuditEvent event = make_event(deployment);
-            auto sequence = append(*db_, event, "");
-            if (!sequence) return make_error(sequence.error());
-            event.sequence = *sequence;
-            events.push_back(std::move(event));
-        }
-        return events;
+        const AuditFor<std::vector<Deployment>> audit = [&](const std::vector<Deployment>& interrupted) {
+            std::vector<AuditEvent> events;
+            for (const Deployment& deployment : interrupted)
+                events.push_back(make_event(deployment));
+            return events;
+        };
+        auto written = with_audit(*db_, interrupt(*db_), audit);
+        if (!written) return make_error(written.error());
+        return std::move(written->events);
     };
     return labelled("interrupting unfinished rollbacks",
                     in_write_transaction<std::vector<AuditEvent>>(*db_, interrupt_and_audit));

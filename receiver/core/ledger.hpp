@@ -25,6 +25,16 @@ struct RecordResult {
     std::vector<std::string> superseded_ids; // deployments this one superseded (created only)
 };
 
+// The audit events a write adds in its own transaction, built from what the write did: a kill or a full
+// disk can then lose neither the change nor its trail, and a reader never sees one without the other.
+template <typename T> using AuditFor = std::function<std::vector<AuditEvent>(const T&)>;
+
+// A write's result and the audit events written with it, with their sequences.
+template <typename T> struct WithAudit {
+    T result;
+    std::vector<AuditEvent> events;
+};
+
 struct DeploymentFilter {
     std::string service;     // empty: any
     std::string environment; // empty: any
@@ -61,6 +71,11 @@ class Ledger {
     // one is stored as `superseded` itself. `now` is used when the request has no deployed_at.
     Result<RecordResult> record_deployment(const DeploymentRequest& request, const std::string& request_key,
                                            TimePoint now);
+    // The same, and the events `audit` builds from the result, in the same transaction.
+    Result<WithAudit<RecordResult>> record_deployment_with_audit(const DeploymentRequest& request,
+                                                                 const std::string& request_key,
+                                                                 TimePoint now,
+                                                                 const AuditFor<RecordResult>& audit);
 
     Result<std::optional<Deployment>> get_deployment(const std::string& id);
 
@@ -86,9 +101,15 @@ class Ledger {
     // (version = the old previous_version, previous_version = the old version, rollback_of = id,
     // deployed_at = now, same service/environment). Returns that new deployment.
     Result<Deployment> complete_rollback(const std::string& id, TimePoint now);
+    // The same, and the events `audit` builds from the new deployment, in the same transaction.
+    Result<WithAudit<Deployment>> complete_rollback_with_audit(const std::string& id, TimePoint now,
+                                                               const AuditFor<Deployment>& audit);
 
     // `rolling_back` -> `rollback_failed` or `rollback_interrupted`.
     Status fail_rollback(const std::string& id, DeploymentState final_state);
+    // The same, and `event` in the same transaction; returns it with its sequence.
+    Result<AuditEvent> fail_rollback_with_audit(const std::string& id, DeploymentState final_state,
+                                                const AuditEvent& event);
 
     // At start-up: every `rolling_back` deployment becomes `rollback_interrupted`; returns them
     // (with the new state).

@@ -1009,3 +1009,106 @@ TEST_CASE("claim_rollback_with_audit: the claim and its event are written togeth
     REQUIRE(stored.ok());
     CHECK((*stored)->state == DeploymentState::rolling_back);
 }
+
+// An audit event of 64 KiB: under set_max_page_count_for_test(1) it cannot be stored, so a write that
+// carries it must fail as a whole.
+AuditEvent oversized_event(const std::string& event, const std::string& deployment_id) {
+    AuditEvent audit = audit_event(event, "api", deployment_id);
+    audit.detail = "\"" + std::string(64 * 1024, 'd') + "\"";
+    return audit;
+}
+
+std::size_t events_of(Ledger& ledger, const std::string& deployment_id) {
+    AuditFilter filter;
+    filter.deployment_id = deployment_id;
+    auto events = ledger.list_audit(filter);
+    REQUIRE(events.ok());
+    return events->size();
+}
+
+TEST_CASE(
+    "record, complete and fail with audit: the change and its events are written together, or neither") {
+    TempFolder folder;
+    Ledger ledger(folder.file("ledger.db"));
+    record_new(ledger, deploy("old", "api", "prod", "v1", 0));
+    REQUIRE(ledger.set_max_page_count_for_test(1).ok()); // no growth: an oversized event cannot fit
+
+    SUBCASE("record_deployment_with_audit") {
+        const DeploymentRequest request = deploy("new", "api", "prod", "v2", 10);
+        auto refused =
+            ledger.record_deployment_with_audit(request, "k", at(100), [](const RecordResult& result) {
+                return std::vector<AuditEvent>{oversized_event("deployment_recorded", result.deployment.id)};
+            });
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error().find("database or disk is full") != std::string::npos);
+        auto missing = ledger.get_deployment("new");
+        REQUIRE(missing.ok());
+        CHECK_FALSE(missing->has_value());
+        CHECK(state_of(ledger, "old") == DeploymentState::watching); // the supersede rolled back too
+
+        // The same deployment with events that fit: both written, the events with their sequences, one per
+        // call of the builder (created: recorded + superseded; a repeat: none).
+        const AuditFor<RecordResult> events = [](const RecordResult& result) {
+            std::vector<AuditEvent> built;
+            if (result.outcome != RecordOutcome::created) return built;
+            built.push_back(audit_event("deployment_recorded", "api", result.deployment.id));
+            for (const std::string& id : result.superseded_ids)
+                built.push_back(audit_event("deployment_superseded", "api", id));
+            return built;
+        };
+        auto recorded = ledger.record_deployment_with_audit(request, "k", at(100), events);
+        REQUIRE(recorded.ok());
+        CHECK(recorded->result.outcome == RecordOutcome::created);
+        REQUIRE(recorded->events.size() == 2);
+        CHECK(recorded->events[0].sequence > 0);
+        CHECK(recorded->events[1].sequence == recorded->events[0].sequence + 1);
+        CHECK(events_of(ledger, "new") == 1);
+        CHECK(events_of(ledger, "old") == 1);
+        auto repeated = ledger.record_deployment_with_audit(request, "k", at(200), events);
+        REQUIRE(repeated.ok());
+        CHECK(repeated->result.outcome == RecordOutcome::repeated);
+        CHECK(repeated->events.empty());
+        CHECK(events_of(ledger, "new") == 1);
+    }
+    SUBCASE("complete_rollback_with_audit") {
+        REQUIRE(*ledger.claim_rollback("old"));
+        auto refused = ledger.complete_rollback_with_audit("old", at(100), [](const Deployment&) {
+            return std::vector<AuditEvent>{oversized_event("rollback_succeeded", "old")};
+        });
+        REQUIRE_FALSE(refused.ok());
+        CHECK(state_of(ledger, "old") == DeploymentState::rolling_back);
+        CHECK(events_of(ledger, "old") == 0);
+
+        auto completed = ledger.complete_rollback_with_audit("old", at(100), [](const Deployment& live) {
+            AuditEvent event = audit_event("rollback_succeeded", "api", "old");
+            event.reason = "live: " + live.id;
+            return std::vector<AuditEvent>{event};
+        });
+        REQUIRE(completed.ok());
+        CHECK(state_of(ledger, "old") == DeploymentState::rolled_back);
+        REQUIRE(completed->events.size() == 1);
+        CHECK(completed->events.front().reason == "live: " + completed->result.id);
+        CHECK(events_of(ledger, "old") == 1);
+    }
+    SUBCASE("fail_rollback_with_audit") {
+        REQUIRE(*ledger.claim_rollback("old"));
+        auto refused = ledger.fail_rollback_with_audit("old", DeploymentState::rollback_failed,
+                                                       oversized_event("rollback_failed", "old"));
+        REQUIRE_FALSE(refused.ok());
+        CHECK(state_of(ledger, "old") == DeploymentState::rolling_back);
+        CHECK(events_of(ledger, "old") == 0);
+
+        auto failed = ledger.fail_rollback_with_audit("old", DeploymentState::rollback_failed,
+                                                      audit_event("rollback_failed", "api", "old"));
+        REQUIRE(failed.ok());
+        CHECK(failed->sequence > 0);
+        CHECK(state_of(ledger, "old") == DeploymentState::rollback_failed);
+        CHECK(events_of(ledger, "old") == 1);
+
+        // Not rolling back any more: an error, and no event.
+        auto again = ledger.fail_rollback_with_audit("old", DeploymentState::rollback_failed,
+                                                     audit_event("rollback_failed", "api", "old"));
+        REQUIRE_FALSE(again.ok());
+        CHECK(events_of(ledger, "old") == 1);
+    }
+}
