@@ -31,6 +31,7 @@ Status AuditTrail::set_file(const std::string& path) {
 }
 
 Result<bool> AuditTrail::record(const AuditEvent& event, const std::string& dedupe_key) {
+    if (is_known_repeat(event.event, event.reason, dedupe_key)) return false;
     auto sequence = ledger_.append_audit(event, dedupe_key);
     if (!sequence) {
         log_error(
@@ -38,6 +39,7 @@ Result<bool> AuditTrail::record(const AuditEvent& event, const std::string& dedu
             {{"event", event.event}, {"deployment_id", event.deployment_id}, {"err", sequence.error()}});
         return Error{sequence.error()};
     }
+    if (!dedupe_key.empty()) recent_keys_.remember(dedupe_key); // written now, or found written before
     if (*sequence == 0) {
         metrics_.audit_repeats.add({event.event, event.reason});
         return false;
@@ -45,6 +47,13 @@ Result<bool> AuditTrail::record(const AuditEvent& event, const std::string& dedu
     AuditEvent stored = event;
     stored.sequence = *sequence;
     publish(stored);
+    return true;
+}
+
+bool AuditTrail::is_known_repeat(std::string_view event, std::string_view reason,
+                                 const std::string& dedupe_key) {
+    if (dedupe_key.empty() || !recent_keys_.contains(dedupe_key)) return false;
+    metrics_.audit_repeats.add({std::string(event), std::string(reason)});
     return true;
 }
 

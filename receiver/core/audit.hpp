@@ -5,11 +5,13 @@
 #include "core/ledger.hpp"
 #include "core/metrics.hpp"
 #include "core/model.hpp"
+#include "core/recent_keys.hpp"
 #include "core/result.hpp"
 #include "core/unique_fd.hpp"
 
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace rollback {
 
@@ -28,13 +30,21 @@ class AuditTrail {
     // could not write it (disk full, read-only): the caller answers 503 so the sender retries.
     Result<bool> record(const AuditEvent& event, const std::string& dedupe_key = {});
 
+    // True, and counted as a repeat, when an event under `dedupe_key` is known to be in the ledger: one
+    // this process wrote or found there, among the last kRecentKeys. Answered from memory, so the caller
+    // can skip building the event; false means "not known", and record() then asks the ledger.
+    bool is_known_repeat(std::string_view event, std::string_view reason, const std::string& dedupe_key);
+
     // The log line and the JSON-lines copy of an event the ledger already holds (written in another
     // transaction, e.g. with the rollback claim); `stored.sequence` is set.
     void publish(const AuditEvent& stored);
 
+    static constexpr std::size_t kRecentKeys = 10'000; // about 3 MiB at most
+
   private:
     Ledger& ledger_;
     Metrics& metrics_;
+    RecentKeys recent_keys_{kRecentKeys};
     std::mutex file_mutex_;
     UniqueFd file_;
     std::string file_path_;

@@ -89,6 +89,10 @@ Status Engine::handle_alert(const Config& config, const Alert& alert) {
 
     auto audit_ignored = [&](std::string_view reason) -> Status {
         deps_.metrics.alerts.add({"ignore", std::string(reason)});
+        // A repeat of an ignored alert (Alertmanager re-sends firing groups) is known from memory: no
+        // event to build and no ledger transaction.
+        const std::string dedupe_key = ignore_key(reason, alert, target ? target->id : "");
+        if (deps_.audit.is_known_repeat(audit_event::alert_ignored, reason, dedupe_key)) return ok_status();
         AuditEvent event = target ? event_for(audit_event::alert_ignored, *target, &alert) : AuditEvent{};
         if (!target) {
             event.time = deps_.now();
@@ -100,7 +104,7 @@ Status Engine::handle_alert(const Config& config, const Alert& alert) {
         }
         event.reason = std::string(reason);
         event.detail = encode_detail({&alert, {}, {}});
-        auto written = deps_.audit.record(event, ignore_key(reason, alert, target ? target->id : ""));
+        auto written = deps_.audit.record(event, dedupe_key);
         if (!written) return Error{written.error()};
         return ok_status();
     };

@@ -1,6 +1,7 @@
 // The engine with a real ledger, a fake clock and a fake command runner: exactly once, debounce, retries.
 #include "core/engine.hpp"
 
+#include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -689,4 +690,39 @@ TEST_CASE("shutdown during a hanging webhook action interrupts it; it is not ret
     f.engine->shutdown(0s);
     CHECK(f.http.calls_to(kHookUrl).size() == 1);
     CHECK(f.state_of("d1") == DeploymentState::rollback_interrupted);
+}
+
+// Alertmanager re-sends every firing group each group_interval: a repeat of an ignored alert is answered
+// from the audit trail's memory, without a ledger transaction. Shown by a second process (the sqlite3 CLI)
+// holding the ledger's write lock: a write would wait out the 5 s busy timeout and fail.
+TEST_CASE("a repeated ignored alert needs no ledger write: it is answered while another process holds the "
+          "write lock") {
+    Fixture f;
+    Notification unknown = f.notification("firing", "fp-search");
+    unknown.alerts[0].labels["service"] = "search"; // no deployment: ignored as no_deployment
+    REQUIRE(f.engine->handle_notification(unknown).ok());
+    REQUIRE(count(f.events(), "alert_ignored") == 1);
+
+    const std::string ledger_path = f.dir.file("ledger.db");
+    testing::ChildProcess holder(
+        {"/usr/bin/sqlite3", ledger_path, "BEGIN IMMEDIATE;", ".shell sleep 20", "COMMIT;"});
+    bool locked = false;
+    for (int i = 0; i < 100 && !locked; ++i) {
+        testing::ChildProcess probe(
+            {"/usr/bin/sqlite3", "-cmd", ".timeout 0", ledger_path, "BEGIN IMMEDIATE;"},
+            testing::output_files(f.dir.file("probe.out"), f.dir.file("probe.err")));
+        locked = probe.wait(5s) != 0;
+        if (!locked) std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE_MESSAGE(locked, "the sqlite3 CLI never took the write lock");
+
+    // Through the ledger this would fail with "database is locked" after the busy timeout.
+    const Status repeated = f.engine->handle_notification(unknown);
+    CHECK_MESSAGE(repeated.ok(), (repeated.ok() ? "" : repeated.error()));
+    CHECK(f.metrics.render().find(
+              "rollback_receiver_audit_repeats_total{event=\"alert_ignored\",reason=\"no_deployment\"} 1") !=
+          std::string::npos);
+    holder.signal(SIGKILL);
+    holder.wait(5s);
+    CHECK(count(f.events(), "alert_ignored") == 1);
 }
