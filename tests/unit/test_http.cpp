@@ -435,6 +435,14 @@ class RequestLog {
     std::vector<HttpRequest> requests_;
 };
 
+// A handler that records the request and answers `status` with `body` (JSON).
+HttpHandler recording_handler(RequestLog& log, int status, std::string body) {
+    return [&log, status, body = std::move(body)](const HttpRequest& request) {
+        log.add(request);
+        return HttpResponse{status, body, "application/json", {}};
+    };
+}
+
 // A handler that records the request and then sleeps in small steps until `released` (or 20 s pass), so
 // that the server it runs in can still stop at the end of the test.
 HttpHandler hanging_handler(RequestLog& log, const std::atomic<bool>& released) {
@@ -471,10 +479,7 @@ HttpCall call_to(const std::string& url, Duration timeout = 10s) {
 
 TEST_CASE("NetworkHttpCaller: the handler sees method, path, query, headers and body exactly as sent") {
     RequestLog log;
-    RunningServer server([&log](const HttpRequest& request) {
-        log.add(request);
-        return HttpResponse{202, R"({"accepted":true})", "application/json", {}};
-    });
+    RunningServer server(recording_handler(log, 202, R"({"accepted":true})"));
     HttpCall call = call_to(server.base_url() + "/hooks/rollback?service=checkout&to=v1");
     call.headers = {{"Authorization", "Bearer deploy-token-5e6f"}, {"X-Rollback-Service", "checkout"}};
     call.body = R"({"service":"checkout","to":"v1","note":"caf\u00e9"})";
@@ -651,12 +656,8 @@ std::string lower_case(std::string text) {
 TEST_CASE("HTTPS: with the test CA as ca_file the call succeeds and the handler sees the request exactly") {
     const TestCertificates& certificates = test_certificates();
     RequestLog log;
-    RunningServer server(
-        [&log](const HttpRequest& request) {
-            log.add(request);
-            return HttpResponse{200, R"({"ok":true})", "application/json", {}};
-        },
-        server_tls(certificates.server_cert_file, certificates.server_key_file));
+    RunningServer server(recording_handler(log, 200, R"({"ok":true})"),
+                         server_tls(certificates.server_cert_file, certificates.server_key_file));
     REQUIRE(server.base_url().rfind("https://", 0) == 0);
     HttpCall call = call_to(server.base_url() + "/repos/my-org/checkout/dispatches?x=1");
     call.method = "PUT";
@@ -717,12 +718,7 @@ TEST_CASE("HTTPS: the server certificate is verified against ca_file and the hos
     for (const Row& row : rows) {
         CAPTURE(row.name);
         RequestLog log;
-        RunningServer server(
-            [&log](const HttpRequest& request) {
-                log.add(request);
-                return HttpResponse{204, "", "application/json", {}};
-            },
-            server_tls(row.cert_file, row.key_file));
+        RunningServer server(recording_handler(log, 204, ""), server_tls(row.cert_file, row.key_file));
         HttpCall call = call_to("https://" + row.host + ":" + std::to_string(server.port()) + "/x", 10s);
         call.ca_file = row.ca_file;
         std::atomic<bool> cancel{false};
@@ -744,12 +740,8 @@ TEST_CASE("HTTPS: the server certificate is verified against ca_file and the hos
 TEST_CASE("HTTPS: plain http:// to the HTTPS server fails cleanly and quickly; the server goes on serving") {
     const TestCertificates& certificates = test_certificates();
     RequestLog log;
-    RunningServer server(
-        [&log](const HttpRequest& request) {
-            log.add(request);
-            return HttpResponse{204, "", "application/json", {}};
-        },
-        server_tls(certificates.server_cert_file, certificates.server_key_file));
+    RunningServer server(recording_handler(log, 204, ""),
+                         server_tls(certificates.server_cert_file, certificates.server_key_file));
     std::atomic<bool> cancel{false};
     const auto start = std::chrono::steady_clock::now();
     const auto plain = NetworkHttpCaller().call(
@@ -808,10 +800,7 @@ TEST_CASE("mutual TLS: only a client certificate signed by client_ca_file is acc
     const TestCertificates& certificates = test_certificates();
     RequestLog log;
     RunningServer server(
-        [&log](const HttpRequest& request) {
-            log.add(request);
-            return HttpResponse{200, R"({"ok":true})", "application/json", {}};
-        },
+        recording_handler(log, 200, R"({"ok":true})"),
         server_tls(certificates.server_cert_file, certificates.server_key_file, certificates.ca_file));
     struct Row {
         std::string name;
