@@ -59,32 +59,47 @@ AuditEvent Engine::event_for(const char* name, const Deployment& target, const A
 
 Status Engine::handle_notification(const Notification& notification) {
     const auto config = this->config();
+    // Alertmanager groups alerts, so the alerts of one notification mostly share service and environment:
+    // each pair is looked up in the ledger once per notification, not once per alert.
+    TargetsSeen targets;
     for (const Alert& alert : notification.alerts) {
         // A resolved alert may end a pending (debounced) rollback; then it is decided on like any
         // alert, which audits it once as alert_ignored / resolved.
         Status status = alert.firing() ? ok_status() : handle_resolved(alert);
-        if (status) status = handle_alert(*config, alert);
+        if (status) status = handle_alert(*config, alert, targets);
         if (!status) return status;
     }
     return ok_status();
 }
 
-Status Engine::handle_alert(const Config& config, const Alert& alert) {
-    const std::string service = alert.label(config.service_label);
-    const std::string environment = alert.label(config.environment_label);
-    std::optional<Deployment> target;
-    if (!service.empty()) {
-        auto latest = deps_.ledger.latest_deployment(service, environment);
-        if (!latest) return Error{latest.error()};
-        target = std::move(*latest);
-    }
-    const ServiceSettings& settings = config.settings_for(service);
-    bool paused = false;
-    if (target) {
+Result<Engine::Target> Engine::look_up_target(const std::string& service, const std::string& environment) {
+    Target found;
+    if (service.empty()) return found;
+    auto latest = deps_.ledger.latest_deployment(service, environment);
+    if (!latest) return Error{latest.error()};
+    found.deployment = std::move(*latest);
+    if (found.deployment) {
         auto paused_now = is_paused(service);
         if (!paused_now) return Error{paused_now.error()};
-        paused = *paused_now;
+        found.paused = *paused_now;
     }
+    return found;
+}
+
+Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSeen& targets) {
+    const std::string service = alert.label(config.service_label);
+    const std::string environment = alert.label(config.environment_label);
+    auto seen = targets.find({service, environment});
+    if (seen == targets.end()) {
+        auto looked_up = look_up_target(service, environment);
+        if (!looked_up) return Error{looked_up.error()};
+        seen = targets.emplace(std::pair(service, environment), std::move(*looked_up)).first;
+    }
+    // A copy: an alert that acts (below) drops the pair, so that the next alert of the notification reads
+    // the deployment's new state from the ledger, as it would in a notification of its own.
+    const std::optional<Deployment> target = seen->second.deployment;
+    const bool paused = seen->second.paused;
+    const ServiceSettings& settings = config.settings_for(service);
     const Decision decision = decide({alert, service, target, settings, deps_.now(), deps_.dry_run, paused});
 
     auto audit_ignored = [&](std::string_view reason) -> Status {
@@ -110,6 +125,7 @@ Status Engine::handle_alert(const Config& config, const Alert& alert) {
     };
 
     if (decision.verdict == Verdict::ignore) return audit_ignored(decision.reason);
+    targets.erase(seen);
 
     if (decision.verdict == Verdict::dry_run) {
         deps_.metrics.alerts.add({"dry_run", "dry_run"});

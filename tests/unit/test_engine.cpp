@@ -139,10 +139,11 @@ struct Fixture {
     TimePoint now() const { return TimePoint(Clock::duration(now_ticks.load())); }
     void advance(Duration by) { now_ticks += std::chrono::duration_cast<Clock::duration>(by).count(); }
 
-    Deployment record(const std::string& id, const std::string& version, const std::string& previous) {
+    Deployment record(const std::string& id, const std::string& version, const std::string& previous,
+                      const std::string& service = "checkout") {
         DeploymentRequest request;
         request.id = id;
-        request.service = "checkout";
+        request.service = service;
         request.environment = "prod";
         request.version = version;
         request.previous_version = previous;
@@ -418,6 +419,56 @@ TEST_CASE("a second bad deployment after a rollback is rolled back again, once")
     REQUIRE(f.runner.call_count() == 2);
     CHECK(f.runner.calls[1].argv[2] == "--to=v1");
     CHECK(f.state_of("d2") == DeploymentState::rolled_back);
+}
+
+TEST_CASE("one notification with alerts of several services decides each against its own deployment") {
+    // The engine looks each (service, environment) up once per notification; alerts of other services,
+    // environments without a deployment, and repeats after a rollback started must still come out right.
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    f.record("s1", "w2", "w1", "search");
+    f.advance(1min);
+
+    Notification n = f.notification("firing", "fp1");
+    auto add_alert = [&](const std::string& service, const std::string& environment, const std::string& fp) {
+        Alert alert = n.alerts.front();
+        alert.labels["service"] = service;
+        alert.labels["environment"] = environment;
+        alert.fingerprint = fp;
+        n.alerts.push_back(alert);
+    };
+    add_alert("search", "prod", "fp2");
+    add_alert("checkout", "prod", "fp3");    // a repeat for d1, after its rollback started
+    add_alert("checkout", "staging", "fp4"); // no deployment in staging
+    add_alert("search", "prod", "fp5");
+    add_alert("payments", "prod", "fp6"); // no deployment at all
+    REQUIRE(f.engine->handle_notification(n).ok());
+    f.engine->wait_idle();
+
+    REQUIRE(f.runner.call_count() == 2);
+    std::set<std::vector<std::string>> argvs;
+    for (const CommandSpec& spec : f.runner.calls)
+        argvs.insert(spec.argv);
+    CHECK(argvs == std::set<std::vector<std::string>>{{"/usr/bin/rollback", "checkout", "--to=v1"},
+                                                      {"/usr/bin/rollback", "search", "--to=w1"}});
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    CHECK(f.state_of("s1") == DeploymentState::rolled_back);
+
+    AuditFilter filter;
+    filter.limit = 1000;
+    auto trail = f.ledger.list_audit(filter);
+    REQUIRE(trail.ok());
+    std::map<std::string, std::string> ignored; // fingerprint -> reason
+    for (const AuditEvent& event : *trail)
+        if (event.event == "alert_ignored") ignored[event.fingerprint] = event.reason;
+    // A repeat reads the ledger again after the rollback started: the deployment is rolling back, or
+    // already rolled back, and then the latest deployment is the rollback itself.
+    const std::set<std::string> repeat_reasons{"already_handled", "rollback_of_rollback"};
+    CHECK(ignored.size() == 4);
+    CHECK(repeat_reasons.count(ignored["fp3"]) == 1);
+    CHECK(repeat_reasons.count(ignored["fp5"]) == 1);
+    CHECK(ignored["fp4"] == "no_deployment");
+    CHECK(ignored["fp6"] == "no_deployment");
 }
 
 TEST_CASE("pause: alerts are ignored with reason paused until resumed or the pause expires") {
