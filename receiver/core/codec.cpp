@@ -198,7 +198,7 @@ Status check_known_fields(const json& root, const std::vector<std::string>& know
 
 } // namespace
 
-Result<Notification> parse_webhook(std::string_view body) {
+Result<Notification> parse_webhook_document(std::string_view body) {
     auto parsed = parse_json(body);
     if (!parsed) return Error{parsed.error()};
     const json& root = *parsed;
@@ -236,6 +236,272 @@ Result<Notification> parse_webhook(std::string_view body) {
         notification.truncated_alerts = it->get<long>();
     }
     return notification;
+}
+
+namespace {
+
+// Builds a Notification while nlohmann's SAX parser reads the body: no JSON document in between, which
+// took most of a webhook's parsing time. It accepts only bodies that parse_webhook_document reads to the
+// same Notification, and gives up (a callback returns false) on anything else: malformed JSON, a wrong
+// type, a null where the document reader would object, a repeated field (the document keeps the last), a
+// value out of range, a missing field. Then the document reader decides and names the field.
+class StreamingWebhookReader {
+  public:
+    using number_integer_t = json::number_integer_t;
+    using number_unsigned_t = json::number_unsigned_t;
+    using number_float_t = json::number_float_t;
+    using string_t = json::string_t;
+    using binary_t = json::binary_t;
+
+    bool null() { return scalar(Scalar::null, nullptr); }
+    bool boolean(bool) { return scalar(Scalar::other, nullptr); }
+    bool number_integer(number_integer_t value) {
+        if (skipping_ > 0 || skip_field()) return true;
+        if (where_ != Where::root || field_ != Field::truncated_alerts || value < 0) return false;
+        notification_.truncated_alerts = static_cast<long>(value);
+        return true;
+    }
+    bool number_unsigned(number_unsigned_t value) {
+        if (skipping_ > 0 || skip_field()) return true;
+        if (where_ != Where::root || field_ != Field::truncated_alerts ||
+            value > static_cast<number_unsigned_t>(LONG_MAX))
+            return false;
+        notification_.truncated_alerts = static_cast<long>(value);
+        return true;
+    }
+    bool number_float(number_float_t, const string_t&) { return scalar(Scalar::other, nullptr); }
+    bool string(string_t& value) { return scalar(Scalar::string, &value); }
+    bool binary(binary_t&) { return false; }
+
+    bool start_object(std::size_t) {
+        if (skipping_ > 0 || skip_field()) return ++skipping_, true;
+        switch (where_) {
+        case Where::before:
+            where_ = Where::root;
+            return true;
+        case Where::alerts:
+            alert_ = Alert{};
+            alert_seen_ = 0;
+            has_starts_at_ = false;
+            where_ = Where::alert;
+            return true;
+        case Where::root:
+        case Where::alert:
+            map_ = map_for_field();
+            if (map_ == nullptr) return false;
+            map_parent_ = where_;
+            where_ = Where::string_map;
+            return true;
+        default:
+            return false;
+        }
+    }
+    bool key(string_t& name) {
+        if (skipping_ > 0) return true;
+        if (where_ == Where::string_map) {
+            map_key_ = std::move(name);
+            return true;
+        }
+        field_ = field_named(name);
+        if (field_ == Field::unknown) return true;
+        unsigned& seen = where_ == Where::root ? root_seen_ : alert_seen_;
+        const unsigned bit = 1U << static_cast<unsigned>(field_);
+        if ((seen & bit) != 0) return false; // repeated: the document reader keeps the last one
+        seen |= bit;
+        return true;
+    }
+    bool end_object() {
+        if (skipping_ > 0) return --skipping_, true;
+        switch (where_) {
+        case Where::string_map:
+            where_ = map_parent_;
+            return true;
+        case Where::alert:
+            if ((alert_.status != "firing" && alert_.status != "resolved") || !has_starts_at_) return false;
+            if (alert_.fingerprint.empty()) alert_.fingerprint = fingerprint_of(alert_.labels);
+            notification_.alerts.push_back(std::move(alert_));
+            where_ = Where::alerts;
+            return true;
+        case Where::root:
+            where_ = Where::after;
+            return notification_.version == "4" &&
+                   (root_seen_ & (1U << static_cast<unsigned>(Field::alerts)));
+        default:
+            return false;
+        }
+    }
+    bool start_array(std::size_t) {
+        if (skipping_ > 0 || skip_field()) return ++skipping_, true;
+        if (where_ != Where::root || field_ != Field::alerts) return false;
+        where_ = Where::alerts;
+        return true;
+    }
+    bool end_array() {
+        if (skipping_ > 0) return --skipping_, true;
+        if (where_ != Where::alerts) return false;
+        where_ = Where::root;
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+    std::optional<Notification> take() {
+        if (where_ != Where::after) return std::nullopt;
+        return std::move(notification_);
+    }
+
+  private:
+    enum class Where { before, root, alerts, alert, string_map, after };
+    // The fields of the root and of an alert that are read; each is a bit in root_seen_ / alert_seen_.
+    enum class Field {
+        version,
+        alerts,
+        receiver,
+        status,
+        group_labels,
+        common_labels,
+        common_annotations,
+        external_url,
+        group_key,
+        truncated_alerts,
+        labels,
+        annotations,
+        starts_at,
+        ends_at,
+        generator_url,
+        fingerprint,
+        unknown
+    };
+    enum class Scalar { null, string, other };
+
+    Field field_named(const std::string& name) const {
+        static const std::map<std::string, Field, std::less<>> root_fields{
+            {"version", Field::version},
+            {"alerts", Field::alerts},
+            {"receiver", Field::receiver},
+            {"status", Field::status},
+            {"groupLabels", Field::group_labels},
+            {"commonLabels", Field::common_labels},
+            {"commonAnnotations", Field::common_annotations},
+            {"externalURL", Field::external_url},
+            {"groupKey", Field::group_key},
+            {"truncatedAlerts", Field::truncated_alerts}};
+        static const std::map<std::string, Field, std::less<>> alert_fields{
+            {"status", Field::status},           {"labels", Field::labels},
+            {"annotations", Field::annotations}, {"startsAt", Field::starts_at},
+            {"endsAt", Field::ends_at},          {"generatorURL", Field::generator_url},
+            {"fingerprint", Field::fingerprint}};
+        const auto& fields = where_ == Where::root ? root_fields : alert_fields;
+        auto it = fields.find(name);
+        return it == fields.end() ? Field::unknown : it->second;
+    }
+
+    // The value of an unknown field of the root or of an alert: read over, whatever it is.
+    bool skip_field() const {
+        return (where_ == Where::root || where_ == Where::alert) && field_ == Field::unknown;
+    }
+
+    // field_named keeps root and alert fields apart: only "status" is both, and it is text.
+    std::map<std::string, std::string>* map_for_field() {
+        switch (field_) {
+        case Field::group_labels:
+            return &notification_.group_labels;
+        case Field::common_labels:
+            return &notification_.common_labels;
+        case Field::common_annotations:
+            return &notification_.common_annotations;
+        case Field::labels:
+            return &alert_.labels;
+        case Field::annotations:
+            return &alert_.annotations;
+        default:
+            return nullptr;
+        }
+    }
+
+    std::string* text_for_field() {
+        if (where_ == Where::root) {
+            switch (field_) {
+            case Field::version:
+                return &notification_.version;
+            case Field::receiver:
+                return &notification_.receiver;
+            case Field::status:
+                return &notification_.status;
+            case Field::external_url:
+                return &notification_.external_url;
+            case Field::group_key:
+                return &notification_.group_key;
+            default:
+                return nullptr;
+            }
+        }
+        switch (field_) {
+        case Field::status:
+            return &alert_.status;
+        case Field::generator_url:
+            return &alert_.generator_url;
+        case Field::fingerprint:
+            return &alert_.fingerprint;
+        default:
+            return nullptr;
+        }
+    }
+
+    // A null, string, boolean or number value.
+    bool scalar(Scalar kind, string_t* text) {
+        if (skipping_ > 0 || skip_field()) return true;
+        if (where_ == Where::string_map) {
+            if (kind != Scalar::string) return false;
+            (*map_)[map_key_] = std::move(*text);
+            return true;
+        }
+        if (where_ != Where::root && where_ != Where::alert) return false;
+        if (kind == Scalar::other) return false;
+        if (kind == Scalar::null) {
+            // Absent and null read the same, except where the document reader objects to a null.
+            return !(where_ == Where::root && (field_ == Field::version || field_ == Field::alerts));
+        }
+        if (field_ == Field::starts_at || field_ == Field::ends_at) {
+            auto parsed = parse_rfc3339(*text);
+            if (!parsed) return false;
+            (field_ == Field::starts_at ? alert_.starts_at : alert_.ends_at) = *parsed;
+            if (field_ == Field::starts_at) has_starts_at_ = true;
+            return true;
+        }
+        std::string* out = text_for_field();
+        if (out == nullptr) return false;
+        *out = std::move(*text);
+        return true;
+    }
+
+    Notification notification_;
+    Alert alert_;
+    Where where_ = Where::before;
+    Where map_parent_ = Where::root;
+    Field field_ = Field::unknown;
+    std::map<std::string, std::string>* map_ = nullptr;
+    std::string map_key_;
+    unsigned root_seen_ = 0;
+    unsigned alert_seen_ = 0;
+    bool has_starts_at_ = false;
+    int skipping_ = 0; // depth inside the value of an unknown field
+};
+
+} // namespace
+
+std::optional<Notification> read_webhook_streaming(std::string_view body) {
+    StreamingWebhookReader reader;
+    try {
+        if (!json::sax_parse(body.begin(), body.end(), &reader)) return std::nullopt;
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+    return reader.take();
+}
+
+Result<Notification> parse_webhook(std::string_view body) {
+    if (auto read = read_webhook_streaming(body)) return std::move(*read);
+    return parse_webhook_document(body);
 }
 
 Result<DeploymentRequest> parse_deployment_request(std::string_view body) {

@@ -16,7 +16,16 @@ namespace rollback {
 
 // Alertmanager webhook payload version "4". Errors name the field: "alerts[1].startsAt: ...".
 // A missing fingerprint (hand-written payloads) is computed from the labels, as Alertmanager does.
+// Reads the body in one pass (read_webhook_streaming); a body that pass does not take goes to
+// parse_webhook_document, which gives the notification or the error.
 Result<Notification> parse_webhook(std::string_view body);
+
+// The two readers behind parse_webhook; tests and the webhook fuzz target check that they agree.
+// parse_webhook_document parses the body into a JSON document, then reads it: the reference, with the
+// errors. read_webhook_streaming builds the notification while it parses, without a document, and gives
+// up (nullopt) on every body the document reader rejects or might read differently.
+Result<Notification> parse_webhook_document(std::string_view body);
+std::optional<Notification> read_webhook_streaming(std::string_view body);
 
 // Body of POST /api/v1/deployments. `service` and `version` are required; unknown fields are errors.
 Result<DeploymentRequest> parse_deployment_request(std::string_view body);

@@ -79,6 +79,7 @@ struct Alert {
         auto it = annotations.find(name);
         return it == annotations.end() ? std::string() : it->second;
     }
+    bool operator==(const Alert&) const = default;
 };
 
 struct Notification {
@@ -92,6 +93,8 @@ struct Notification {
     std::string version;
     std::string group_key;
     long truncated_alerts = 0;
+
+    bool operator==(const Notification&) const = default;
 };
 
 // A freeze of automatic rollbacks for one service (rollbackctl pause). Manual rollbacks still run.

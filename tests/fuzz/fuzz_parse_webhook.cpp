@@ -1,4 +1,4 @@
-// Fuzz target: parse_webhook, the parser of Alertmanager's POST /webhook body (outside input).
+// Fuzz target: parse_webhook, the parser of Alertmanager's POST /webhook body (outside input), and its two readers.
 #include "core/codec.hpp"
 #include "fuzz_check.hpp"
 
@@ -11,7 +11,16 @@ namespace rollback::fuzz {
 namespace {
 
 void check_webhook(std::string_view body) {
+    // parse_webhook's two readers agree: what the one-pass reader takes, the document reader reads to the
+    // same notification; what the document reader rejects, the one-pass reader gives up on.
+    const auto document = parse_webhook_document(body);
+    const auto streamed = read_webhook_streaming(body);
+    if (streamed) {
+        require(document.ok(), "the document reader accepts what the one-pass reader took", body);
+        require(*streamed == *document, "both readers give the same notification", body);
+    }
     const auto parsed = parse_webhook(body);
+    require(parsed.ok() == document.ok(), "parse_webhook accepts what the document reader accepts", body);
     if (!parsed) {
         require(!parsed.error().empty(), "a rejected webhook body has an error message");
         return;

@@ -275,6 +275,68 @@ TEST_CASE("parse_webhook rejects bad bodies with a message naming the field") {
         REQUIRE_FALSE(parsed->ok());
         CAPTURE(parsed->error());
         CHECK(parsed->error().find(row.error_part) != std::string::npos);
+        CHECK_FALSE(read_webhook_streaming(row.body).has_value()); // the one-pass reader gives up on it
+    }
+}
+
+TEST_CASE("the one-pass webhook reader gives the document reader's notification, or gives up") {
+    struct Row {
+        const char* what;
+        std::string body;
+        bool read_in_one_pass; // false: read_webhook_streaming gives up, parse_webhook_document decides
+    };
+    const std::string alert = R"("status":"firing","startsAt":"2026-11-26T12:30:47Z")";
+    const std::vector<Row> rows{
+        {"first notification", read_fixture("01-firing-one-alert.json"), true},
+        {"second notification", read_fixture("02-group-grows-two-firing.json"), true},
+        {"resolved and firing", read_fixture("03-mixed-resolved-and-firing.json"), true},
+        {"minimal", R"({"version":"4","alerts":[{)" + alert + "}]}", true},
+        {"no alerts, fields in another order",
+         R"({"truncatedAlerts":9223372036854775807,"alerts":[],"receiver":"r","version":"4"})", true},
+        {"null optional fields",
+         R"({"version":"4","receiver":null,"status":null,"groupLabels":null,"commonLabels":null,)"
+         R"("commonAnnotations":null,"externalURL":null,"groupKey":null,"truncatedAlerts":null,)"
+         R"("alerts":[{)" +
+             alert +
+             R"(,"labels":null,"annotations":null,"endsAt":null,)"
+             R"("generatorURL":null,"fingerprint":null}]})",
+         true},
+        {"unknown fields of every shape",
+         R"({"new":{"a":[1,{"b":[[],{}]},null,true,1.5e3,"x"]},"version":"4","n":-3,"alerts":[{"x":[{"y":{}}],)" +
+             alert + R"(,"silencedBy":[],"z":false}],"last":"text"})",
+         true},
+        {"escapes and UTF-8",
+         R"({"version":"4","alerts":[{)" + alert +
+             R"(,"labels":{"service":"caf\u00e9 \"q\" \n","s\u00fc":"\ud83d\ude00"},"annotations":{"k":"Ã©"}}]})",
+         true},
+        {"an empty fingerprint is computed",
+         R"({"version":"4","alerts":[{)" + alert + R"(,"fingerprint":"","labels":{"a":"b"}}]})", true},
+        {"a repeated label keeps the last value",
+         R"({"version":"4","alerts":[{)" + alert + R"(,"labels":{"service":"a","service":"b"}}]})", true},
+        {"endsAt",
+         R"({"version":"4","alerts":[{"status":"resolved","startsAt":"2026-11-26T12:30:47Z",)"
+         R"("endsAt":"2026-11-26T12:35:00.123+01:00"}]})",
+         true},
+        // The document keeps the last of repeated fields: the one-pass reader leaves those to it.
+        {"a repeated root field", R"({"version":"3","version":"4","alerts":[]})", false},
+        {"a repeated alert field", R"({"version":"4","alerts":[{)" + alert + R"(,"status":"resolved"}]})",
+         false},
+        {"a repeated alert field whose first value is wrong",
+         R"({"version":"4","alerts":[{"status":7,)" + alert + "}]}", false},
+        {"a repeated label whose first value is not a string",
+         R"({"version":"4","alerts":[{)" + alert + R"(,"labels":{"a":1,"a":"b"}}]})", false},
+        {"a repeated list of alerts", R"({"version":"4","alerts":[1],"alerts":[]})", false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.what);
+        const auto document = parse_webhook_document(row.body);
+        REQUIRE_MESSAGE(document.ok(), (document.ok() ? "" : document.error()));
+        const auto streamed = read_webhook_streaming(row.body);
+        CHECK(streamed.has_value() == row.read_in_one_pass);
+        if (streamed) CHECK(*streamed == *document);
+        const auto parsed = parse_webhook(row.body);
+        REQUIRE(parsed.ok());
+        CHECK(*parsed == *document);
     }
 }
 
