@@ -75,14 +75,10 @@ Status Engine::handle_notification(const Notification& notification) {
 Result<Engine::Target> Engine::look_up_target(const std::string& service, const std::string& environment) {
     Target found;
     if (service.empty()) return found;
-    auto latest = deps_.ledger.latest_deployment(service, environment);
-    if (!latest) return Error{latest.error()};
-    found.deployment = std::move(*latest);
-    if (found.deployment) {
-        auto paused_now = is_paused(service);
-        if (!paused_now) return Error{paused_now.error()};
-        found.paused = *paused_now;
-    }
+    auto target = deps_.ledger.alert_target(service, environment);
+    if (!target) return Error{target.error()};
+    found.deployment = std::move(target->deployment);
+    found.paused = target->pause && target->pause->active_at(deps_.now());
     return found;
 }
 

@@ -230,7 +230,7 @@ class Statement {
 // Runs constant SQL (pragmas, DDL, transaction control); never used with values from outside.
 Status execute(SqliteDatabase& db, const char* sql) {
     const std::string_view text(sql);
-    if (text == "BEGIN IMMEDIATE" || text == "COMMIT") {
+    if (text == "BEGIN IMMEDIATE" || text == "BEGIN" || text == "COMMIT") {
         auto statement = Statement::prepare(db, text);
         if (!statement) return make_error(statement.error());
         return statement->run();
@@ -277,6 +277,18 @@ template <typename T, typename Body> Result<T> in_write_transaction(SqliteDataba
     Result<T> result = body();
     if (!result) return result;
     if (auto committed = transaction->commit(); !committed) return make_error(committed.error());
+    return result;
+}
+
+// Runs `body` (returning Result<T>) inside one read transaction: its statements see one snapshot and take
+// SQLite's file locks once, not once each.
+template <typename T, typename Body> Result<T> in_read_transaction(SqliteDatabase& db, Body&& body) {
+    if (auto begun = execute(db, "BEGIN"); !begun) return make_error(begun.error());
+    Result<T> result = body();
+    if (auto ended = execute(db, "COMMIT"); !ended) {
+        sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        if (result) return make_error(ended.error());
+    }
     return result;
 }
 
@@ -489,6 +501,24 @@ Result<std::vector<Deployment>> read_all_deployments(Statement& statement) {
         if (!deployment) return make_error(deployment.error());
         deployments.push_back(std::move(*deployment));
     }
+}
+
+// The latest deployment of a service (see Ledger::latest_deployment).
+Result<std::optional<Deployment>> find_latest(SqliteDatabase& db, const std::string& service,
+                                              const std::string& environment) {
+    static const std::string any_environment =
+        select_deployments("WHERE service = :service ORDER BY deployed_at_ns DESC, seq DESC LIMIT 1");
+    static const std::string one_environment =
+        select_deployments("WHERE service = :service AND (environment = :environment OR environment = '') "
+                           "ORDER BY deployed_at_ns DESC, seq DESC LIMIT 1");
+    auto statement = Statement::prepare(db, environment.empty() ? any_environment : one_environment);
+    if (!statement) return make_error(statement.error());
+    statement->bind_text(":service", service);
+    if (!environment.empty()) statement->bind_text(":environment", environment);
+    auto found = read_all_deployments(*statement);
+    if (!found) return make_error(found.error());
+    if (found->empty()) return std::optional<Deployment>();
+    return std::optional<Deployment>(std::move(found->front()));
 }
 
 Result<std::optional<Deployment>> find_deployment(SqliteDatabase& db, const std::string& id) {
@@ -839,22 +869,9 @@ Result<std::optional<Deployment>> Ledger::get_deployment(const std::string& id) 
 Result<std::optional<Deployment>> Ledger::latest_deployment(const std::string& service,
                                                             const std::string& environment) {
     std::lock_guard lock(mutex_);
-    auto latest = [&]() -> Result<std::optional<Deployment>> {
-        auto statement = Statement::prepare(
-            *db_,
-            select_deployments(environment.empty()
-                                   ? "WHERE service = :service ORDER BY deployed_at_ns DESC, seq DESC LIMIT 1"
-                                   : "WHERE service = :service AND (environment = :environment OR "
-                                     "environment = '') ORDER BY deployed_at_ns DESC, seq DESC LIMIT 1"));
-        if (!statement) return make_error(statement.error());
-        statement->bind_text(":service", service);
-        if (!environment.empty()) statement->bind_text(":environment", environment);
-        auto found = read_all_deployments(*statement);
-        if (!found) return make_error(found.error());
-        if (found->empty()) return std::optional<Deployment>();
-        return std::optional<Deployment>(std::move(found->front()));
-    };
-    return labelled("finding the latest deployment of \"" + service + "\"", latest());
+    auto latest = find_latest(*db_, service, environment);
+    if (latest) return latest;
+    return labelled("finding the latest deployment of \"" + service + "\"", std::move(latest));
 }
 
 Result<std::vector<Deployment>> Ledger::list_deployments(const DeploymentFilter& filter) {
@@ -1055,20 +1072,41 @@ Result<std::vector<ServicePause>> read_pauses(Statement& statement) {
 constexpr const char* kSelectPauses =
     "SELECT service, reason, actor, paused_at_ns, until_ns FROM service_pauses";
 
+Result<std::optional<ServicePause>> find_pause(SqliteDatabase& db, const std::string& service) {
+    static const std::string sql = std::string(kSelectPauses) + " WHERE service = :service";
+    auto statement = Statement::prepare(db, sql);
+    if (!statement) return make_error(statement.error());
+    statement->bind_text(":service", service);
+    auto pauses = read_pauses(*statement);
+    if (!pauses) return make_error(pauses.error());
+    if (pauses->empty()) return std::optional<ServicePause>();
+    return std::optional<ServicePause>(std::move(pauses->front()));
+}
+
 } // namespace
 
 Result<std::optional<ServicePause>> Ledger::service_pause(const std::string& service) {
     std::lock_guard lock(mutex_);
-    auto read = [&]() -> Result<std::optional<ServicePause>> {
-        auto statement = Statement::prepare(*db_, std::string(kSelectPauses) + " WHERE service = :service");
-        if (!statement) return make_error(statement.error());
-        statement->bind_text(":service", service);
-        auto pauses = read_pauses(*statement);
-        if (!pauses) return make_error(pauses.error());
-        if (pauses->empty()) return std::optional<ServicePause>();
-        return std::optional<ServicePause>(std::move(pauses->front()));
-    };
-    return labelled("reading the pause of \"" + service + "\"", read());
+    auto pause = find_pause(*db_, service);
+    if (pause) return pause;
+    return labelled("reading the pause of \"" + service + "\"", std::move(pause));
+}
+
+Result<AlertTarget> Ledger::alert_target(const std::string& service, const std::string& environment) {
+    std::lock_guard lock(mutex_);
+    auto target = in_read_transaction<AlertTarget>(*db_, [&]() -> Result<AlertTarget> {
+        AlertTarget found;
+        auto latest = find_latest(*db_, service, environment);
+        if (!latest) return make_error(latest.error());
+        found.deployment = std::move(*latest);
+        if (!found.deployment) return found;
+        auto pause = find_pause(*db_, service);
+        if (!pause) return make_error(pause.error());
+        found.pause = std::move(*pause);
+        return found;
+    });
+    if (target) return target;
+    return labelled("finding the latest deployment and pause of \"" + service + "\"", std::move(target));
 }
 
 Result<std::vector<ServicePause>> Ledger::list_service_pauses() {

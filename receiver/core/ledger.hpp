@@ -35,6 +35,12 @@ template <typename T> struct WithAudit {
     std::vector<AuditEvent> events;
 };
 
+// What an alert is decided against (Ledger::alert_target).
+struct AlertTarget {
+    std::optional<Deployment> deployment; // the latest deployment of the service and environment
+    std::optional<ServicePause> pause;    // the service's pause; read only when there is a deployment
+};
+
 struct DeploymentFilter {
     std::string service;     // empty: any
     std::string environment; // empty: any
@@ -83,6 +89,10 @@ class Ledger {
     // With an environment: only deployments of that environment or of none; without: any environment.
     Result<std::optional<Deployment>> latest_deployment(const std::string& service,
                                                         const std::string& environment);
+
+    // latest_deployment and, when there is one, service_pause, in one read transaction: one snapshot, and
+    // SQLite's file locks taken once. What the engine reads for the alerts of a notification.
+    Result<AlertTarget> alert_target(const std::string& service, const std::string& environment);
 
     // Newest first.
     Result<std::vector<Deployment>> list_deployments(const DeploymentFilter& filter);

@@ -404,7 +404,7 @@ TEST_CASE("a newer deployment supersedes the watching ones of its service and en
     CHECK(state_of(ledger, "D") == DeploymentState::superseded);
 }
 
-TEST_CASE("latest_deployment: an environment matches itself and deployments without one") {
+TEST_CASE("latest_deployment and alert_target: an environment matches itself and deployments without one") {
     TempFolder folder;
     Ledger ledger(folder.file("ledger.db"));
     record_new(ledger, deploy("g1", "api", "", "v1", 100));
@@ -436,6 +436,34 @@ TEST_CASE("latest_deployment: an environment matches itself and deployments with
         auto latest = ledger.latest_deployment(test.service, test.environment);
         REQUIRE(latest.ok());
         CHECK((latest->has_value() ? (*latest)->id : std::string()) == test.expected_id);
+        // alert_target reads the same deployment (and, with nothing paused, no pause).
+        auto target = ledger.alert_target(test.service, test.environment);
+        REQUIRE(target.ok());
+        CHECK((target->deployment ? target->deployment->id : std::string()) == test.expected_id);
+        CHECK_FALSE(target->pause.has_value());
+    }
+
+    SUBCASE("alert_target reads the service's pause with its deployment, and no pause without one") {
+        for (const char* service : {"api", "nobody"}) {
+            ServicePause pause;
+            pause.service = service;
+            pause.reason = "incident";
+            pause.paused_at = at(400);
+            REQUIRE(ledger.pause_service(pause).ok());
+        }
+        auto api = ledger.alert_target("api", "prod");
+        REQUIRE(api.ok());
+        REQUIRE(api->deployment.has_value());
+        CHECK(api->deployment->id == "g2");
+        REQUIRE(api->pause.has_value());
+        CHECK(api->pause->reason == "incident");
+        auto web = ledger.alert_target("web", "prod");
+        REQUIRE(web.ok());
+        CHECK_FALSE(web->pause.has_value());
+        auto nobody = ledger.alert_target("nobody", "prod");
+        REQUIRE(nobody.ok());
+        CHECK_FALSE(nobody->deployment.has_value());
+        CHECK_FALSE(nobody->pause.has_value()); // not read: an alert without a deployment is ignored anyway
     }
 }
 
