@@ -1,6 +1,7 @@
 // JSON codecs built on nlohmann_json: parse with field-naming errors, encode API and audit documents.
 #include "core/codec.hpp"
 
+#include "core/json_scan.hpp"
 #include "core/placeholders.hpp"
 
 #include <nlohmann/json.hpp>
@@ -240,40 +241,26 @@ Result<Notification> parse_webhook_document(std::string_view body) {
 
 namespace {
 
-// Builds a Notification while nlohmann's SAX parser reads the body: no JSON document in between, which
-// took most of a webhook's parsing time. It accepts only bodies that parse_webhook_document reads to the
-// same Notification, and gives up (a callback returns false) on anything else: malformed JSON, a wrong
-// type, a null where the document reader would object, a repeated field (the document keeps the last), a
-// value out of range, a missing field. Then the document reader decides and names the field.
-class StreamingWebhookReader {
+// Builds a Notification while scan_json reads the body: no JSON document in between, and no nlohmann
+// lexer, which took most of a webhook's time. It accepts only bodies that parse_webhook_document reads to
+// the same Notification, and gives up (an event returns false) on anything else: what scan_json does not
+// read, a wrong type, a null where the document reader would object, a repeated field (the document keeps
+// the last), a value out of range, a missing field. Then the document reader decides and names the field.
+class StreamingWebhookReader final : public JsonEvents {
   public:
-    using number_integer_t = json::number_integer_t;
-    using number_unsigned_t = json::number_unsigned_t;
-    using number_float_t = json::number_float_t;
-    using string_t = json::string_t;
-    using binary_t = json::binary_t;
-
-    bool null() { return scalar(Scalar::null, nullptr); }
-    bool boolean(bool) { return scalar(Scalar::other, nullptr); }
-    bool number_integer(number_integer_t value) {
-        if (skipping_ > 0 || skip_field()) return true;
-        if (where_ != Where::root || field_ != Field::truncated_alerts || value < 0) return false;
-        notification_.truncated_alerts = static_cast<long>(value);
-        return true;
-    }
-    bool number_unsigned(number_unsigned_t value) {
+    bool null() override { return scalar(Scalar::null, nullptr); }
+    bool boolean(bool) override { return scalar(Scalar::other, nullptr); }
+    bool number_unsigned(std::uint64_t value) override {
         if (skipping_ > 0 || skip_field()) return true;
         if (where_ != Where::root || field_ != Field::truncated_alerts ||
-            value > static_cast<number_unsigned_t>(LONG_MAX))
+            value > static_cast<std::uint64_t>(LONG_MAX))
             return false;
         notification_.truncated_alerts = static_cast<long>(value);
         return true;
     }
-    bool number_float(number_float_t, const string_t&) { return scalar(Scalar::other, nullptr); }
-    bool string(string_t& value) { return scalar(Scalar::string, &value); }
-    bool binary(binary_t&) { return false; }
+    bool string(std::string& value) override { return scalar(Scalar::string, &value); }
 
-    bool start_object(std::size_t) {
+    bool start_object() override {
         if (skipping_ > 0 || skip_field()) return ++skipping_, true;
         switch (where_) {
         case Where::before:
@@ -296,7 +283,7 @@ class StreamingWebhookReader {
             return false;
         }
     }
-    bool key(string_t& name) {
+    bool key(std::string& name) override {
         if (skipping_ > 0) return true;
         if (where_ == Where::string_map) {
             map_key_ = std::move(name);
@@ -310,7 +297,7 @@ class StreamingWebhookReader {
         seen |= bit;
         return true;
     }
-    bool end_object() {
+    bool end_object() override {
         if (skipping_ > 0) return --skipping_, true;
         switch (where_) {
         case Where::string_map:
@@ -330,20 +317,18 @@ class StreamingWebhookReader {
             return false;
         }
     }
-    bool start_array(std::size_t) {
+    bool start_array() override {
         if (skipping_ > 0 || skip_field()) return ++skipping_, true;
         if (where_ != Where::root || field_ != Field::alerts) return false;
         where_ = Where::alerts;
         return true;
     }
-    bool end_array() {
+    bool end_array() override {
         if (skipping_ > 0) return --skipping_, true;
         if (where_ != Where::alerts) return false;
         where_ = Where::root;
         return true;
     }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
-
     std::optional<Notification> take() {
         if (where_ != Where::after) return std::nullopt;
         return std::move(notification_);
@@ -448,7 +433,7 @@ class StreamingWebhookReader {
     }
 
     // A null, string, boolean or number value.
-    bool scalar(Scalar kind, string_t* text) {
+    bool scalar(Scalar kind, std::string* text) {
         if (skipping_ > 0 || skip_field()) return true;
         if (where_ == Where::string_map) {
             if (kind != Scalar::string) return false;
@@ -491,11 +476,7 @@ class StreamingWebhookReader {
 
 std::optional<Notification> read_webhook_streaming(std::string_view body) {
     StreamingWebhookReader reader;
-    try {
-        if (!json::sax_parse(body.begin(), body.end(), &reader)) return std::nullopt;
-    } catch (const json::exception&) {
-        return std::nullopt;
-    }
+    if (!scan_json(body, reader)) return std::nullopt;
     return reader.take();
 }
 

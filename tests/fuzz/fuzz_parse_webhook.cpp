@@ -1,6 +1,11 @@
-// Fuzz target: parse_webhook, the parser of Alertmanager's POST /webhook body (outside input), and its two readers.
+// Fuzz target: parse_webhook, the parser of Alertmanager's POST /webhook body (outside input), its two
+// readers and scan_json.
+#include "../support/json_document_events.hpp"
 #include "core/codec.hpp"
+#include "core/json_scan.hpp"
 #include "fuzz_check.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +15,17 @@
 namespace rollback::fuzz {
 namespace {
 
+// What scan_json reads, nlohmann_json parses to the same document.
+void check_scan(std::string_view body) {
+    testing::JsonDocumentEvents events;
+    if (!scan_json(body, events)) return;
+    const auto document = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+    require(!document.is_discarded(), "nlohmann_json accepts what scan_json read", body);
+    require(document == events.root, "scan_json's events build nlohmann_json's document", body);
+}
+
 void check_webhook(std::string_view body) {
+    check_scan(body);
     // parse_webhook's two readers agree: what the one-pass reader takes, the document reader reads to the
     // same notification; what the document reader rejects, the one-pass reader gives up on.
     const auto document = parse_webhook_document(body);

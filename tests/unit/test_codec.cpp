@@ -292,7 +292,7 @@ TEST_CASE("the one-pass webhook reader gives the document reader's notification,
         {"resolved and firing", read_fixture("03-mixed-resolved-and-firing.json"), true},
         {"minimal", R"({"version":"4","alerts":[{)" + alert + "}]}", true},
         {"no alerts, fields in another order",
-         R"({"truncatedAlerts":9223372036854775807,"alerts":[],"receiver":"r","version":"4"})", true},
+         R"({"truncatedAlerts":999999999999999999,"alerts":[],"receiver":"r","version":"4"})", true},
         {"null optional fields",
          R"({"version":"4","receiver":null,"status":null,"groupLabels":null,"commonLabels":null,)"
          R"("commonAnnotations":null,"externalURL":null,"groupKey":null,"truncatedAlerts":null,)"
@@ -302,7 +302,7 @@ TEST_CASE("the one-pass webhook reader gives the document reader's notification,
              R"("generatorURL":null,"fingerprint":null}]})",
          true},
         {"unknown fields of every shape",
-         R"({"new":{"a":[1,{"b":[[],{}]},null,true,1.5e3,"x"]},"version":"4","n":-3,"alerts":[{"x":[{"y":{}}],)" +
+         R"({"new":{"a":[1,{"b":[[],{}]},null,true,0,"x"]},"version":"4","n":30,"alerts":[{"x":[{"y":{}}],)" +
              alert + R"(,"silencedBy":[],"z":false}],"last":"text"})",
          true},
         {"escapes and UTF-8",
@@ -317,6 +317,10 @@ TEST_CASE("the one-pass webhook reader gives the document reader's notification,
          R"({"version":"4","alerts":[{"status":"resolved","startsAt":"2026-11-26T12:30:47Z",)"
          R"("endsAt":"2026-11-26T12:35:00.123+01:00"}]})",
          true},
+        // Numbers other than whole ones of up to 18 digits are left to nlohmann_json (scan_json).
+        {"a 19-digit number", R"({"truncatedAlerts":9223372036854775807,"alerts":[],"version":"4"})", false},
+        {"a negative number", R"({"version":"4","alerts":[],"n":-3})", false},
+        {"a fraction", R"({"version":"4","alerts":[],"n":1.5e3})", false},
         // The document keeps the last of repeated fields: the one-pass reader leaves those to it.
         {"a repeated root field", R"({"version":"3","version":"4","alerts":[]})", false},
         {"a repeated alert field", R"({"version":"4","alerts":[{)" + alert + R"(,"status":"resolved"}]})",
@@ -328,7 +332,8 @@ TEST_CASE("the one-pass webhook reader gives the document reader's notification,
         {"a repeated list of alerts", R"({"version":"4","alerts":[1],"alerts":[]})", false},
     };
     for (const auto& row : rows) {
-        CAPTURE(row.what);
+        const std::string what = row.what;
+        CAPTURE(what);
         const auto document = parse_webhook_document(row.body);
         REQUIRE_MESSAGE(document.ok(), (document.ok() ? "" : document.error()));
         const auto streamed = read_webhook_streaming(row.body);
