@@ -27,6 +27,11 @@ resolve_headers(const HttpTarget& target, const std::map<std::string, std::strin
     return headers;
 }
 
+// The CA file a call verifies its server with: the target's own, else the config's default.
+const std::string& ca_file_for(const std::string& own, const std::string& default_ca_file) {
+    return own.empty() ? default_ca_file : own;
+}
+
 Result<HttpCall> post_to(const HttpTarget& target, std::string body,
                          const std::map<std::string, std::string>& values, Duration timeout,
                          const std::string& default_ca_file, const SecretReader& secrets) {
@@ -41,7 +46,7 @@ Result<HttpCall> post_to(const HttpTarget& target, std::string body,
     if (auto url = parse_http_url(call.url); !url) return make_error("url: " + url.error());
     call.headers = std::move(*headers);
     call.body = std::move(body);
-    call.ca_file = target.ca_file.empty() ? default_ca_file : target.ca_file;
+    call.ca_file = ca_file_for(target.ca_file, default_ca_file);
     call.timeout = timeout;
     return call;
 }
@@ -108,7 +113,7 @@ Result<HttpCall> github_workflow_call(const GithubWorkflowAction& action,
                     {"X-GitHub-Api-Version", "2022-11-28"},
                     {"User-Agent", "rollback-receiver"}};
     call.body = encode_workflow_dispatch(action.ref, inputs);
-    call.ca_file = action.ca_file.empty() ? default_ca_file : action.ca_file;
+    call.ca_file = ca_file_for(action.ca_file, default_ca_file);
     call.timeout = timeout;
     return call;
 }
