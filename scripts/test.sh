@@ -21,7 +21,7 @@ cmake --build build-asan -j "$jobs"
 (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 600 -E '^(rules_|stack_|compose_)')
 
 echo "== ThreadSanitizer (build-tsan)"
-tsan_tests=(test_engine test_ledger test_command_runner test_daemon test_recent_keys)
+tsan_tests=(test_engine test_ledger test_command_runner test_daemon test_recent_keys test_notifier)
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROLLBACK_WERROR=ON \
     -DROLLBACK_SANITIZE=thread >/dev/null
 # test_daemon starts bin/rollback-receiver, so that is built (instrumented) too.

@@ -1,4 +1,5 @@
-// The notification queue: one worker thread, one attempt per message, bounded memory, a bounded stop.
+// The notification queue: a few worker threads, one call per endpoint at a time, one attempt per message,
+// bounded memory, a bounded stop.
 #include "core/notifier.hpp"
 
 #include "core/logging.hpp"
@@ -6,7 +7,8 @@
 namespace rollback {
 
 Notifier::Notifier(HttpCaller& http, Metrics& metrics) : http_(http), metrics_(metrics) {
-    worker_ = std::thread([this] { run(); });
+    for (std::size_t i = 0; i < worker_count; ++i)
+        workers_.emplace_back([this] { run(); });
 }
 
 Notifier::~Notifier() {
@@ -31,17 +33,27 @@ void Notifier::send(const std::string& event, HttpCall call) {
 
 void Notifier::wait_idle() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return queue_.empty() && !in_flight_; });
+    changed_.wait(lock, [this] { return queue_.empty() && busy_urls_.empty(); });
+}
+
+std::deque<Notifier::Message>::iterator Notifier::next_sendable_locked() {
+    for (auto it = queue_.begin(); it != queue_.end(); ++it)
+        if (busy_urls_.count(it->call.url) == 0) return it;
+    return queue_.end();
 }
 
 void Notifier::run() {
     std::unique_lock lock(mutex_);
     while (true) {
-        changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return; // stopping, nothing left
-        Message message = std::move(queue_.front());
-        queue_.pop_front();
-        in_flight_ = true;
+        auto next = queue_.end();
+        changed_.wait(lock, [&] {
+            next = next_sendable_locked();
+            return next != queue_.end() || (stopping_ && queue_.empty());
+        });
+        if (next == queue_.end()) return; // stopping, nothing left
+        Message message = std::move(*next);
+        queue_.erase(next);
+        busy_urls_.insert(message.call.url);
         lock.unlock();
         const HttpCallResult result = http_.call(message.call, cancel_);
         if (result.succeeded()) {
@@ -53,7 +65,7 @@ void Notifier::run() {
                                              {"err", result.describe(message.call.timeout)}});
         }
         lock.lock();
-        in_flight_ = false;
+        busy_urls_.erase(message.call.url);
         changed_.notify_all();
     }
 }
@@ -61,10 +73,10 @@ void Notifier::run() {
 void Notifier::stop(Duration grace) {
     {
         std::unique_lock lock(mutex_);
-        if (!worker_.joinable()) return;
+        if (workers_.empty()) return;
         stopping_ = true;
         changed_.notify_all();
-        if (!changed_.wait_for(lock, grace, [this] { return queue_.empty() && !in_flight_; })) {
+        if (!changed_.wait_for(lock, grace, [this] { return queue_.empty() && busy_urls_.empty(); })) {
             for (const Message& message : queue_) {
                 log_warn("notification dropped: the receiver is stopping",
                          {{"event", message.event}, {"url", message.call.url}});
@@ -73,9 +85,12 @@ void Notifier::stop(Duration grace) {
             queue_.clear();
             cancel_ = true;
         }
+        changed_.notify_all();
     }
-    worker_.join();
+    for (std::thread& worker : workers_)
+        worker.join();
     std::lock_guard lock(mutex_);
+    workers_.clear();
     changed_.notify_all();
 }
 

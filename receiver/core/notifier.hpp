@@ -1,4 +1,4 @@
-// Sends notify: messages on a thread of their own, so that a slow or failing chat never delays a rollback.
+// Sends notify: messages on threads of their own, so that a slow or failing chat never delays a rollback.
 #pragma once
 
 #include "core/http.hpp"
@@ -8,13 +8,18 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace rollback {
 
+// A few worker threads send the queued messages, one call per endpoint (URL) at a time: each endpoint gets
+// its messages in order, and an endpoint that hangs until its timeout holds up only its own messages.
 class Notifier {
   public:
+    static constexpr std::size_t worker_count = 4;
     // Messages waiting beyond this many are dropped (oldest first) and logged: a dead chat endpoint must
     // not grow memory without bound during an incident.
     static constexpr std::size_t max_queued = 1000;
@@ -32,7 +37,7 @@ class Notifier {
     void wait_idle();
 
     // Sends what is queued for up to `grace`, then cancels the call in flight, drops the rest (logged) and
-    // joins the thread. Later send() calls are dropped.
+    // joins the threads. Later send() calls are dropped.
     void stop(Duration grace);
 
   private:
@@ -41,16 +46,18 @@ class Notifier {
         HttpCall call;
     };
     void run();
+    // The first queued message whose endpoint has no call in flight; queue_.end() when there is none.
+    std::deque<Message>::iterator next_sendable_locked();
 
     HttpCaller& http_;
     Metrics& metrics_;
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<Message> queue_;
-    bool in_flight_ = false;
+    std::set<std::string> busy_urls_; // endpoints with a call in flight
     bool stopping_ = false;
     std::atomic<bool> cancel_{false};
-    std::thread worker_;
+    std::vector<std::thread> workers_;
 };
 
 } // namespace rollback

@@ -717,7 +717,8 @@ TEST_CASE("notify: started and succeeded messages are sent; a failed rollback se
     CHECK(messages[3].body.find("FAILED: HTTP 500: down") != std::string::npos);
 }
 
-TEST_CASE("notify: a chat target that hangs never delays the rollback; shutdown cancels it") {
+TEST_CASE(
+    "notify: a chat target that hangs delays neither the rollback nor other targets; shutdown cancels it") {
     Fixture f(0s, false, 0, webhook_service({kSlowChatUrl, kChatUrl}));
     f.http.hang_urls.insert(kSlowChatUrl);
     f.record("d1", "v2", "v1");
@@ -725,6 +726,10 @@ TEST_CASE("notify: a chat target that hangs never delays the rollback; shutdown 
     f.engine->wait_idle(); // returns although the first notification is stuck
     CHECK(f.state_of("d1") == DeploymentState::rolled_back);
     CHECK(f.http.calls_to(kHookUrl).size() == 1);
+    // The other chat gets both its messages (started, succeeded) while the slow one hangs.
+    for (int i = 0; i < 1000 && f.http.calls_to(kChatUrl).size() < 2; ++i)
+        std::this_thread::sleep_for(2ms);
+    CHECK(f.http.calls_to(kChatUrl).size() == 2);
     const auto started = std::chrono::steady_clock::now();
     f.engine->shutdown(10s);
     CHECK(std::chrono::steady_clock::now() - started < 5s); // the notifier waits at most 2 s, then cancels

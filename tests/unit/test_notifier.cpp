@@ -1,4 +1,5 @@
-// The notification queue: never blocks the sender, one attempt per message, bounded queue, bounded stop.
+// The notification queue: never blocks the sender, per-endpoint order, one attempt per message, bounded queue
+// and stop.
 #include "core/notifier.hpp"
 
 #include <doctest/doctest.h>
@@ -13,15 +14,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Answers 204, or 500 for URLs ending in "/broken"; blocks while `gate_closed` (until cancelled).
+// Answers 204, or 500 for URLs ending in "/broken"; blocks while `gate_closed`, or while the URL is
+// `stuck_url` and `stuck` (until cancelled). Records each call as "url body".
 class GatedHttp : public HttpCaller {
   public:
     HttpCallResult call(const HttpCall& request, const std::atomic<bool>& cancel) override {
         {
             std::lock_guard lock(mutex);
             urls.push_back(request.url);
+            calls.push_back(request.url + " " + request.body);
         }
-        while (gate_closed && !cancel)
+        while ((gate_closed || (stuck && request.url == stuck_url)) && !cancel)
             std::this_thread::sleep_for(2ms);
         HttpCallResult result;
         result.cancelled = cancel.load();
@@ -32,28 +35,51 @@ class GatedHttp : public HttpCaller {
         std::lock_guard lock(mutex);
         return urls.size();
     }
+    std::vector<std::string> calls_to(const std::string& url) {
+        std::lock_guard lock(mutex);
+        std::vector<std::string> matching;
+        for (const std::string& call : calls)
+            if (call.starts_with(url + " ")) matching.push_back(call.substr(url.size() + 1));
+        return matching;
+    }
     std::mutex mutex;
     std::vector<std::string> urls;
+    std::vector<std::string> calls;
     std::atomic<bool> gate_closed{false};
+    std::string stuck_url; // set before the notifier starts sending
+    std::atomic<bool> stuck{false};
 };
 
-HttpCall to(const std::string& url) {
+// Polls `done` every 2 ms for at most 5 s.
+template <typename Condition> bool eventually(Condition done) {
+    for (int i = 0; i < 2500; ++i) {
+        if (done()) return true;
+        std::this_thread::sleep_for(2ms);
+    }
+    return done();
+}
+
+HttpCall to(const std::string& url, const std::string& body = {}) {
     HttpCall call;
     call.url = url;
+    call.body = body;
     return call;
 }
 
 } // namespace
 
-TEST_CASE("messages are sent in order, once each; failures are counted, not retried") {
+TEST_CASE("messages are sent once each, in order per endpoint; failures are counted, not retried") {
     GatedHttp http;
     Metrics metrics;
     Notifier notifier(http, metrics);
-    notifier.send("rollback_started", to("http://chat/a"));
-    notifier.send("rollback_started", to("http://chat/broken"));
-    notifier.send("rollback_succeeded", to("http://chat/a"));
+    notifier.send("rollback_started", to("http://chat/a", "1"));
+    notifier.send("rollback_started", to("http://chat/broken", "1"));
+    notifier.send("rollback_succeeded", to("http://chat/a", "2"));
+    notifier.send("rollback_succeeded", to("http://chat/a", "3"));
     notifier.wait_idle();
-    CHECK(http.urls == std::vector<std::string>{"http://chat/a", "http://chat/broken", "http://chat/a"});
+    CHECK(http.count() == 4);
+    CHECK(http.calls_to("http://chat/a") == std::vector<std::string>{"1", "2", "3"});
+    CHECK(http.calls_to("http://chat/broken") == std::vector<std::string>{"1"});
     const std::string text = metrics.render();
     CHECK(
         text.find(
@@ -76,11 +102,37 @@ TEST_CASE("send never waits for a stuck endpoint, and the queue is bounded") {
     CHECK(std::chrono::steady_clock::now() - started < 2s); // 1,050 sends while the first call hangs
     for (int i = 0; i < 500 && http.count() == 0; ++i)
         std::this_thread::sleep_for(2ms);
-    CHECK(http.count() == 1); // the worker is stuck on the first message
-    notifier.stop(0ms);       // cancels it and drops the rest
-    CHECK(http.count() == 1);
+    // Every worker takes a message and is stuck with it; nothing else is sent.
+    REQUIRE(eventually([&] { return http.count() == Notifier::worker_count; }));
+    std::this_thread::sleep_for(50ms);
+    CHECK(http.count() == Notifier::worker_count);
+    notifier.stop(0ms); // cancels them and drops the rest
+    CHECK(http.count() == Notifier::worker_count);
     const std::string text = metrics.render();
-    CHECK(text.find("result=\"dropped\"} " + std::to_string(Notifier::max_queued + 49)) != std::string::npos);
+    const std::size_t dropped = Notifier::max_queued + 50 - Notifier::worker_count;
+    CHECK(text.find("result=\"dropped\"} " + std::to_string(dropped)) != std::string::npos);
+}
+
+TEST_CASE("an endpoint that hangs holds up only its own messages, which keep their order") {
+    GatedHttp http;
+    http.stuck_url = "http://chat/slow";
+    http.stuck = true;
+    Metrics metrics;
+    Notifier notifier(http, metrics);
+    notifier.send("rollback_started", to("http://chat/slow", "1"));
+    REQUIRE(eventually([&] { return http.calls_to("http://chat/slow").size() == 1; }));
+    notifier.send("rollback_succeeded", to("http://chat/slow", "2"));
+    for (int i = 1; i <= 3; ++i)
+        notifier.send("rollback_started", to("http://chat/fast", std::to_string(i)));
+    // The other endpoint gets its messages while the slow one hangs.
+    CHECK(eventually([&] { return http.calls_to("http://chat/fast").size() == 3; }));
+    CHECK(http.calls_to("http://chat/fast") == std::vector<std::string>{"1", "2", "3"});
+    // The slow endpoint's second message waits for its first call, with workers to spare.
+    std::this_thread::sleep_for(50ms);
+    CHECK(http.calls_to("http://chat/slow") == std::vector<std::string>{"1"});
+    http.stuck = false;
+    notifier.wait_idle();
+    CHECK(http.calls_to("http://chat/slow") == std::vector<std::string>{"1", "2"});
 }
 
 TEST_CASE("stop sends what is queued within the grace period, and later sends are dropped") {
