@@ -242,7 +242,7 @@ Result<Notification> parse_webhook_document(std::string_view body) {
 namespace {
 
 // Builds a Notification while scan_json reads the body: no JSON document in between, and no nlohmann
-// lexer, which took most of a webhook's time. It accepts only bodies that parse_webhook_document reads to
+// lexer, which took most of the parsing time. It accepts only bodies that parse_webhook_document reads to
 // the same Notification, and gives up (an event returns false) on anything else: what scan_json does not
 // read, a wrong type, a null where the document reader would object, a repeated field (the document keeps
 // the last), a value out of range, a missing field. Then the document reader decides and names the field.
