@@ -72,29 +72,23 @@ Status Engine::handle_notification(const Notification& notification) {
     return ok_status();
 }
 
-Result<Engine::Target> Engine::look_up_target(const std::string& service, const std::string& environment) {
-    Target found;
-    if (service.empty()) return found;
-    auto target = deps_.ledger.alert_target(service, environment);
-    if (!target) return Error{target.error()};
-    found.deployment = std::move(target->deployment);
-    found.paused = target->pause && target->pause->active_at(deps_.now());
-    return found;
-}
-
 Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSeen& targets) {
     const std::string service = alert.label(config.service_label);
     const std::string environment = alert.label(config.environment_label);
     auto seen = targets.find({service, environment});
     if (seen == targets.end()) {
-        auto looked_up = look_up_target(service, environment);
-        if (!looked_up) return Error{looked_up.error()};
-        seen = targets.emplace(std::pair(service, environment), std::move(*looked_up)).first;
+        AlertTarget looked_up; // an alert without a service label points at no deployment
+        if (!service.empty()) {
+            auto read = deps_.ledger.alert_target(service, environment);
+            if (!read) return Error{read.error()};
+            looked_up = std::move(*read);
+        }
+        seen = targets.emplace(std::pair(service, environment), std::move(looked_up)).first;
     }
     // A copy: an alert that acts (below) drops the pair, so that the next alert of the notification reads
     // the deployment's new state from the ledger, as it would in a notification of its own.
     const std::optional<Deployment> target = seen->second.deployment;
-    const bool paused = seen->second.paused;
+    const bool paused = seen->second.pause && seen->second.pause->active_at(deps_.now());
     const ServiceSettings& settings = config.settings_for(service);
     const Decision decision = decide({alert, service, target, settings, deps_.now(), deps_.dry_run, paused});
 

@@ -109,17 +109,10 @@ class Engine {
         std::atomic<bool> finished{false};
     };
 
-    // What an alert is decided against: the latest deployment of its service and environment, and whether
-    // the service is paused. Kept for the alerts of one notification, keyed by (service, environment).
-    struct Target {
-        std::optional<Deployment> deployment;
-        bool paused = false;
-    };
-    using TargetsSeen = std::map<std::pair<std::string, std::string>, Target>;
+    // What the alerts of one notification are decided against, read once per (service, environment).
+    using TargetsSeen = std::map<std::pair<std::string, std::string>, AlertTarget>;
 
     Status handle_alert(const Config& config, const Alert& alert, TargetsSeen& targets);
-    // The ledger's look-ups for one (service, environment); no deployment when the service is empty.
-    Result<Target> look_up_target(const std::string& service, const std::string& environment);
     // Removes the alert from pending rollbacks; cancels those it was the last firing alert of.
     Status handle_resolved(const Alert& alert);
     // Claims the deployment and runs its rollback on a background thread; false if already claimed.
