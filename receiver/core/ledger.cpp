@@ -298,6 +298,14 @@ template <typename T> Result<T> labelled(std::string_view action, Result<T> resu
     return make_error("ledger: " + std::string(action) + " failed: " + result.error());
 }
 
+// The same for an action on one named thing, quoted: "ledger: reading deployment \"d1\" failed: ...". The
+// text is built only on failure: look-ups run for every webhook.
+template <typename T>
+Result<T> labelled(std::string_view action, const std::string& subject, Result<T> result) {
+    if (result) return result;
+    return make_error("ledger: " + std::string(action) + " \"" + subject + "\" failed: " + result.error());
+}
+
 long long to_nanoseconds(TimePoint time) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
 }
@@ -863,15 +871,13 @@ Result<WithAudit<RecordResult>> Ledger::record_deployment_with_audit(const Deplo
 
 Result<std::optional<Deployment>> Ledger::get_deployment(const std::string& id) {
     std::lock_guard lock(mutex_);
-    return labelled("reading deployment \"" + id + "\"", find_deployment(*db_, id));
+    return labelled("reading deployment", id, find_deployment(*db_, id));
 }
 
 Result<std::optional<Deployment>> Ledger::latest_deployment(const std::string& service,
                                                             const std::string& environment) {
     std::lock_guard lock(mutex_);
-    auto latest = find_latest(*db_, service, environment);
-    if (latest) return latest;
-    return labelled("finding the latest deployment of \"" + service + "\"", std::move(latest));
+    return labelled("finding the latest deployment of", service, find_latest(*db_, service, environment));
 }
 
 Result<std::vector<Deployment>> Ledger::list_deployments(const DeploymentFilter& filter) {
@@ -894,7 +900,7 @@ Result<std::vector<Deployment>> Ledger::list_deployments(const DeploymentFilter&
 
 Result<bool> Ledger::claim_rollback(const std::string& id) {
     std::lock_guard lock(mutex_);
-    return labelled("claiming the rollback of \"" + id + "\"",
+    return labelled("claiming the rollback of", id,
                     in_write_transaction<bool>(*db_, [&] { return claim(*db_, id); }));
 }
 
@@ -909,7 +915,7 @@ Result<std::optional<long long>> Ledger::claim_rollback_with_audit(const std::st
         if (!sequence) return make_error(sequence.error());
         return std::optional<long long>(*sequence);
     };
-    return labelled("claiming the rollback of \"" + id + "\"",
+    return labelled("claiming the rollback of", id,
                     in_write_transaction<std::optional<long long>>(*db_, claim_and_audit));
 }
 
@@ -922,14 +928,14 @@ Result<Deployment> Ledger::complete_rollback(const std::string& id, TimePoint no
 Result<WithAudit<Deployment>> Ledger::complete_rollback_with_audit(const std::string& id, TimePoint now,
                                                                    const AuditFor<Deployment>& audit) {
     std::lock_guard lock(mutex_);
-    return labelled("completing the rollback of \"" + id + "\"",
-                    in_write_transaction<WithAudit<Deployment>>(
-                        *db_, [&] { return with_audit(*db_, complete(*db_, id, now), audit); }));
+    return labelled("completing the rollback of", id, in_write_transaction<WithAudit<Deployment>>(*db_, [&] {
+                        return with_audit(*db_, complete(*db_, id, now), audit);
+                    }));
 }
 
 Status Ledger::fail_rollback(const std::string& id, DeploymentState final_state) {
     std::lock_guard lock(mutex_);
-    return labelled("ending the rollback of \"" + id + "\"",
+    return labelled("ending the rollback of", id,
                     in_write_transaction<Done>(*db_, [&] { return fail(*db_, id, final_state); }));
 }
 
@@ -943,8 +949,7 @@ Result<AuditEvent> Ledger::fail_rollback_with_audit(const std::string& id, Deplo
         if (!written) return make_error(written.error());
         return std::move(written->events.front());
     };
-    return labelled("ending the rollback of \"" + id + "\"",
-                    in_write_transaction<AuditEvent>(*db_, fail_and_audit));
+    return labelled("ending the rollback of", id, in_write_transaction<AuditEvent>(*db_, fail_and_audit));
 }
 
 Result<std::vector<Deployment>> Ledger::interrupt_unfinished_rollbacks() {
@@ -973,7 +978,7 @@ Result<std::vector<AuditEvent>> Ledger::interrupt_unfinished_rollbacks_with_audi
 
 Result<long long> Ledger::append_audit(const AuditEvent& event, const std::string& dedupe_key) {
     std::lock_guard lock(mutex_);
-    return labelled("appending audit event \"" + event.event + "\"",
+    return labelled("appending audit event", event.event,
                     in_write_transaction<long long>(*db_, [&] { return append(*db_, event, dedupe_key); }));
 }
 
@@ -1036,7 +1041,7 @@ Status Ledger::pause_service(const ServicePause& pause) {
             upsert->bind_text_or_null(":until_ns", "");
         return upsert->run();
     };
-    return labelled("pausing \"" + pause.service + "\"", in_write_transaction<Done>(*db_, write));
+    return labelled("pausing", pause.service, in_write_transaction<Done>(*db_, write));
 }
 
 Result<bool> Ledger::resume_service(const std::string& service) {
@@ -1048,7 +1053,7 @@ Result<bool> Ledger::resume_service(const std::string& service) {
         if (auto ran = statement->run(); !ran) return make_error(ran.error());
         return sqlite3_changes(db_->handle()) == 1;
     };
-    return labelled("resuming \"" + service + "\"", in_write_transaction<bool>(*db_, remove));
+    return labelled("resuming", service, in_write_transaction<bool>(*db_, remove));
 }
 
 namespace {
@@ -1087,14 +1092,12 @@ Result<std::optional<ServicePause>> find_pause(SqliteDatabase& db, const std::st
 
 Result<std::optional<ServicePause>> Ledger::service_pause(const std::string& service) {
     std::lock_guard lock(mutex_);
-    auto pause = find_pause(*db_, service);
-    if (pause) return pause;
-    return labelled("reading the pause of \"" + service + "\"", std::move(pause));
+    return labelled("reading the pause of", service, find_pause(*db_, service));
 }
 
 Result<AlertTarget> Ledger::alert_target(const std::string& service, const std::string& environment) {
     std::lock_guard lock(mutex_);
-    auto target = in_read_transaction<AlertTarget>(*db_, [&]() -> Result<AlertTarget> {
+    auto read = [&]() -> Result<AlertTarget> {
         AlertTarget found;
         auto latest = find_latest(*db_, service, environment);
         if (!latest) return make_error(latest.error());
@@ -1104,9 +1107,9 @@ Result<AlertTarget> Ledger::alert_target(const std::string& service, const std::
         if (!pause) return make_error(pause.error());
         found.pause = std::move(*pause);
         return found;
-    });
-    if (target) return target;
-    return labelled("finding the latest deployment and pause of \"" + service + "\"", std::move(target));
+    };
+    return labelled("finding the latest deployment and pause of", service,
+                    in_read_transaction<AlertTarget>(*db_, read));
 }
 
 Result<std::vector<ServicePause>> Ledger::list_service_pauses() {
