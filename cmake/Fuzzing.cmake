@@ -1,7 +1,7 @@
 # libFuzzer targets (tests/fuzz/fuzz_<name>.cpp) for the parsers of outside input: ROLLBACK_FUZZ=ON.
 #   CXX=clang++ cmake -S . -B build-fuzz -DROLLBACK_FUZZ=ON && cmake --build build-fuzz --target fuzz_targets
 # scripts/fuzz.sh does this and runs every target; docs/fuzzing.md has the details. Needs clang (libFuzzer
-# ships in Debian's libclang-rt-<version>-dev). receiver_core is instrumented for coverage
+# ships in Debian's libclang-rt-<version>-dev). The libraries of receiver/ are instrumented for coverage
 # (-fsanitize=fuzzer-no-link) and, like the targets, built with AddressSanitizer and UBSan.
 option(ROLLBACK_FUZZ "Build the libFuzzer targets in tests/fuzz (needs CMAKE_CXX_COMPILER=clang++)" OFF)
 
@@ -15,7 +15,9 @@ if(ROLLBACK_FUZZ)
   endif()
 
   set(fuzz_sanitizers -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-  target_compile_options(receiver_core PRIVATE ${fuzz_sanitizers} -fsanitize=fuzzer-no-link)
+  foreach(library receiver_base receiver_http receiver_core rollbackctl_lib)
+    target_compile_options(${library} PRIVATE ${fuzz_sanitizers} -fsanitize=fuzzer-no-link)
+  endforeach()
 
   add_custom_target(fuzz_targets)
   file(GLOB FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.cpp)

@@ -1,5 +1,5 @@
 // rollback-receiver: the daemon's entry point.
-#include "core/daemon.hpp"
+#include "daemon/daemon.hpp"
 
 int main(int argc, char** argv) {
     return rollback::run_daemon(argc, argv);

@@ -379,7 +379,7 @@ if [[ " $parts " == *" ledger "* ]]; then
         "$(awk -v a="$base" -v b="$rps" 'BEGIN {print a / b}')"
     done
   done
-  # (c) the look-up alone: latest_deployment's query (as in receiver/core/ledger.cpp, all its columns)
+  # (c) the look-up alone: latest_deployment's query (as in receiver/ledger/ledger.cpp, all its columns)
   # over 999 services in one sqlite3 statement (a correlated subquery per row), with and without the
   # environment term; no HTTP, no fsync. A first pass (each service once) warms SQLite's page cache (the
   # default 2 MB, as the daemon has it), as a long-running daemon's is; the second pass (5,000 look-ups,
@@ -412,7 +412,7 @@ if [[ " $parts " == *" ledger "* ]]; then
   done
 
   echo
-  echo "EXPLAIN QUERY PLAN on ledger-$largest (queries as in receiver/core/ledger.cpp):"
+  echo "EXPLAIN QUERY PLAN on ledger-$largest (queries as in receiver/ledger/ledger.cpp):"
   explain() {
     echo "  $1"
     sqlite3 "$work/ledger-$largest/ledger.db" "EXPLAIN QUERY PLAN $2" | sed 's/^/      /'

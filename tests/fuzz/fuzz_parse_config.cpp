@@ -1,5 +1,5 @@
 // Fuzz target: parse_config, the parser of the YAML configuration file (yaml-cpp, then our checks).
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "fuzz_check.hpp"
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // Fuzz target: parse_deployment_request, the parser of POST /api/v1/deployments bodies (outside input).
-#include "core/codec.hpp"
+#include "codec/codec.hpp"
 #include "fuzz_check.hpp"
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // Fuzz target: parse_duration (config values, the "for" of a pause request) and its round trip.
-#include "core/time_util.hpp"
+#include "common/time_util.hpp"
 #include "fuzz_check.hpp"
 
 #include <cstddef>

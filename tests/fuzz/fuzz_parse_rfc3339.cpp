@@ -1,5 +1,5 @@
 // Fuzz target: parse_rfc3339 (alert startsAt/endsAt, deployed_at) and the millisecond text it is shown as.
-#include "core/time_util.hpp"
+#include "common/time_util.hpp"
 #include "fuzz_check.hpp"
 
 #include <cstddef>

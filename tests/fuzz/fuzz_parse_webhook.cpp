@@ -1,8 +1,8 @@
 // Fuzz target: parse_webhook, the parser of Alertmanager's POST /webhook body (outside input), its two
 // readers and scan_json.
 #include "../support/json_document_events.hpp"
-#include "core/codec.hpp"
-#include "core/json_scan.hpp"
+#include "codec/codec.hpp"
+#include "codec/json_scan.hpp"
 #include "fuzz_check.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // The real rollback-receiver binary over HTTP on loopback: exactly once, restarts, bad input, signals.
 #include "support/daemon_process.hpp"
 
-#include "core/time_util.hpp"
+#include "common/time_util.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -913,7 +913,7 @@ TEST_CASE(
     CHECK(receiver.stop() == 0);
 }
 
-// Connection handling in receiver/core/http.cpp (cpp-httplib 0.11.4 as configured there). Each connection
+// Connection handling in receiver/http/server.cpp (cpp-httplib 0.11.4 as configured there). Each connection
 // holds one of its worker threads for its whole life; httplib's default of 8 workers and 30 s keep-alive
 // let a few slow or idle clients stop the server and delay SIGTERM (found by these cases, fixed since).
 

@@ -2,8 +2,9 @@
 #include "support/receiver_fixture.hpp"
 #include "support/test_certificates.hpp"
 
-#include "core/http.hpp"
-#include "core/time_util.hpp"
+#include "common/time_util.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,8 @@
 // The real rollbackctl binary against the real receiver and a fake Prometheus, as child processes.
 #include "support/daemon_process.hpp"
 
-#include "core/time_util.hpp"
+#include "common/time_util.hpp"
+#include "http/server.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

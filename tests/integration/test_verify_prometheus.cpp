@@ -2,8 +2,9 @@
 #include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 
-#include "core/http.hpp"
-#include "core/unique_fd.hpp"
+#include "common/unique_fd.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,7 +1,7 @@
 // DaemonProcess: runs the real rollback-receiver binary for integration tests and talks to it over HTTP.
 #pragma once
 
-#include "core/http.hpp"
+#include "http/client.hpp"
 #include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 

@@ -1,7 +1,7 @@
 // JsonDocumentEvents: builds an nlohmann_json document from scan_json's events, to compare with json::parse.
 #pragma once
 
-#include "core/json_scan.hpp"
+#include "codec/json_scan.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -2,7 +2,7 @@
 // requests) and reads what comes back; and the resident memory of a process (now and peak), from /proc.
 #pragma once
 
-#include "core/unique_fd.hpp"
+#include "common/unique_fd.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -5,7 +5,7 @@
 #include "support/daemon_process.hpp"
 #include "support/temp_dir.hpp"
 
-#include "core/time_util.hpp"
+#include "common/time_util.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

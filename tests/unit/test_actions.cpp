@@ -1,5 +1,5 @@
 // The requests a rollback action and a notification send: URLs, headers, JSON bodies, descriptions, retries.
-#include "core/actions.hpp"
+#include "actions/actions.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

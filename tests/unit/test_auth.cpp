@@ -1,5 +1,5 @@
 // Unit tests for Authorization header checks (Bearer and Basic) and the constant-time comparison.
-#include "core/auth.hpp"
+#include "api/auth.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // Unit tests for the JSON codecs: real Alertmanager 0.25 bodies, bad bodies, deployment requests, encoders.
-#include "core/codec.hpp"
+#include "codec/codec.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

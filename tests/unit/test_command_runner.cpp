@@ -1,5 +1,5 @@
 // Unit tests for ProcessCommandRunner with real child processes: no shell, output, timeout, cancel, groups.
-#include "core/command_runner.hpp"
+#include "actions/command_runner.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>

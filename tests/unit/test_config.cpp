@@ -1,5 +1,5 @@
 // Tests for the config parser: defaults, every key, every error message, merging, paths, token files.
-#include "core/config.hpp"
+#include "config/config.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // Unit tests for rollbackctl: argument parsing, URLs, tables, verify's verdict and progress lines.
-#include "core/ctl.hpp"
+#include "ctl/ctl.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // Every rule of decide() as a table row, plus effective_state.
-#include "core/decision.hpp"
+#include "engine/decision.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // The engine with a real ledger, a fake clock and a fake command runner: exactly once, debounce, retries.
-#include "core/engine.hpp"
+#include "engine/engine.hpp"
 
 #include "support/child_process.hpp"
 #include "support/temp_dir.hpp"

@@ -1,5 +1,5 @@
 // Unit tests for the daemon's command-line flags (Prometheus style) and its --help and --version texts.
-#include "core/flags.hpp"
+#include "daemon/flags.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,7 +1,8 @@
 // Unit tests for the HTTP adapter: HttpServer (HTTP, HTTPS, mutual TLS), http_request, NetworkHttpCaller.
-#include "core/http.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
 
-#include "core/unique_fd.hpp"
+#include "common/unique_fd.hpp"
 
 #include "support/child_process.hpp"
 #include "support/temp_dir.hpp"

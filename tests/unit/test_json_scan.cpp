@@ -1,5 +1,5 @@
 // Unit tests for scan_json: the events it reports, the JSON it gives up on, and agreement with nlohmann_json.
-#include "core/json_scan.hpp"
+#include "codec/json_scan.hpp"
 
 #include "support/json_document_events.hpp"
 

@@ -1,5 +1,5 @@
 // Tests of the SQLite ledger on real files: migrations, WAL, idempotent recording, supersede, claims, audit.
-#include "core/ledger.hpp"
+#include "ledger/ledger.hpp"
 
 #include "support/temp_dir.hpp"
 

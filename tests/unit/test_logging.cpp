@@ -1,5 +1,5 @@
 // Unit tests for log line formatting (logfmt and JSON), level and format parsing, and the stderr output.
-#include "core/logging.hpp"
+#include "ops/logging.hpp"
 
 #include "support/temp_dir.hpp"
 

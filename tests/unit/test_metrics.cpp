@@ -1,5 +1,5 @@
 // Unit tests for metric families and the Prometheus text format, checked with the real `promtool`.
-#include "core/metrics.hpp"
+#include "ops/metrics.hpp"
 
 #include "support/temp_dir.hpp"
 

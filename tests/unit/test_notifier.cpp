@@ -1,6 +1,6 @@
 // The notification queue: never blocks the sender, per-endpoint order, one attempt per message, bounded queue
 // and stop.
-#include "core/notifier.hpp"
+#include "notify/notifier.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // Unit tests for {{placeholder}} checking and literal, single-pass expansion inside one argument.
-#include "core/placeholders.hpp"
+#include "config/placeholders.hpp"
 
 #include <doctest/doctest.h>
 

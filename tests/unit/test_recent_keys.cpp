@@ -1,5 +1,5 @@
 // RecentKeys: membership, the capacity bound, the order keys are forgotten in, and concurrent use.
-#include "core/recent_keys.hpp"
+#include "audit/recent_keys.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // Unit tests for Prometheus-style durations and RFC 3339 timestamps (parsing, formatting, round trips).
-#include "core/time_util.hpp"
+#include "common/time_util.hpp"
 
 #include <doctest/doctest.h>
 

@@ -2,7 +2,7 @@
 //
 //   bare_server PORT        listens on 127.0.0.1:PORT until SIGTERM or SIGINT
 //
-// Same HTTP settings as the receiver's HttpServer (receiver/core/http.cpp): TCP_NODELAY on (without it
+// Same HTTP settings as the receiver's HttpServer (receiver/http/server.cpp): TCP_NODELAY on (without it
 // Debian's cpp-httplib 0.11.4 stalls ~40 ms on every keep-alive POST of a few KB), the same body limit,
 // timeouts, keep-alive timeout, SO_REUSEADDR and listen backlog, and httplib's default thread pool. Each
 // request is read whole (httplib does that before the handler runs) and answered with a small JSON body
@@ -22,7 +22,7 @@
 namespace {
 
 // cpp-httplib 0.11 listens with a backlog of 5; the receiver raises it (see raise_listen_backlog in
-// receiver/core/http.cpp), so this server does the same, or Connection: close runs would compare
+// receiver/http/server.cpp), so this server does the same, or Connection: close runs would compare
 // different accept queues.
 void raise_listen_backlog(int port) {
     for (int fd = 0; fd < 4096; ++fd) {
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     httplib::Server server;
-    server.new_task_queue = [] { return new httplib::ThreadPool(64); }; // as receiver/core/http.cpp
+    server.new_task_queue = [] { return new httplib::ThreadPool(64); }; // as receiver/http/server.cpp
     server.set_tcp_nodelay(true);
     server.set_payload_max_length(1024 * 1024);
     server.set_read_timeout(10, 0);

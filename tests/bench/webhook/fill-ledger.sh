@@ -3,7 +3,7 @@
 #
 #   tests/bench/webhook/fill-ledger.sh LEDGER COUNT [SERVICES]      (SERVICES default 1000)
 #
-# Rows as receiver/core/ledger.cpp writes them (schema version 2): deployment i (1..COUNT) belongs to
+# Rows as receiver/ledger/ledger.cpp writes them (schema version 2): deployment i (1..COUNT) belongs to
 # service i % SERVICES, named svc-0001 ... and "checkout" for 0 (the service of the benchmark's alerts,
 # so its history grows with the ledger), environment prod, kind deploy, ids fill-<i>, version v<n> with
 # previous_version v<n-1> (none for a service's first), deployed_at_ns = recorded_at_ns (integer

@@ -1,0 +1,176 @@
+// Builds the command, webhook, GitHub workflow_dispatch and notification calls of a rollback: pure.
+#include "actions/actions.hpp"
+
+#include "codec/codec.hpp"
+#include "common/url.hpp"
+#include "config/placeholders.hpp"
+
+#include <algorithm>
+
+namespace rollback {
+namespace {
+
+// The target's headers, placeholders replaced and secrets read; an unreadable secret fails the call.
+Result<std::vector<std::pair<std::string, std::string>>>
+resolve_headers(const HttpTarget& target, const std::map<std::string, std::string>& values,
+                const SecretReader& secrets) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const HeaderSetting& header : target.headers) {
+        if (header.file.empty()) {
+            headers.emplace_back(header.name, expand_placeholders(header.value, values));
+            continue;
+        }
+        auto secret = secrets(header.file);
+        if (!secret) return make_error("header " + header.name + ": " + secret.error());
+        headers.emplace_back(header.name, header.prefix + *secret);
+    }
+    return headers;
+}
+
+// The CA file a call verifies its server with: the target's own, else the config's default.
+const std::string& ca_file_for(const std::string& own, const std::string& default_ca_file) {
+    return own.empty() ? default_ca_file : own;
+}
+
+Result<HttpCall> post_to(const HttpTarget& target, std::string body,
+                         const std::map<std::string, std::string>& values, Duration timeout,
+                         const std::string& default_ca_file, const SecretReader& secrets) {
+    auto headers = resolve_headers(target, values, secrets);
+    if (!headers) return Error{headers.error()};
+    // Values go into the URL percent-encoded: "{{version}}" may hold '/', '&' or spaces.
+    std::map<std::string, std::string> encoded;
+    for (const auto& [name, value] : values)
+        encoded.emplace(name, percent_encode(value));
+    HttpCall call;
+    call.url = expand_placeholders(target.url, encoded);
+    if (auto url = parse_http_url(call.url); !url) return make_error("url: " + url.error());
+    call.headers = std::move(*headers);
+    call.body = std::move(body);
+    call.ca_file = ca_file_for(target.ca_file, default_ca_file);
+    call.timeout = timeout;
+    return call;
+}
+
+std::string with_environment(const Deployment& target) {
+    return target.environment.empty() ? target.service : target.service + " (" + target.environment + ")";
+}
+
+} // namespace
+
+std::map<std::string, std::string> placeholder_values(const Deployment& target, const Alert& alert) {
+    return {
+        {"service", target.service},
+        {"environment", target.environment},
+        {"deployment_id", target.id},
+        {"version", target.version},
+        {"previous_version", target.previous_version},
+        {"alertname", alert.label("alertname")},
+    };
+}
+
+CommandSpec command_spec(const std::vector<std::string>& command, const Deployment& target,
+                         const Alert& alert, Duration timeout, Duration kill_grace) {
+    const auto values = placeholder_values(target, alert);
+    CommandSpec spec;
+    for (const std::string& argument : command)
+        spec.argv.push_back(expand_placeholders(argument, values));
+    spec.environment = {
+        {"ROLLBACK_SERVICE", target.service},
+        {"ROLLBACK_ENVIRONMENT", target.environment},
+        {"ROLLBACK_DEPLOYMENT_ID", target.id},
+        {"ROLLBACK_FROM_VERSION", target.version},
+        {"ROLLBACK_TO_VERSION", target.previous_version},
+        {"ROLLBACK_ALERTNAME", alert.label("alertname")},
+        {"ROLLBACK_FINGERPRINT", alert.fingerprint},
+    };
+    spec.timeout = timeout;
+    spec.kill_grace = kill_grace;
+    return spec;
+}
+
+Result<HttpCall> webhook_call(const WebhookAction& action, const std::map<std::string, std::string>& values,
+                              Duration timeout, const std::string& default_ca_file,
+                              const SecretReader& secrets) {
+    const std::string body = action.body.kind == TemplateValue::Kind::null
+                                 ? std::string("{}")
+                                 : encode_template(action.body, values);
+    return post_to(action.target, body, values, timeout, default_ca_file, secrets);
+}
+
+Result<HttpCall> github_workflow_call(const GithubWorkflowAction& action,
+                                      const std::map<std::string, std::string>& values, Duration timeout,
+                                      const std::string& default_ca_file, const SecretReader& secrets) {
+    auto token = secrets(action.token_file);
+    if (!token) return make_error("token_file: " + token.error());
+    std::vector<std::pair<std::string, std::string>> inputs;
+    for (const auto& [name, value] : action.inputs)
+        inputs.emplace_back(name, expand_placeholders(value, values));
+    HttpCall call;
+    call.url = action.api_url + "/repos/" + action.repository + "/actions/workflows/" + action.workflow +
+               "/dispatches";
+    call.headers = {{"Authorization", "Bearer " + *token},
+                    {"Accept", "application/vnd.github+json"},
+                    {"X-GitHub-Api-Version", "2022-11-28"},
+                    {"User-Agent", "rollback-receiver"}};
+    call.body = encode_workflow_dispatch(action.ref, inputs);
+    call.ca_file = ca_file_for(action.ca_file, default_ca_file);
+    call.timeout = timeout;
+    return call;
+}
+
+Result<HttpCall> notification_call(const NotifyTarget& target, const std::string& text,
+                                   const std::map<std::string, std::string>& values, Duration timeout,
+                                   const std::string& default_ca_file, const SecretReader& secrets) {
+    return post_to(target.target, encode_chat_message(text), values, timeout, default_ca_file, secrets);
+}
+
+std::string describe_action(const RollbackSettings& rollback,
+                            const std::map<std::string, std::string>& values) {
+    if (rollback.webhook) return "POST " + expand_placeholders(rollback.webhook->target.url, values);
+    if (rollback.github_workflow) {
+        const GithubWorkflowAction& workflow = *rollback.github_workflow;
+        return "workflow_dispatch " + workflow.repository + " " + workflow.workflow + "@" + workflow.ref;
+    }
+    std::string command_line;
+    for (const std::string& argument : rollback.command)
+        command_line += (command_line.empty() ? "" : " ") + json_quote(expand_placeholders(argument, values));
+    return command_line;
+}
+
+std::string describe_http_outcome(const std::string& action_kind, const HttpCallResult& result,
+                                  Duration timeout) {
+    if (action_kind == "github_workflow" && result.status >= 400 && result.status < 500)
+        return "GitHub answered HTTP " + std::to_string(result.status) + ": " +
+               github_error_message(result.body);
+    return result.describe(timeout);
+}
+
+bool http_failure_is_retryable(const HttpCallResult& result) {
+    if (result.cancelled || result.certificate_refused) return false; // a certificate does not change
+    if (result.status == 0 || result.timed_out) return true;
+    return result.status >= 500 || result.status == 408 || result.status == 429;
+}
+
+std::string notification_text(const std::string& event, const Deployment& target, const Alert& alert,
+                              const std::string& result) {
+    const std::string versions = " from " + (target.version.empty() ? "?" : target.version) + " to " +
+                                 (target.previous_version.empty() ? "?" : target.previous_version);
+    std::string text;
+    if (event == "rollback_started")
+        text = ":rewind: Rolling back " + with_environment(target) + versions;
+    else if (event == "rollback_succeeded")
+        text = ":white_check_mark: Rolled back " + with_environment(target) + versions;
+    else
+        text = ":x: Rollback of " + with_environment(target) + versions + " FAILED: " + result +
+               " (the bad version may still be live)";
+    text += " (deployment " + target.id + ")";
+    const std::string alertname = alert.label("alertname");
+    const std::string summary = alert.annotation("summary");
+    if (!alertname.empty() || !summary.empty()) {
+        text += "\n" + alertname + (alertname.empty() || summary.empty() ? "" : ": ") + summary;
+    }
+    if (!alert.generator_url.empty()) text += "\n<" + alert.generator_url + "|graph>";
+    return text;
+}
+
+} // namespace rollback

@@ -1,0 +1,391 @@
+// HTTP routing and handlers: authentication, validation, and the JSON answers of the contract.
+#include "api/api.hpp"
+
+#include "api/auth.hpp"
+#include "codec/codec.hpp"
+#include "ops/logging.hpp"
+
+#include <charconv>
+
+namespace rollback {
+namespace {
+
+HttpResponse json_response(int status, std::string body) {
+    HttpResponse response;
+    response.status = status;
+    response.body = std::move(body);
+    return response;
+}
+
+HttpResponse error_response(int status, std::string_view message) {
+    return json_response(status, encode_error(message));
+}
+
+HttpResponse text_response(int status, std::string body,
+                           std::string content_type = "text/plain; charset=utf-8") {
+    HttpResponse response;
+    response.status = status;
+    response.body = std::move(body);
+    response.content_type = std::move(content_type);
+    return response;
+}
+
+HttpResponse unauthorized(std::string_view what) {
+    HttpResponse response = error_response(
+        401, "missing or wrong bearer token; send 'Authorization: Bearer <token>' with the token from " +
+                 std::string(what));
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return response;
+}
+
+// `limit` query parameter: 1..1000, default 100.
+Result<int> read_limit(const HttpRequest& request) {
+    auto it = request.query.find("limit");
+    if (it == request.query.end() || it->second.empty()) return 100;
+    int value = 0;
+    const auto [end, error] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+    if (error != std::errc() || end != it->second.data() + it->second.size() || value < 1 || value > 1000)
+        return make_error("limit: \"" + it->second + "\" is not a whole number from 1 to 1000");
+    return value;
+}
+
+std::string query_value(const HttpRequest& request, const std::string& name) {
+    auto it = request.query.find(name);
+    return it == request.query.end() ? std::string() : it->second;
+}
+
+struct Route {
+    const char* pattern; // "{id}" matches one path segment
+    std::vector<const char*> methods;
+};
+
+const std::vector<Route>& routes() {
+    static const std::vector<Route> table{
+        {"/webhook", {"POST"}},
+        {"/api/v1/deployments", {"GET", "POST"}},
+        {"/api/v1/deployments/{id}", {"GET"}},
+        {"/api/v1/deployments/{id}/rollback", {"POST"}},
+        {"/api/v1/services", {"GET"}},
+        {"/api/v1/services/{id}/pause", {"POST"}},
+        {"/api/v1/services/{id}/resume", {"POST"}},
+        {"/api/v1/audit", {"GET"}},
+        {"/metrics", {"GET"}},
+        {"/-/healthy", {"GET"}},
+        {"/-/ready", {"GET"}},
+        {"/-/reload", {"POST", "PUT"}},
+    };
+    return table;
+}
+
+// Matches `path` against a route pattern segment by segment; "{id}" matches one non-empty segment.
+bool matches(std::string_view pattern, std::string_view path, std::string& id) {
+    while (!pattern.empty() && !path.empty()) {
+        const auto pattern_end = pattern.find('/', 1);
+        const auto path_end = path.find('/', 1);
+        const std::string_view pattern_segment = pattern.substr(0, pattern_end);
+        const std::string_view path_segment = path.substr(0, path_end);
+        if (pattern_segment == "/{id}") {
+            if (path_segment.size() < 2) return false;
+            id = std::string(path_segment.substr(1));
+        } else if (pattern_segment != path_segment) {
+            return false;
+        }
+        pattern = pattern_end == std::string_view::npos ? std::string_view() : pattern.substr(pattern_end);
+        path = path_end == std::string_view::npos ? std::string_view() : path.substr(path_end);
+    }
+    return pattern.empty() && path.empty();
+}
+
+} // namespace
+
+Api::Api(ApiDependencies dependencies, Secrets secrets)
+    : deps_(std::move(dependencies)), secrets_(std::move(secrets)) {}
+
+void Api::set_secrets(Secrets secrets) {
+    std::lock_guard lock(secrets_mutex_);
+    secrets_ = std::move(secrets);
+}
+
+HttpResponse Api::handle(const HttpRequest& request) {
+    const auto started = std::chrono::steady_clock::now();
+    std::string handler_name = "other";
+    HttpResponse response;
+    try {
+        response = route(request, handler_name);
+    } catch (const std::exception& error) {
+        log_error("request failed", {{"path", request.path}, {"err", error.what()}});
+        response = error_response(500, std::string("internal error: ") + error.what());
+    }
+    deps_.metrics.http_requests.add({handler_name, std::to_string(response.status)});
+    deps_.metrics.http_request_duration.observe(
+        {handler_name}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return response;
+}
+
+HttpResponse Api::route(const HttpRequest& request, std::string& handler_name) {
+    for (const Route& candidate : routes()) {
+        std::string id;
+        if (!matches(candidate.pattern, request.path, id)) continue;
+        handler_name = candidate.pattern;
+        bool allowed = false;
+        std::string allow;
+        for (const char* method : candidate.methods) {
+            allowed = allowed || request.method == method;
+            allow += (allow.empty() ? "" : ", ") + std::string(method);
+        }
+        if (!allowed) {
+            HttpResponse response = error_response(405, "method " + request.method + " is not allowed on " +
+                                                            request.path + "; use " + allow);
+            response.headers.emplace_back("Allow", allow);
+            return response;
+        }
+        const std::string_view pattern = candidate.pattern;
+        if (pattern == "/webhook") return webhook(request);
+        if (pattern == "/metrics")
+            return text_response(200, deps_.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+        if (pattern == "/-/healthy") return text_response(200, "rollback-receiver is Healthy.\n");
+        if (pattern == "/-/ready")
+            return ready_ ? text_response(200, "rollback-receiver is Ready.\n")
+                          : text_response(503, "rollback-receiver is not ready.\n");
+        if (pattern == "/-/reload") return reload();
+        // Everything under /api/v1 needs the API token.
+        std::string api_token;
+        {
+            std::lock_guard lock(secrets_mutex_);
+            api_token = secrets_.api_token;
+        }
+        if (!is_authorized(request.header("authorization"), api_token))
+            return unauthorized("auth.api_token_file");
+        if (pattern == "/api/v1/deployments")
+            return request.method == "POST" ? record_deployment(request) : list_deployments(request);
+        if (pattern == "/api/v1/deployments/{id}") return get_deployment(id);
+        if (pattern == "/api/v1/audit") return list_audit(request);
+        if (pattern == "/api/v1/deployments/{id}/rollback") return manual_rollback(id, request);
+        if (pattern == "/api/v1/services") return list_pauses();
+        if (pattern == "/api/v1/services/{id}/pause") return pause(id, request);
+        if (pattern == "/api/v1/services/{id}/resume") return resume(id);
+    }
+    return error_response(
+        404, "no route " + request.path +
+                 "; see the README for the routes (/webhook, /api/v1/deployments, /api/v1/audit, "
+                 "/metrics, /-/healthy, /-/ready, /-/reload)");
+}
+
+HttpResponse Api::webhook(const HttpRequest& request) {
+    std::string webhook_token;
+    {
+        std::lock_guard lock(secrets_mutex_);
+        webhook_token = secrets_.webhook_token;
+    }
+    if (!is_authorized(request.header("authorization"), webhook_token)) {
+        deps_.metrics.notifications.add({"unauthorized"});
+        return unauthorized(
+            "auth.webhook_token_file (Alertmanager: http_config.authorization.credentials_file)");
+    }
+    auto notification = parse_webhook(request.body);
+    if (!notification) {
+        deps_.metrics.notifications.add({"invalid"});
+        log_warn("webhook rejected", {{"err", notification.error()}});
+        return error_response(400, notification.error());
+    }
+    auto handled = deps_.engine.handle_notification(*notification);
+    if (!handled) {
+        deps_.metrics.notifications.add({"ledger_error"});
+        return error_response(503, "the ledger could not be written (" + handled.error() +
+                                       "); Alertmanager will retry this notification");
+    }
+    deps_.metrics.notifications.add({"accepted"});
+    return json_response(
+        200, "{\"status\":\"accepted\",\"alerts\":" + std::to_string(notification->alerts.size()) + "}");
+}
+
+HttpResponse Api::record_deployment(const HttpRequest& request) {
+    auto parsed = parse_deployment_request(request.body);
+    if (!parsed) {
+        deps_.metrics.deployments_recorded.add({"invalid"});
+        return error_response(400, parsed.error());
+    }
+    const TimePoint now = deps_.now();
+    // The deployment and its deployment_recorded / deployment_superseded events in one transaction.
+    const bool previous_from_ledger = parsed->previous_version.empty();
+    auto recorded = deps_.ledger.record_deployment_with_audit(
+        *parsed, deployment_request_key(*parsed), now,
+        [&](const RecordResult& result) { return recording_events(result, previous_from_ledger, now); });
+    if (!recorded) {
+        deps_.metrics.deployments_recorded.add({"ledger_error"});
+        return error_response(503, "the ledger could not be written (" + recorded.error() + "); retry later");
+    }
+    const auto config = deps_.engine.config();
+    const Deployment& deployment = recorded->result.deployment;
+    const std::string body = encode_deployment(deployment, state_for(deployment, *config, now));
+    switch (recorded->result.outcome) {
+    case RecordOutcome::repeated:
+        deps_.metrics.deployments_recorded.add({"repeated"});
+        return json_response(200, body);
+    case RecordOutcome::conflict:
+        deps_.metrics.deployments_recorded.add({"conflict"});
+        return error_response(
+            409, "id: a deployment with id \"" + deployment.id +
+                     "\" is already recorded with other fields; use a new id for a new deployment");
+    case RecordOutcome::created:
+        break;
+    }
+    deps_.metrics.deployments_recorded.add({"created"});
+    for (const AuditEvent& event : recorded->events)
+        deps_.audit.publish(event);
+    return json_response(201, body);
+}
+
+std::vector<AuditEvent> Api::recording_events(const RecordResult& recorded, bool previous_from_ledger,
+                                              TimePoint now) {
+    if (recorded.outcome != RecordOutcome::created) return {};
+    const Deployment& deployment = recorded.deployment;
+    AuditEvent event;
+    event.time = now;
+    event.event = audit_event::deployment_recorded;
+    event.service = deployment.service;
+    event.environment = deployment.environment;
+    event.deployment_id = deployment.id;
+    event.version = deployment.version;
+    event.previous_version = deployment.previous_version;
+    event.reason = previous_from_ledger ? "previous_version_from_ledger" : "";
+    event.detail = encode_detail({nullptr,
+                                  {{"commit", deployment.commit},
+                                   {"url", deployment.url},
+                                   {"actor", deployment.actor},
+                                   {"state", std::string(to_string(deployment.state))}},
+                                  {}});
+    std::vector<AuditEvent> events{event};
+    for (const std::string& old_id : recorded.superseded_ids) {
+        AuditEvent superseded = event;
+        superseded.event = "deployment_superseded";
+        superseded.deployment_id = old_id;
+        superseded.reason = "newer_deployment";
+        superseded.detail = encode_detail({nullptr, {{"superseded_by", deployment.id}}, {}});
+        events.push_back(std::move(superseded));
+    }
+    return events;
+}
+
+DeploymentState Api::state_for(const Deployment& deployment, const Config& config, TimePoint now) const {
+    return effective_state(deployment, config.settings_for(deployment.service).watch_window, now);
+}
+
+HttpResponse Api::list_deployments(const HttpRequest& request) {
+    auto limit = read_limit(request);
+    if (!limit) return error_response(400, limit.error());
+    DeploymentFilter filter;
+    filter.service = query_value(request, "service");
+    filter.environment = query_value(request, "environment");
+    filter.limit = *limit;
+    auto listed = deps_.ledger.list_deployments(filter);
+    if (!listed) return error_response(503, "the ledger could not be read (" + listed.error() + ")");
+    const auto config = deps_.engine.config();
+    const TimePoint now = deps_.now();
+    std::vector<DeploymentState> states;
+    for (const Deployment& deployment : *listed)
+        states.push_back(state_for(deployment, *config, now));
+    return json_response(200, encode_deployment_list(*listed, states));
+}
+
+HttpResponse Api::get_deployment(const std::string& id) {
+    auto found = deps_.ledger.get_deployment(id);
+    if (!found) return error_response(503, "the ledger could not be read (" + found.error() + ")");
+    if (!*found) return error_response(404, "no deployment with id \"" + id + "\"");
+    const auto config = deps_.engine.config();
+    return json_response(200, encode_deployment(**found, state_for(**found, *config, deps_.now())));
+}
+
+HttpResponse Api::list_audit(const HttpRequest& request) {
+    auto limit = read_limit(request);
+    if (!limit) return error_response(400, limit.error());
+    AuditFilter filter;
+    filter.service = query_value(request, "service");
+    filter.deployment_id = query_value(request, "deployment_id");
+    filter.limit = *limit;
+    const std::string after = query_value(request, "after");
+    if (!after.empty()) {
+        const auto [end, error] =
+            std::from_chars(after.data(), after.data() + after.size(), filter.after_sequence);
+        if (error != std::errc() || end != after.data() + after.size() || filter.after_sequence < 0)
+            return error_response(400, "after: \"" + after + "\" is not an event sequence number");
+    }
+    auto listed = deps_.ledger.list_audit(filter);
+    if (!listed) return error_response(503, "the ledger could not be read (" + listed.error() + ")");
+    return json_response(200, encode_audit_list(*listed));
+}
+
+HttpResponse Api::manual_rollback(const std::string& id, const HttpRequest& request) {
+    auto parsed = parse_manual_rollback_request(request.body);
+    if (!parsed) return error_response(400, parsed.error());
+    auto result = deps_.engine.manual_rollback(id, parsed->reason, parsed->actor);
+    if (!result)
+        return error_response(503, "the ledger could not be written (" + result.error() + "); retry later");
+    switch (result->outcome) {
+    case ManualRollbackResult::Outcome::not_found:
+        return error_response(404, result->message);
+    case ManualRollbackResult::Outcome::refused:
+        return error_response(409, result->message);
+    case ManualRollbackResult::Outcome::started:
+        break;
+    }
+    return json_response(202, encode_rollback_started(result->deployment, result->deployment.state));
+}
+
+AuditEvent Api::service_event(const char* name, const std::string& service, std::string reason) const {
+    AuditEvent event;
+    event.time = deps_.now();
+    event.event = name;
+    event.service = service;
+    event.reason = std::move(reason);
+    return event;
+}
+
+HttpResponse Api::pause(const std::string& service, const HttpRequest& request) {
+    auto parsed = parse_pause_request(request.body);
+    if (!parsed) return error_response(400, parsed.error());
+    ServicePause pause;
+    pause.service = service;
+    pause.reason = parsed->reason;
+    pause.actor = parsed->actor;
+    pause.paused_at = deps_.now();
+    if (parsed->duration) pause.until = pause.paused_at + *parsed->duration;
+    if (auto stored = deps_.ledger.pause_service(pause); !stored)
+        return error_response(503, "the ledger could not be written (" + stored.error() + "); retry later");
+    AuditEvent event = service_event("service_paused", service, pause.reason);
+    event.detail = encode_detail(
+        {nullptr,
+         {{"actor", pause.actor}, {"until", pause.until ? format_rfc3339_ms(*pause.until) : ""}},
+         {}});
+    (void)deps_.audit.record(event);
+    return json_response(200, encode_pause(pause));
+}
+
+HttpResponse Api::resume(const std::string& service) {
+    auto resumed = deps_.ledger.resume_service(service);
+    if (!resumed)
+        return error_response(503, "the ledger could not be written (" + resumed.error() + "); retry later");
+    if (*resumed) (void)deps_.audit.record(service_event("service_resumed", service, ""));
+    return json_response(200, "{\"service\":" + json_quote(service) + ",\"paused\":false}");
+}
+
+HttpResponse Api::list_pauses() {
+    auto pauses = deps_.ledger.list_service_pauses();
+    if (!pauses) return error_response(503, "the ledger could not be read (" + pauses.error() + ")");
+    const TimePoint now = deps_.now();
+    std::vector<ServicePause> active;
+    for (const ServicePause& pause : *pauses)
+        if (pause.active_at(now)) active.push_back(pause);
+    return json_response(200, encode_pause_list(active));
+}
+
+HttpResponse Api::reload() {
+    if (!deps_.reload) return error_response(500, "reload is not available");
+    auto reloaded = deps_.reload();
+    if (!reloaded)
+        return error_response(500, "config not reloaded, the old one stays in use: " + reloaded.error());
+    return json_response(200, "{\"status\":\"reloaded\"}");
+}
+
+} // namespace rollback

@@ -1,0 +1,64 @@
+// The receiver's HTTP routes: webhook, deployments API, audit, metrics, health and reload.
+#pragma once
+
+#include "audit/audit.hpp"
+#include "config/config.hpp"
+#include "engine/engine.hpp"
+#include "http/server.hpp"
+#include "ledger/ledger.hpp"
+#include "ops/metrics.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace rollback {
+
+inline constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
+
+struct ApiDependencies {
+    Engine& engine;
+    Ledger& ledger;
+    AuditTrail& audit;
+    Metrics& metrics;
+    std::function<TimePoint()> now = [] { return Clock::now(); };
+    std::function<Status()> reload; // re-reads the config; the error keeps the old one
+};
+
+class Api {
+  public:
+    explicit Api(ApiDependencies dependencies, Secrets secrets);
+
+    void set_secrets(Secrets secrets);
+    void set_ready(bool ready) { ready_ = ready; }
+
+    // Routes one request; never throws.
+    HttpResponse handle(const HttpRequest& request);
+
+  private:
+    HttpResponse route(const HttpRequest& request, std::string& handler_name);
+    HttpResponse webhook(const HttpRequest& request);
+    HttpResponse record_deployment(const HttpRequest& request);
+    // The deployment_recorded event of a created deployment and a deployment_superseded event for each
+    // deployment it superseded; none for a repeat or a conflict.
+    static std::vector<AuditEvent> recording_events(const RecordResult& recorded, bool previous_from_ledger,
+                                                    TimePoint now);
+    HttpResponse list_deployments(const HttpRequest& request);
+    HttpResponse get_deployment(const std::string& id);
+    HttpResponse list_audit(const HttpRequest& request);
+    HttpResponse manual_rollback(const std::string& id, const HttpRequest& request);
+    HttpResponse pause(const std::string& service, const HttpRequest& request);
+    HttpResponse resume(const std::string& service);
+    HttpResponse list_pauses();
+    AuditEvent service_event(const char* name, const std::string& service, std::string reason) const;
+    HttpResponse reload();
+    DeploymentState state_for(const Deployment& deployment, const Config& config, TimePoint now) const;
+
+    ApiDependencies deps_;
+    mutable std::mutex secrets_mutex_;
+    Secrets secrets_;
+    std::atomic<bool> ready_{false};
+};
+
+} // namespace rollback

@@ -1,0 +1,57 @@
+// URL splitting for outgoing HTTP calls and rollbackctl's --url/--prometheus: pure string work.
+#include "common/url.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace rollback {
+
+Result<HttpUrl> parse_http_url(std::string_view url, std::string_view default_scheme) {
+    const std::string quoted = "\"" + std::string(url) + "\"";
+    const std::string form = " (expected http://HOST[:PORT][/PATH] or https://...)";
+    if (url.empty()) return make_error("the URL is empty" + form);
+    for (const char c : url) {
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+            return make_error(quoted + ": a URL may not hold spaces or control characters");
+    }
+    std::string scheme;
+    std::string_view rest = url;
+    if (const auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
+        scheme = std::string(url.substr(0, scheme_end));
+        std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        rest = url.substr(scheme_end + 3);
+    } else if (!default_scheme.empty()) {
+        scheme = std::string(default_scheme);
+    } else {
+        return make_error(quoted + ": no scheme" + form);
+    }
+    if (scheme != "http" && scheme != "https") return make_error(quoted + ": unsupported scheme" + form);
+    const std::size_t host_end = rest.find_first_of("/?#");
+    const std::string_view host = rest.substr(0, host_end);
+    if (host.empty() || host.find('@') != std::string_view::npos)
+        return make_error(quoted + ": expected a host after " + scheme + "://" + form);
+    if (host.back() == ':') return make_error(quoted + ": a port must follow the ':'" + form);
+    std::string path = host_end == std::string_view::npos ? "/" : std::string(rest.substr(host_end));
+    if (path.find('#') != std::string::npos) return make_error(quoted + ": a fragment (#...) is not allowed");
+    if (path.front() == '?') path.insert(path.begin(), '/');
+    return HttpUrl{scheme, scheme + "://" + std::string(host), path};
+}
+
+std::string percent_encode(std::string_view text) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += kHex[byte >> 4];
+            out += kHex[byte & 0x0F];
+        }
+    }
+    return out;
+}
+
+} // namespace rollback

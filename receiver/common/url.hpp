@@ -1,0 +1,25 @@
+// Splits http:// and https:// URLs into the origin a client connects to and the path it asks for.
+#pragma once
+
+#include "common/result.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace rollback {
+
+struct HttpUrl {
+    std::string scheme; // "http" or "https", lower case
+    std::string origin; // scheme://host[:port], what an HTTP client is created with
+    std::string path;   // "/..." with any query; "/" when the URL has none
+};
+
+// Accepts http://HOST[:PORT][/PATH][?QUERY] and https://...; a missing scheme is an error unless
+// `default_scheme` is given ("http" for rollbackctl's --url 127.0.0.1:9095). A fragment, spaces, control
+// characters or an empty host are errors; the message quotes the URL and shows the expected form.
+Result<HttpUrl> parse_http_url(std::string_view url, std::string_view default_scheme = {});
+
+// Percent-encoding of one query value or path segment (RFC 3986 unreserved characters stay).
+std::string percent_encode(std::string_view text);
+
+} // namespace rollback

@@ -1,0 +1,223 @@
+// Wiring of the daemon: start-up checks (exceptions caught once here), signal loop, reload and stop.
+#include "daemon/daemon.hpp"
+
+#include "actions/command_runner.hpp"
+#include "api/api.hpp"
+#include "audit/audit.hpp"
+#include "config/config.hpp"
+#include "daemon/flags.hpp"
+#include "engine/engine.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
+#include "ledger/ledger.hpp"
+#include "ops/logging.hpp"
+#include "ops/metrics.hpp"
+
+#include <csignal>
+#include <iostream>
+#include <stdexcept>
+#include <thread>
+
+namespace rollback {
+namespace {
+
+constexpr Duration kShutdownGrace = std::chrono::seconds(10);
+
+class StartupError : public std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// The config plus the flags that override it.
+LoadedConfig load_with_overrides(const DaemonFlags& flags) {
+    auto loaded = load_config(flags.config_file);
+    if (!loaded) throw StartupError(loaded.error());
+    if (flags.listen_address) loaded->config.listen_address = *flags.listen_address;
+    if (flags.ledger_path) loaded->config.ledger_path = *flags.ledger_path;
+    return std::move(*loaded);
+}
+
+// Without tokens (or client certificates), only loopback: anyone who can reach /webhook could otherwise
+// trigger rollbacks.
+void check_exposure(const LoadedConfig& loaded, const ListenAddress& address) {
+    if (is_loopback_host(address.host)) return;
+    if (!loaded.config.tls.client_ca_file.empty()) return; // mutual TLS: every client holds a certificate
+    std::string missing;
+    if (loaded.secrets.webhook_token.empty()) missing += "auth.webhook_token_file";
+    if (loaded.secrets.api_token.empty())
+        missing += std::string(missing.empty() ? "" : " and ") + "auth.api_token_file";
+    if (!missing.empty())
+        throw StartupError(
+            "refusing to listen on " + loaded.config.listen_address + " without tokens: set " + missing +
+            " in the config (or require client certificates with tls.client_ca_file), or listen on a "
+            "loopback address such as 127.0.0.1:9095");
+}
+
+class Daemon {
+  public:
+    Daemon(const DaemonFlags& flags, LoadedConfig loaded)
+        : flags_(flags), config_(std::make_shared<const Config>(std::move(loaded.config))),
+          ledger_(config_->ledger_path), audit_(ledger_, metrics_),
+          engine_({ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run}, config_),
+          api_({engine_, ledger_, audit_, metrics_, [] { return Clock::now(); }, [this] { return reload(); }},
+               std::move(loaded.secrets)),
+          server_([this](const HttpRequest& request) { return api_.handle(request); }, kMaxBodyBytes,
+                  encode_too_large(), config_->tls) {
+        if (auto opened = audit_.set_file(config_->audit_file); !opened) throw StartupError(opened.error());
+        // The state change and its audit event are one transaction: a kill during start-up loses neither.
+        auto interrupted = ledger_.interrupt_unfinished_rollbacks_with_audit([](const Deployment&
+                                                                                    deployment) {
+            AuditEvent event;
+            event.time = Clock::now();
+            event.event = audit_event::rollback_interrupted;
+            event.service = deployment.service;
+            event.environment = deployment.environment;
+            event.deployment_id = deployment.id;
+            event.version = deployment.version;
+            event.previous_version = deployment.previous_version;
+            event.reason = "receiver_restarted";
+            event.detail =
+                R"({"note":"the receiver stopped while this rollback ran; it is not run again on its own"})";
+            return event;
+        });
+        if (!interrupted) throw StartupError(interrupted.error()); // the ledger labels its own errors
+        for (const AuditEvent& event : *interrupted) {
+            audit_.publish(event);
+            log_warn("rollback was interrupted by a restart; not running it again",
+                     {{"deployment_id", event.deployment_id}, {"service", event.service}});
+        }
+    }
+
+    int run() {
+        auto address = parse_listen_address(config_->listen_address);
+        if (!address) throw StartupError("listen address: " + address.error());
+        auto port = server_.bind(*address);
+        if (!port) throw StartupError(port.error());
+        engine_.start_timer_thread();
+        std::thread serving([this] { server_.serve(); });
+        api_.set_ready(true);
+        const std::string shown_host =
+            address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
+        log_info("listening",
+                 {{"address", shown_host + ":" + std::to_string(*port)},
+                  {"scheme", config_->tls.serves_https() ? "https" : "http"},
+                  {"client_certificates", config_->tls.client_ca_file.empty() ? "no" : "required"},
+                  {"ledger", config_->ledger_path},
+                  {"dry_run", flags_.dry_run ? "true" : "false"}});
+        wait_for_stop_signal();
+        log_info("stopping");
+        api_.set_ready(false);
+        server_.stop();
+        serving.join();
+        engine_.shutdown(kShutdownGrace);
+        log_info("stopped");
+        return 0;
+    }
+
+  private:
+    static std::string encode_too_large() {
+        return "{\"error\":\"the body is larger than " + std::to_string(kMaxBodyBytes) +
+               " bytes; send a smaller request\"}";
+    }
+
+    void wait_for_stop_signal() {
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGHUP);
+        while (true) {
+            int received = 0;
+            if (sigwait(&signals, &received) != 0) continue;
+            if (received == SIGHUP) {
+                (void)reload();
+                continue;
+            }
+            log_info("signal received", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+            return;
+        }
+    }
+
+    Status reload() {
+        std::lock_guard lock(reload_mutex_);
+        try {
+            LoadedConfig loaded = load_with_overrides(flags_);
+            const TlsSettings& old_tls = config_->tls;
+            const TlsSettings& new_tls = loaded.config.tls;
+            if (loaded.config.listen_address != config_->listen_address ||
+                loaded.config.ledger_path != config_->ledger_path || new_tls.cert_file != old_tls.cert_file ||
+                new_tls.key_file != old_tls.key_file || new_tls.client_ca_file != old_tls.client_ca_file)
+                log_warn(
+                    "listen_address, ledger.path and the listener's tls files take effect after a restart");
+            if (auto opened = audit_.set_file(loaded.config.audit_file); !opened)
+                throw StartupError(opened.error());
+            config_ = std::make_shared<const Config>(std::move(loaded.config));
+            engine_.set_config(config_);
+            api_.set_secrets(std::move(loaded.secrets));
+            metrics_.config_reloads.add({"success"});
+            metrics_.config_reload_success.set({}, 1);
+            log_info("config reloaded", {{"file", flags_.config_file}});
+            return ok_status();
+        } catch (const std::exception& error) {
+            metrics_.config_reloads.add({"failure"});
+            metrics_.config_reload_success.set({}, 0);
+            log_error("config reload failed; keeping the old config", {{"err", error.what()}});
+            return make_error(error.what());
+        }
+    }
+
+    DaemonFlags flags_;
+    std::mutex reload_mutex_;
+    std::shared_ptr<const Config> config_;
+    Metrics metrics_;
+    Ledger ledger_;
+    AuditTrail audit_;
+    ProcessCommandRunner runner_;
+    Engine engine_;
+    Api api_;
+    HttpServer server_;
+};
+
+} // namespace
+
+int run_daemon(int argc, char** argv) {
+    std::vector<std::string> arguments(argv + 1, argv + argc);
+    auto flags = parse_daemon_flags(arguments);
+    if (!flags) {
+        std::cerr << "rollback-receiver: " << flags.error() << "\n";
+        return 2;
+    }
+    if (flags->show_help) {
+        std::cout << daemon_usage();
+        return 0;
+    }
+    if (flags->show_version) {
+        std::cout << version_text("rollback-receiver");
+        return 0;
+    }
+    init_logging(flags->log_level, flags->log_format);
+
+    // Signals are taken by sigwait in the main thread; every thread started later inherits the mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    try {
+        LoadedConfig loaded = load_with_overrides(*flags);
+        auto address = parse_listen_address(loaded.config.listen_address);
+        if (!address) throw StartupError("listen address: " + address.error());
+        check_exposure(loaded, *address);
+        log_info("starting", {{"version", ROLLBACK_RECEIVER_VERSION}, {"config", flags->config_file}});
+        Daemon daemon(*flags, std::move(loaded));
+        return daemon.run();
+    } catch (const std::exception& error) {
+        log_error("start-up failed", {{"err", error.what()}});
+        std::cerr << "rollback-receiver: " << error.what() << "\n";
+        return 1;
+    }
+}
+
+} // namespace rollback

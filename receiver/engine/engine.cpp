@@ -1,0 +1,561 @@
+// Engine: the I/O around decide(): ledger look-ups, audit writes, debounce timers, background rollbacks.
+#include "engine/engine.hpp"
+
+#include "actions/actions.hpp"
+#include "codec/codec.hpp"
+#include "ops/logging.hpp"
+
+#include <algorithm>
+
+namespace rollback {
+namespace {
+
+double seconds_between(std::chrono::steady_clock::time_point start,
+                       std::chrono::steady_clock::time_point end) {
+    return std::chrono::duration<double>(end - start).count();
+}
+
+std::string ignore_key(std::string_view reason, const Alert& alert, const std::string& deployment_id) {
+    return "ignored|" + std::string(reason) + "|" + alert.fingerprint + "|" +
+           format_rfc3339_ms(alert.starts_at) + "|" + deployment_id;
+}
+
+} // namespace
+
+Engine::Engine(EngineDependencies dependencies, std::shared_ptr<const Config> config)
+    : deps_(std::move(dependencies)), own_http_(deps_.http ? nullptr : std::make_unique<NetworkHttpCaller>()),
+      http_(deps_.http ? *deps_.http : *own_http_), notifier_(http_, deps_.metrics),
+      config_(std::move(config)) {}
+
+Engine::~Engine() {
+    shutdown();
+}
+
+void Engine::set_config(std::shared_ptr<const Config> config) {
+    std::lock_guard lock(config_mutex_);
+    config_ = std::move(config);
+}
+
+std::shared_ptr<const Config> Engine::config() const {
+    std::lock_guard lock(config_mutex_);
+    return config_;
+}
+
+AuditEvent Engine::event_for(const char* name, const Deployment& target, const Alert* alert) const {
+    AuditEvent event;
+    event.time = deps_.now();
+    event.event = name;
+    event.service = target.service;
+    event.environment = target.environment;
+    event.deployment_id = target.id;
+    event.version = target.version;
+    event.previous_version = target.previous_version;
+    if (alert) {
+        event.alertname = alert->label("alertname");
+        event.fingerprint = alert->fingerprint;
+    }
+    return event;
+}
+
+Status Engine::handle_notification(const Notification& notification) {
+    const auto config = this->config();
+    // Alertmanager groups alerts, so the alerts of one notification mostly share service and environment:
+    // each pair is looked up in the ledger once per notification, not once per alert.
+    TargetsSeen targets;
+    for (const Alert& alert : notification.alerts) {
+        // A resolved alert may end a pending (debounced) rollback; then it is decided on like any
+        // alert, which audits it once as alert_ignored / resolved.
+        Status status = alert.firing() ? ok_status() : handle_resolved(alert);
+        if (status) status = handle_alert(*config, alert, targets);
+        if (!status) return status;
+    }
+    return ok_status();
+}
+
+Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSeen& targets) {
+    const std::string service = alert.label(config.service_label);
+    const std::string environment = alert.label(config.environment_label);
+    auto seen = targets.find({service, environment});
+    if (seen == targets.end()) {
+        AlertTarget looked_up; // an alert without a service label points at no deployment
+        if (!service.empty()) {
+            auto read = deps_.ledger.alert_target(service, environment);
+            if (!read) return Error{read.error()};
+            looked_up = std::move(*read);
+        }
+        seen = targets.emplace(std::pair(service, environment), std::move(looked_up)).first;
+    }
+    // A copy: an alert that acts (below) drops the pair, so that the next alert of the notification reads
+    // the deployment's new state from the ledger, as it would in a notification of its own.
+    const std::optional<Deployment> target = seen->second.deployment;
+    const bool paused = seen->second.pause && seen->second.pause->active_at(deps_.now());
+    const ServiceSettings& settings = config.settings_for(service);
+    const Decision decision = decide({alert, service, target, settings, deps_.now(), deps_.dry_run, paused});
+
+    auto audit_ignored = [&](std::string_view reason) -> Status {
+        deps_.metrics.alerts.add({"ignore", std::string(reason)});
+        // A repeat of an ignored alert (Alertmanager re-sends firing groups) is known from memory: no
+        // event to build and no ledger transaction.
+        const std::string dedupe_key = ignore_key(reason, alert, target ? target->id : "");
+        if (deps_.audit.is_known_repeat(audit_event::alert_ignored, reason, dedupe_key)) return ok_status();
+        AuditEvent event = target ? event_for(audit_event::alert_ignored, *target, &alert) : AuditEvent{};
+        if (!target) {
+            event.time = deps_.now();
+            event.event = audit_event::alert_ignored;
+            event.service = service;
+            event.environment = environment;
+            event.alertname = alert.label("alertname");
+            event.fingerprint = alert.fingerprint;
+        }
+        event.reason = std::string(reason);
+        event.detail = encode_detail({&alert, {}, {}});
+        auto written = deps_.audit.record(event, dedupe_key);
+        if (!written) return Error{written.error()};
+        return ok_status();
+    };
+
+    if (decision.verdict == Verdict::ignore) return audit_ignored(decision.reason);
+    targets.erase(seen);
+
+    if (decision.verdict == Verdict::dry_run) {
+        deps_.metrics.alerts.add({"dry_run", "dry_run"});
+        AuditEvent event = event_for(audit_event::rollback_dry_run, *target, &alert);
+        event.reason = "dry_run";
+        event.detail = encode_detail(
+            {&alert,
+             {{"action", settings.rollback.action_kind()},
+              {"would_run", describe_action(settings.rollback, placeholder_values(*target, alert))}},
+             {}});
+        auto written = deps_.audit.record(event, "dry_run|" + target->id);
+        if (!written) return Error{written.error()};
+        return ok_status();
+    }
+
+    if (settings.debounce > Duration::zero()) {
+        bool created = false;
+        TimePoint due;
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return ok_status();
+            auto it = pending_.find(target->id);
+            if (it == pending_.end()) {
+                due = deps_.now() + settings.debounce;
+                pending_.emplace(target->id, Pending{*target, alert, due, {alert.fingerprint}});
+                created = true;
+                update_pending_gauge_locked();
+            } else {
+                it->second.firing_fingerprints.insert(alert.fingerprint);
+            }
+        }
+        deps_.metrics.alerts.add({"act", created ? "debounce_started" : "debounce_running"});
+        if (!created) return ok_status();
+        wake_.notify_all();
+        AuditEvent event = event_for(audit_event::rollback_pending, *target, &alert);
+        event.reason = "debounce";
+        event.detail = encode_detail(
+            {&alert,
+             {{"debounce", format_duration(settings.debounce)}, {"due", format_rfc3339_ms(due)}},
+             {}});
+        auto written = deps_.audit.record(event);
+        if (!written) return Error{written.error()};
+        return ok_status();
+    }
+
+    auto started = start_rollback(*target, alert, settings);
+    if (!started) return Error{started.error()};
+    if (!*started) return audit_ignored(reason::already_handled); // another notification claimed it first
+    deps_.metrics.alerts.add({"act", "rollback_started"});
+    return ok_status();
+}
+
+Status Engine::handle_resolved(const Alert& alert) {
+    std::vector<Pending> cancelled;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            if (it->second.firing_fingerprints.erase(alert.fingerprint) &&
+                it->second.firing_fingerprints.empty()) {
+                cancelled.push_back(std::move(it->second));
+                it = pending_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        update_pending_gauge_locked();
+    }
+    for (const Pending& pending : cancelled) {
+        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &alert);
+        event.reason = "alerts_resolved";
+        event.detail =
+            encode_detail({&alert, {{"pending_since_alert", pending.first_alert.fingerprint}}, {}});
+        auto written = deps_.audit.record(event);
+        if (!written) return Error{written.error()};
+    }
+    return ok_status();
+}
+
+void Engine::fire_due_timers() {
+    std::vector<Pending> due;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        const TimePoint now = deps_.now();
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            if (it->second.due <= now) {
+                due.push_back(std::move(it->second));
+                it = pending_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        update_pending_gauge_locked();
+    }
+    const auto config = this->config();
+    for (const Pending& pending : due) {
+        const ServiceSettings& settings = config->settings_for(pending.target.service);
+        std::string why;
+        auto paused = is_paused(pending.target.service);
+        if (!settings.rollback.has_action()) {
+            why = std::string(reason::no_action);
+        } else if (!paused || *paused) {
+            why = paused ? std::string(reason::paused) : "ledger_error";
+        } else {
+            auto started = start_rollback(pending.target, pending.first_alert, settings);
+            if (!started) {
+                log_error("debounced rollback could not be claimed",
+                          {{"deployment_id", pending.target.id}, {"err", started.error()}});
+                why = "ledger_error";
+            } else if (!*started) {
+                auto current = deps_.ledger.get_deployment(pending.target.id);
+                why = current && *current ? std::string(to_string((*current)->state)) : "unknown";
+            }
+        }
+        if (why.empty()) continue;
+        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &pending.first_alert);
+        event.reason = why;
+        event.detail = encode_detail(
+            {&pending.first_alert, {{"note", "deployment was " + why + " when the debounce ended"}}, {}});
+        (void)deps_.audit.record(event);
+    }
+}
+
+std::size_t Engine::pending_count() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+}
+
+void Engine::update_pending_gauge_locked() {
+    deps_.metrics.pending_rollbacks.set({}, static_cast<double>(pending_.size()));
+}
+
+void Engine::start_timer_thread() {
+    timer_thread_ = std::thread([this] {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            if (pending_.empty()) {
+                wake_.wait_for(lock, std::chrono::seconds(1));
+                continue;
+            }
+            TimePoint earliest = pending_.begin()->second.due;
+            for (const auto& [id, pending] : pending_)
+                earliest = std::min(earliest, pending.due);
+            const auto wait = earliest - deps_.now();
+            if (wait > Clock::duration::zero()) {
+                wake_.wait_for(lock, std::min<Clock::duration>(wait, std::chrono::seconds(1)));
+                continue;
+            }
+            lock.unlock();
+            fire_due_timers();
+            lock.lock();
+        }
+    });
+}
+
+Engine::Attempt Engine::run_attempt(const Deployment& target, const Alert& alert,
+                                    const RollbackSettings& rollback) {
+    Attempt attempt;
+    if (!rollback.command.empty()) {
+        const CommandResult result = deps_.runner.run(
+            command_spec(rollback.command, target, alert, rollback.timeout, deps_.kill_grace), cancel_);
+        attempt.succeeded = result.succeeded();
+        attempt.cancelled = result.cancelled;
+        attempt.description = result.describe();
+        attempt.output = result.output;
+        attempt.numbers = {{"exit_code", result.exit_code}};
+        return attempt;
+    }
+    const auto values = placeholder_values(target, alert);
+    const auto config = this->config();
+    const Result<HttpCall> call =
+        rollback.webhook
+            ? webhook_call(*rollback.webhook, values, rollback.timeout, config->tls.ca_file, read_secret_file)
+            : github_workflow_call(*rollback.github_workflow, values, rollback.timeout, config->tls.ca_file,
+                                   read_secret_file);
+    if (!call) { // a secret file went missing since the config was loaded: retrying may find it again
+        attempt.description = "could not prepare the request: " + call.error();
+        return attempt;
+    }
+    const HttpCallResult result = http_.call(*call, cancel_);
+    attempt.succeeded = result.succeeded();
+    attempt.cancelled = result.cancelled;
+    attempt.retryable = http_failure_is_retryable(result);
+    attempt.description = describe_http_outcome(rollback.action_kind(), result, rollback.timeout);
+    attempt.output = result.status != 0 ? result.body : result.error;
+    attempt.numbers = {{"http_status", result.status}};
+    return attempt;
+}
+
+void Engine::notify(const char* event, const Deployment& target, const Alert& alert,
+                    const ServiceSettings& settings, const std::string& result) {
+    if (settings.notify.empty()) return;
+    const auto config = this->config();
+    const auto values = placeholder_values(target, alert);
+    const std::string text = notification_text(event, target, alert, result);
+    for (const NotifyTarget& target_url : settings.notify) {
+        auto call = notification_call(target_url, text, values, deps_.notify_timeout, config->tls.ca_file,
+                                      read_secret_file);
+        if (!call) {
+            log_warn("notification not sent", {{"event", event}, {"err", call.error()}});
+            deps_.metrics.notifications_sent.add({event, "failure"});
+            continue;
+        }
+        notifier_.send(event, std::move(*call));
+    }
+}
+
+Result<bool> Engine::is_paused(const std::string& service) {
+    auto pause = deps_.ledger.service_pause(service);
+    if (!pause) return Error{pause.error()};
+    return pause->has_value() && (*pause)->active_at(deps_.now());
+}
+
+Result<ManualRollbackResult> Engine::manual_rollback(const std::string& deployment_id, const std::string& why,
+                                                     const std::string& actor) {
+    using Outcome = ManualRollbackResult::Outcome;
+    auto found = deps_.ledger.get_deployment(deployment_id);
+    if (!found) return Error{found.error()};
+    if (!*found)
+        return ManualRollbackResult{
+            Outcome::not_found, "no deployment with id \"" + deployment_id + "\"", {}};
+    const Deployment& target = **found;
+    const auto config = this->config();
+    const ServiceSettings& settings = config->settings_for(target.service);
+    auto refuse = [&](std::string message) {
+        return ManualRollbackResult{Outcome::refused, std::move(message), target};
+    };
+    if (target.kind == DeploymentKind::rollback)
+        return refuse("deployment \"" + target.id +
+                      "\" is itself a rollback; a rollback is never rolled back "
+                      "(record and deploy the version you want instead)");
+    if (target.previous_version.empty())
+        return refuse("deployment \"" + target.id + "\" has no previous version to roll back to");
+    if (!settings.rollback.has_action())
+        return refuse("service \"" + target.service + "\" has no rollback action: set services." +
+                      target.service + ".rollback.command (or webhook, github_workflow) in the config");
+    if (target.state != DeploymentState::watching)
+        return refuse("deployment \"" + target.id + "\" is " + std::string(to_string(target.state)) +
+                      "; a deployment is rolled back at most once");
+    Alert manual;
+    manual.status = "firing";
+    manual.labels = {{"alertname", "ManualRollback"}};
+    manual.annotations = {{"summary", why}, {"actor", actor}};
+    manual.starts_at = deps_.now();
+    auto started = start_rollback(target, manual, settings, "manual");
+    if (!started) return Error{started.error()};
+    if (!*started) {
+        auto current = deps_.ledger.get_deployment(deployment_id);
+        const std::string state =
+            current && *current ? std::string(to_string((*current)->state)) : "changing";
+        return refuse("deployment \"" + target.id + "\" is " + state +
+                      "; a deployment is rolled back at most once");
+    }
+    Deployment claimed = target;
+    claimed.state = DeploymentState::rolling_back;
+    return ManualRollbackResult{Outcome::started, "", claimed};
+}
+
+Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert,
+                                    const ServiceSettings& settings, std::string_view trigger) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return false;
+    }
+    Deployment claimed_target = target;
+    claimed_target.state = DeploymentState::rolling_back;
+    const std::string action = settings.rollback.action_kind();
+    AuditEvent event = event_for(audit_event::rollback_started, claimed_target, &alert);
+    event.reason = std::string(trigger);
+    event.detail =
+        encode_detail({&alert,
+                       {{"action", action},
+                        {action == "command" ? "command" : "request",
+                         describe_action(settings.rollback, placeholder_values(claimed_target, alert))},
+                        {"timeout", format_duration(settings.rollback.timeout)}},
+                       {{"max_attempts", settings.rollback.retries + 1}}});
+    // The claim and its rollback_started event are one transaction (one fsync on the way to the command).
+    auto claimed = deps_.ledger.claim_rollback_with_audit(target.id, event);
+    if (!claimed) return Error{claimed.error()};
+    if (!claimed->has_value()) return false;
+    event.sequence = **claimed;
+    deps_.audit.publish(event);
+    notify(audit_event::rollback_started, claimed_target, alert, settings, "");
+
+    std::lock_guard lock(mutex_);
+    reap_finished_locked();
+    Running& running = running_.emplace_back();
+    running.thread = std::thread([this, &running, claimed_target, alert, settings] {
+        execute_rollback(claimed_target, alert, settings);
+        std::lock_guard done_lock(mutex_);
+        running.finished = true;
+        wake_.notify_all();
+    });
+    return true;
+}
+
+void Engine::execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings) {
+    const auto started = std::chrono::steady_clock::now();
+    const int max_attempts = settings.rollback.retries + 1;
+    Attempt result;
+    int attempt = 0;
+    for (attempt = 1; attempt <= max_attempts; ++attempt) {
+        result = run_attempt(target, alert, settings.rollback);
+        deps_.metrics.rollback_attempts.add({target.service, result.succeeded ? "success" : "failure"});
+        if (result.succeeded || result.cancelled) break;
+        AuditEvent failed = event_for(audit_event::rollback_attempt_failed, target, &alert);
+        failed.reason = result.description;
+        std::vector<std::pair<std::string, long long>> numbers{{"attempt", attempt},
+                                                               {"max_attempts", max_attempts}};
+        numbers.insert(numbers.end(), result.numbers.begin(), result.numbers.end());
+        failed.detail = encode_detail({nullptr,
+                                       {{"result", result.description},
+                                        {"output", result.output},
+                                        {"retry", result.retryable && attempt < max_attempts ? "yes" : "no"}},
+                                       numbers});
+        (void)deps_.audit.record(failed);
+        if (attempt == max_attempts || !result.retryable) break;
+        std::unique_lock lock(mutex_);
+        if (wake_.wait_for(lock, settings.rollback.retry_backoff, [this] { return cancel_.load(); })) {
+            result.cancelled = true;
+            break;
+        }
+    }
+    const double duration = seconds_between(started, std::chrono::steady_clock::now());
+    deps_.metrics.rollback_duration.observe({target.service}, duration);
+    std::vector<std::pair<std::string, long long>> numbers{
+        {"attempts", std::min(attempt, max_attempts)},
+        {"duration_ms", static_cast<long long>(duration * 1000)}};
+    numbers.insert(numbers.end(), result.numbers.begin(), result.numbers.end());
+
+    if (result.succeeded) {
+        AuditEvent event = event_for(audit_event::rollback_succeeded, target, &alert);
+        event.reason = result.description;
+        AuditDetail detail{&alert, {{"result", result.description}, {"output", result.output}}, numbers};
+        // The new state and its event in one transaction: a reader (or a kill) never gets one alone.
+        auto completed =
+            deps_.ledger.complete_rollback_with_audit(target.id, deps_.now(), [&](const Deployment& live) {
+                AuditDetail with_live = detail;
+                with_live.text.emplace_back("rollback_deployment_id", live.id);
+                AuditEvent written = event;
+                written.detail = encode_detail(with_live);
+                return std::vector<AuditEvent>{written};
+            });
+        if (completed) {
+            deps_.audit.publish(completed->events.front());
+        } else {
+            log_error("rollback result could not be stored",
+                      {{"deployment_id", target.id}, {"err", completed.error()}});
+            detail.text.emplace_back("ledger_error", completed.error());
+            event.detail = encode_detail(detail);
+            (void)deps_.audit.record(event);
+        }
+        deps_.metrics.rollbacks.add({target.service, "succeeded"});
+        notify(audit_event::rollback_succeeded, target, alert, settings, result.description);
+        return;
+    }
+    const bool interrupted = result.cancelled;
+    AuditEvent event = event_for(
+        interrupted ? audit_event::rollback_interrupted : audit_event::rollback_failed, target, &alert);
+    event.reason = interrupted ? "shutdown" : result.description;
+    event.detail =
+        encode_detail({&alert, {{"result", result.description}, {"output", result.output}}, numbers});
+    auto marked = deps_.ledger.fail_rollback_with_audit(
+        target.id, interrupted ? DeploymentState::rollback_interrupted : DeploymentState::rollback_failed,
+        event);
+    if (marked) {
+        deps_.audit.publish(*marked);
+    } else {
+        log_error("rollback result could not be stored",
+                  {{"deployment_id", target.id}, {"err", marked.error()}});
+        (void)deps_.audit.record(event);
+    }
+    deps_.metrics.rollbacks.add({target.service, interrupted ? "interrupted" : "failed"});
+    if (!interrupted) notify(audit_event::rollback_failed, target, alert, settings, result.description);
+}
+
+void Engine::reap_finished_locked() {
+    for (auto it = running_.begin(); it != running_.end();) {
+        if (it->finished) {
+            it->thread.join();
+            it = running_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+std::size_t Engine::running_count() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(
+        std::count_if(running_.begin(), running_.end(), [](const Running& r) { return !r.finished; }));
+}
+
+void Engine::wait_idle() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        reap_finished_locked();
+        if (running_.empty()) return;
+        wake_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+}
+
+void Engine::shutdown(Duration grace) {
+    std::vector<Pending> dropped;
+    {
+        std::unique_lock lock(mutex_);
+        if (stopping_ && !timer_thread_.joinable() && running_.empty()) return;
+        stopping_ = true;
+        const auto give_up = std::chrono::steady_clock::now() + grace;
+        while (std::chrono::steady_clock::now() < give_up) {
+            reap_finished_locked();
+            if (running_.empty()) break;
+            wake_.wait_for(lock, std::chrono::milliseconds(20));
+        }
+        cancel_ = true;
+        for (auto& [id, pending] : pending_)
+            dropped.push_back(std::move(pending));
+        pending_.clear();
+        update_pending_gauge_locked();
+    }
+    wake_.notify_all();
+    if (timer_thread_.joinable()) timer_thread_.join();
+    for (const Pending& pending : dropped) {
+        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &pending.first_alert);
+        event.reason = "shutdown";
+        (void)deps_.audit.record(event);
+    }
+    {
+        std::unique_lock lock(mutex_);
+        while (!running_.empty()) {
+            reap_finished_locked();
+            if (!running_.empty()) wake_.wait_for(lock, std::chrono::milliseconds(20));
+        }
+    }
+    // The last messages (a rollback that just ended) get a moment; a dead chat cannot hold up the stop.
+    notifier_.stop(std::min<Duration>(grace, std::chrono::seconds(2)));
+}
+
+void Engine::wait_notifications_sent() {
+    notifier_.wait_idle();
+}
+
+} // namespace rollback

@@ -1,0 +1,157 @@
+// The rollback engine: turns notifications into decisions, debounce timers and exactly-once rollbacks.
+#pragma once
+
+#include "actions/command_runner.hpp"
+#include "audit/audit.hpp"
+#include "config/config.hpp"
+#include "engine/decision.hpp"
+#include "http/client.hpp"
+#include "ledger/ledger.hpp"
+#include "model/model.hpp"
+#include "notify/notifier.hpp"
+#include "ops/metrics.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace rollback {
+
+// Audit event names.
+namespace audit_event {
+inline constexpr const char* deployment_recorded = "deployment_recorded";
+inline constexpr const char* alert_ignored = "alert_ignored";
+inline constexpr const char* rollback_pending = "rollback_pending";
+inline constexpr const char* rollback_cancelled = "rollback_cancelled";
+inline constexpr const char* rollback_dry_run = "rollback_dry_run";
+inline constexpr const char* rollback_started = "rollback_started";
+inline constexpr const char* rollback_attempt_failed = "rollback_attempt_failed";
+inline constexpr const char* rollback_succeeded = "rollback_succeeded";
+inline constexpr const char* rollback_failed = "rollback_failed";
+inline constexpr const char* rollback_interrupted = "rollback_interrupted";
+} // namespace audit_event
+
+// What the daemon injects: the side effects and the clock.
+struct EngineDependencies {
+    Ledger& ledger;
+    AuditTrail& audit;
+    CommandRunner& runner;
+    Metrics& metrics;
+    std::function<TimePoint()> now = [] { return Clock::now(); };
+    bool dry_run = false;
+    Duration kill_grace = std::chrono::seconds(5);
+    HttpCaller* http = nullptr; // webhook/github_workflow actions and notify:; null: a real NetworkHttpCaller
+    Duration notify_timeout = std::chrono::seconds(10); // one notification call
+};
+
+// The answer to a manual rollback request (rollbackctl rollback, POST /api/v1/deployments/{id}/rollback).
+struct ManualRollbackResult {
+    enum class Outcome { started, not_found, refused } outcome = Outcome::refused;
+    std::string message;   // for not_found and refused: what is wrong, for a person
+    Deployment deployment; // started: the deployment, now rolling_back
+};
+
+class Engine {
+  public:
+    Engine(EngineDependencies dependencies, std::shared_ptr<const Config> config);
+    ~Engine(); // shutdown()
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    void set_config(std::shared_ptr<const Config> config);
+    std::shared_ptr<const Config> config() const;
+
+    // Decides on every alert of the notification, audits each decision, schedules debounced rollbacks and
+    // starts immediate ones in the background. Returns quickly. An error means the ledger failed (the
+    // webhook answers 503 so that Alertmanager retries); decisions made before the failure stand.
+    Status handle_notification(const Notification& notification);
+
+    // Rolls `deployment_id` back by hand through the same exactly-once claim as an alert. Refused when the
+    // deployment is not `watching` (already rolled back, rolling back, failed, superseded), is itself a
+    // rollback, has no previous version, or its service has no action. Works while the service is paused.
+    Result<ManualRollbackResult> manual_rollback(const std::string& deployment_id, const std::string& reason,
+                                                 const std::string& actor);
+
+    // Starts the debounced rollbacks whose time has come. The timer thread calls it; tests call it with
+    // a fake clock.
+    void fire_due_timers();
+    std::size_t pending_count() const;
+
+    // A thread that calls fire_due_timers() when the earliest pending rollback is due.
+    void start_timer_thread();
+
+    // Stops taking new rollbacks, gives running ones up to `grace` to finish, then cancels them (their
+    // deployments become rollback_interrupted), stops the timer thread and joins every thread. Pending
+    // debounced rollbacks are dropped and audited as cancelled (reason shutdown).
+    void shutdown(Duration grace = Duration::zero());
+
+    // Blocks until no rollback is running (tests, graceful stop).
+    void wait_idle();
+    // Blocks until every queued notify: message has been sent or has failed (tests).
+    void wait_notifications_sent();
+    std::size_t running_count() const;
+
+  private:
+    struct Pending {
+        Deployment target;
+        Alert first_alert;
+        TimePoint due;
+        std::set<std::string> firing_fingerprints;
+    };
+    struct Running {
+        std::thread thread;
+        std::atomic<bool> finished{false};
+    };
+
+    // What the alerts of one notification are decided against, read once per (service, environment).
+    using TargetsSeen = std::map<std::pair<std::string, std::string>, AlertTarget>;
+
+    Status handle_alert(const Config& config, const Alert& alert, TargetsSeen& targets);
+    // Removes the alert from pending rollbacks; cancels those it was the last firing alert of.
+    Status handle_resolved(const Alert& alert);
+    // Claims the deployment and runs its rollback on a background thread; false if already claimed.
+    Result<bool> start_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings,
+                                std::string_view trigger = "alert_firing");
+    // Whether automatic rollbacks of the service are paused now.
+    Result<bool> is_paused(const std::string& service);
+    void execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings);
+    // One attempt of the service's action (command, webhook or github_workflow).
+    struct Attempt {
+        bool succeeded = false;
+        bool cancelled = false;
+        bool retryable = true; // a failure worth another attempt
+        std::string description;
+        std::string output; // the command's output or the HTTP answer's body
+        std::vector<std::pair<std::string, long long>> numbers; // exit_code or http_status
+    };
+    Attempt run_attempt(const Deployment& target, const Alert& alert, const RollbackSettings& rollback);
+    // Queues the service's notify: messages for `event`; never blocks.
+    void notify(const char* event, const Deployment& target, const Alert& alert,
+                const ServiceSettings& settings, const std::string& result);
+    AuditEvent event_for(const char* name, const Deployment& target, const Alert* alert) const;
+    void reap_finished_locked();
+    void update_pending_gauge_locked();
+
+    EngineDependencies deps_;
+    std::unique_ptr<HttpCaller> own_http_; // when deps_.http is null
+    HttpCaller& http_;
+    Notifier notifier_;
+    mutable std::mutex config_mutex_;
+    std::shared_ptr<const Config> config_;
+
+    mutable std::mutex mutex_; // guards pending_, running_, stopping_
+    std::condition_variable wake_;
+    std::map<std::string, Pending> pending_; // by deployment id
+    std::list<Running> running_;
+    bool stopping_ = false;
+    std::atomic<bool> cancel_{false};
+    std::thread timer_thread_;
+};
+
+} // namespace rollback

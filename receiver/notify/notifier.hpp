@@ -1,0 +1,63 @@
+// Sends notify: messages on threads of their own, so that a slow or failing chat never delays a rollback.
+#pragma once
+
+#include "http/client.hpp"
+#include "ops/metrics.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rollback {
+
+// A few worker threads send the queued messages, one call per endpoint (URL) at a time: each endpoint gets
+// its messages in order, and an endpoint that hangs until its timeout holds up only its own messages.
+class Notifier {
+  public:
+    static constexpr std::size_t worker_count = 4;
+    // Messages waiting beyond this many are dropped (oldest first) and logged: a dead chat endpoint must
+    // not grow memory without bound during an incident.
+    static constexpr std::size_t max_queued = 1000;
+
+    Notifier(HttpCaller& http, Metrics& metrics);
+    ~Notifier(); // stop(0)
+    Notifier(const Notifier&) = delete;
+    Notifier& operator=(const Notifier&) = delete;
+
+    // Queues one message for `event` (rollback_started, ...); returns at once. One attempt per message:
+    // a failure is logged and counted in rollback_receiver_notifications_sent_total{result="failure"}.
+    void send(const std::string& event, HttpCall call);
+
+    // Blocks until the queue is empty and nothing is in flight (tests, graceful stop).
+    void wait_idle();
+
+    // Sends what is queued for up to `grace`, then cancels the call in flight, drops the rest (logged) and
+    // joins the threads. Later send() calls are dropped.
+    void stop(Duration grace);
+
+  private:
+    struct Message {
+        std::string event;
+        HttpCall call;
+    };
+    void run();
+    // The first queued message whose endpoint has no call in flight; queue_.end() when there is none.
+    std::deque<Message>::iterator next_sendable_locked();
+
+    HttpCaller& http_;
+    Metrics& metrics_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<Message> queue_;
+    std::set<std::string> busy_urls_; // endpoints with a call in flight
+    bool stopping_ = false;
+    std::atomic<bool> cancel_{false};
+    std::vector<std::thread> workers_;
+};
+
+} // namespace rollback
