@@ -1,6 +1,8 @@
 // Authorization header parsing (Bearer, Basic) and constant-time token comparison.
 #include "api/auth.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -38,14 +40,6 @@ std::string base64_decode(std::string_view text) {
         }
     }
     return out;
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && text.front() == ' ')
-        text.remove_prefix(1);
-    while (!text.empty() && text.back() == ' ')
-        text.remove_suffix(1);
-    return text;
 }
 
 } // namespace

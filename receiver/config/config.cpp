@@ -1,6 +1,8 @@
 // Reads the receiver's YAML configuration into typed, checked settings (the only user of yaml-cpp).
 #include "config/config.hpp"
 
+#include "common/files.hpp"
+#include "common/text.hpp"
 #include "common/url.hpp"
 #include "config/placeholders.hpp"
 
@@ -23,7 +25,6 @@ namespace rollback {
 namespace {
 
 constexpr int max_retries = 100;
-constexpr std::string_view whitespace = " \t\r\n\v\f";
 
 using KeyList = std::span<const std::string_view>;
 
@@ -95,33 +96,6 @@ bool is_host_name(std::string_view text) {
         if (!allowed) return false;
     }
     return true;
-}
-
-std::string_view trim(std::string_view text) {
-    const std::size_t first = text.find_first_not_of(whitespace);
-    if (first == std::string_view::npos) return {};
-    const std::size_t last = text.find_last_not_of(whitespace);
-    return text.substr(first, last - first + 1);
-}
-
-struct FileCloser {
-    void operator()(std::FILE* file) const { std::fclose(file); }
-};
-using FileHandle = std::unique_ptr<std::FILE, FileCloser>;
-
-// The whole content of a file, or "cannot read <path>: <reason>".
-Result<std::string> read_file(const std::string& path) {
-    const FileHandle file(std::fopen(path.c_str(), "rb"));
-    if (!file) return make_error("cannot read " + path + ": " + std::strerror(errno));
-    std::string content;
-    char buffer[8192];
-    while (true) {
-        const std::size_t count = std::fread(buffer, 1, sizeof buffer, file.get());
-        content.append(buffer, count);
-        if (count < sizeof buffer) break;
-    }
-    if (std::ferror(file.get())) return make_error("cannot read " + path + ": " + std::strerror(errno));
-    return content;
 }
 
 using Entries = std::vector<std::pair<std::string, YAML::Node>>;
@@ -739,7 +713,7 @@ Status read_token(const Config& config, const std::string& key, const std::strin
     if (trimmed.empty()) {
         return make_error(config.source + ": " + key + ": " + file + " is empty; put the bearer token in it");
     }
-    if (trimmed.find_first_of(whitespace) != std::string_view::npos) {
+    if (trimmed.find_first_of(kWhitespace) != std::string_view::npos) {
         return make_error(config.source + ": " + key + ": " + file +
                           " holds more than one word; put only the bearer token in it");
     }
@@ -778,10 +752,8 @@ Status check_files_readable(const Config& config) {
     for (const auto& [name, settings] : config.services)
         add_settings("services." + name, settings);
     for (const auto& [key, file] : files) {
-        const FileHandle handle(std::fopen(file.c_str(), "rb"));
-        if (!handle)
-            return make_error(config.source + ": " + key + ": cannot read " + file + ": " +
-                              std::strerror(errno));
+        if (auto readable = read_file(file); !readable)
+            return make_error(config.source + ": " + key + ": " + readable.error());
     }
     return ok_status();
 }
@@ -798,16 +770,6 @@ std::string RollbackSettings::action_kind() const {
 const ServiceSettings& Config::settings_for(const std::string& service) const {
     const auto found = services.find(service);
     return found == services.end() ? defaults : found->second;
-}
-
-Result<std::string> read_secret_file(const std::string& path) {
-    auto content = read_file(path);
-    if (!content) return content;
-    const std::string_view trimmed = trim(*content);
-    if (trimmed.empty()) return make_error(path + " is empty; put the secret in it");
-    if (trimmed.find_first_of("\r\n") != std::string_view::npos)
-        return make_error(path + " holds more than one line; put only the secret in it");
-    return std::string(trimmed);
 }
 
 Result<ListenAddress> parse_listen_address(std::string_view text) {

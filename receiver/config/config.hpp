@@ -1,6 +1,7 @@
 // The receiver's configuration: typed settings with their defaults, parsed from YAML text.
 #pragma once
 
+#include "common/files.hpp" // read_secret_file: secrets for outgoing calls, read on each call
 #include "common/result.hpp"
 #include "common/time_util.hpp"
 
@@ -138,10 +139,6 @@ struct LoadedConfig {
     Secrets secrets;
 };
 Result<LoadedConfig> load_config(const std::string& path);
-
-// A secret for an outgoing call (a header value, a GitHub token): the file's content without surrounding
-// white space. Errors name the file: missing, unreadable, empty, or holding a line break inside.
-Result<std::string> read_secret_file(const std::string& path);
 
 // A listen address split into its parts: "127.0.0.1:9095", "[::1]:9095" (host "::1"), "0.0.0.0:9095",
 // "localhost:0" (port 0: any free port). The same check parse_config applies to `listen_address`, for

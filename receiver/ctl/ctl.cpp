@@ -1,6 +1,8 @@
 // rollbackctl: argument parsing, the receiver and Prometheus calls, the tables and verify's polling loop.
 #include "ctl/ctl.hpp"
 
+#include "common/files.hpp"
+#include "common/text.hpp"
 #include "common/url.hpp"
 #include "http/client.hpp"
 
@@ -304,13 +306,6 @@ std::string seconds_text(TimePoint time) {
     return text.size() == 24 ? text.substr(0, 19) + "Z" : text;
 }
 
-std::string trim(std::string text) {
-    const auto not_space = [](unsigned char c) { return !std::isspace(c); };
-    text.erase(text.begin(), std::find_if(text.begin(), text.end(), not_space));
-    text.erase(std::find_if(text.rbegin(), text.rend(), not_space).base(), text.end());
-    return text;
-}
-
 // The receiver's HTTP API with the token attached; prints what went wrong and gives the exit status.
 class ReceiverClient {
   public:
@@ -549,8 +544,9 @@ int run_verify(const VerifyArgs& args, const ReceiverClient& client, std::ostrea
         const bool all_no_data = std::all_of(samples.begin(), samples.end(), [](const VerifySample& s) {
             return s.kind != VerifySample::Kind::value;
         });
-        out << "verify: passed: " << args.query << " stayed at or under " << format_number(args.threshold)
-            << " for " << format_go_duration(args.duration) << " (" << samples.size() << " polls)\n";
+        out << "verify: passed: " << args.query << " stayed at or under "
+            << format_number_short(args.threshold) << " for " << format_go_duration(args.duration) << " ("
+            << samples.size() << " polls)\n";
         if (all_no_data)
             err << "rollbackctl: warning: no poll returned a value (no data or errors only); check the "
                    "query, "
@@ -558,8 +554,8 @@ int run_verify(const VerifyArgs& args, const ReceiverClient& client, std::ostrea
         break;
     }
     case VerifyVerdict::exceeded:
-        out << "verify: FAILED: " << args.query << " = " << format_number(last.value) << " > threshold "
-            << format_number(args.threshold) << "\n";
+        out << "verify: FAILED: " << args.query << " = " << format_number_short(last.value) << " > threshold "
+            << format_number_short(args.threshold) << "\n";
         if (!args.rollback_deployment_id.empty()) {
             const std::string reason =
                 args.reason.empty() ? verify_rollback_reason(args, last.value) : args.reason;
@@ -824,13 +820,11 @@ Result<BaseUrl> split_base_url(std::string_view url) {
 }
 
 Result<std::string> read_token_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    auto token = read_secret_file(path);
+    if (!token)
         return make_error(
-            "cannot read the token file \"" + path +
-            "\"; pass the receiver's API token file with --token-file or ROLLBACK_RECEIVER_TOKEN_FILE");
-    std::string token = trim(std::string(std::istreambuf_iterator<char>(in), {}));
-    if (token.empty()) return make_error("the token file \"" + path + "\" is empty");
+            "cannot read the token file \"" + path + "\" (" + token.error() +
+            "); pass the receiver's API token file with --token-file or ROLLBACK_RECEIVER_TOKEN_FILE");
     return token;
 }
 
@@ -1012,24 +1006,16 @@ int exit_status_of(VerifyVerdict verdict) {
     return kCtlExitUsage;
 }
 
-std::string format_number(double value) {
-    if (std::isnan(value)) return "NaN";
-    if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-    char text[32];
-    std::snprintf(text, sizeof text, "%.6g", value);
-    return text;
-}
-
 std::string format_verify_progress(const VerifyArgs& args, Duration elapsed, const VerifySample& sample,
                                    VerifyVerdict verdict) {
     const std::string total = format_go_duration(args.duration);
     std::string shown = format_go_duration(elapsed);
     if (shown.size() < total.size()) shown.insert(0, total.size() - shown.size(), ' ');
     std::string line = "[" + shown + "/" + total + "] ";
-    const std::string threshold = " threshold=" + format_number(args.threshold) + " ";
+    const std::string threshold = " threshold=" + format_number_short(args.threshold) + " ";
     switch (sample.kind) {
     case VerifySample::Kind::value:
-        line += "value=" + format_number(sample.value) + threshold +
+        line += "value=" + format_number_short(sample.value) + threshold +
                 (verdict == VerifyVerdict::exceeded ? "OVER THRESHOLD" : "ok");
         break;
     case VerifySample::Kind::no_data:
@@ -1047,7 +1033,8 @@ std::string format_verify_progress(const VerifyArgs& args, Duration elapsed, con
 }
 
 std::string verify_rollback_reason(const VerifyArgs& args, double value) {
-    return "verify: " + args.query + " = " + format_number(value) + " > " + format_number(args.threshold);
+    return "verify: " + args.query + " = " + format_number_short(value) + " > " +
+           format_number_short(args.threshold);
 }
 
 int run_ctl(const std::vector<std::string>& arguments, const CtlEnvironment& environment, std::ostream& out,

@@ -166,8 +166,6 @@ std::string format_verify_progress(const VerifyArgs& args, Duration elapsed, con
                                    VerifyVerdict verdict);
 // The reason sent with --rollback: "verify: <query> = <value> > <threshold>".
 std::string verify_rollback_reason(const VerifyArgs& args, double value);
-// Numbers as Prometheus users read them: "0.0031", "0.02", "1e-05", "+Inf", "NaN".
-std::string format_number(double value);
 
 // Runs rollbackctl: parses, talks to the receiver / Prometheus, prints to `out` and `err`; returns the
 // exit status.

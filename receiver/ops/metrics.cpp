@@ -1,25 +1,14 @@
 // Metric families and the text exposition format (version 0.0.4), checked by `promtool check metrics`.
 #include "ops/metrics.hpp"
 
+#include "common/text.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
 
 namespace rollback {
 namespace {
-
-std::string format_number(double value) {
-    if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-    if (std::isnan(value)) return "NaN";
-    // The shortest text that reads back as the same double, in the Prometheus Go client's form: le="0.1" and
-    // le="0.0005", not le="0.10000000000000001" (PromQL selectors such as {le="0.1"} compare the text).
-    const double magnitude = std::fabs(value);
-    const bool scientific = magnitude != 0 && (magnitude < 1e-4 || magnitude >= 1e21);
-    char buffer[64];
-    const auto written = std::to_chars(buffer, buffer + sizeof buffer, value,
-                                       scientific ? std::chars_format::scientific : std::chars_format::fixed);
-    return std::string(buffer, written.ptr);
-}
 
 std::string escape_label_value(std::string_view value) {
     std::string out;
@@ -102,16 +91,19 @@ void MetricFamily::render(std::string& out) const {
     std::lock_guard lock(mutex_);
     for (const auto& [values, series] : series_) {
         if (type_ != Type::histogram) {
-            out += name_ + label_text(label_names_, values) + " " + format_number(series.value) + "\n";
+            out += name_ + label_text(label_names_, values) + " " + format_number_exact(series.value) + "\n";
             continue;
         }
         for (std::size_t i = 0; i < buckets_.size(); ++i)
-            out += name_ + "_bucket" + label_text(label_names_, values, "le", format_number(buckets_[i])) +
-                   " " + format_number(series.bucket_counts[i]) + "\n";
+            out += name_ + "_bucket" +
+                   label_text(label_names_, values, "le", format_number_exact(buckets_[i])) + " " +
+                   format_number_exact(series.bucket_counts[i]) + "\n";
         out += name_ + "_bucket" + label_text(label_names_, values, "le", "+Inf") + " " +
-               format_number(series.count) + "\n";
-        out += name_ + "_sum" + label_text(label_names_, values) + " " + format_number(series.value) + "\n";
-        out += name_ + "_count" + label_text(label_names_, values) + " " + format_number(series.count) + "\n";
+               format_number_exact(series.count) + "\n";
+        out += name_ + "_sum" + label_text(label_names_, values) + " " + format_number_exact(series.value) +
+               "\n";
+        out += name_ + "_count" + label_text(label_names_, values) + " " + format_number_exact(series.count) +
+               "\n";
     }
 }
 
