@@ -192,8 +192,8 @@ HttpResponse Api::webhook(const HttpRequest& request) {
     auto handled = deps_.engine.handle_notification(*notification);
     if (!handled) {
         deps_.metrics.notifications.add({"ledger_error"});
-        return error_response(503, "the ledger could not be written (" + handled.error() +
-                                       "); Alertmanager will retry this notification");
+        return error_response(503, "the notification could not be handled now (" + handled.error() +
+                                       "); Alertmanager will retry it");
     }
     deps_.metrics.notifications.add({"accepted"});
     return json_response(
@@ -209,17 +209,25 @@ HttpResponse Api::record_deployment(const HttpRequest& request) {
     const TimePoint now = deps_.now();
     // The deployment and its deployment_recorded / deployment_superseded events in one transaction.
     const bool previous_from_ledger = parsed->previous_version.empty();
-    auto recorded = deps_.ledger.record_deployment_with_audit(
-        *parsed, deployment_request_key(*parsed), now,
-        [&](const RecordResult& result) { return recording_events(result, previous_from_ledger, now); });
-    if (!recorded) {
+    RecordResult recorded;
+    std::vector<AuditEvent> events;
+    auto written = deps_.ledger.write("recording deployment", [&](LedgerTransaction& transaction) -> Status {
+        auto result = transaction.record_deployment(*parsed, deployment_request_key(*parsed), now);
+        if (!result) return Error{result.error()};
+        recorded = std::move(*result);
+        events = recording_events(recorded, previous_from_ledger, now);
+        for (AuditEvent& event : events)
+            if (auto appended = transaction.append_audit(event); !appended) return Error{appended.error()};
+        return ok_status();
+    });
+    if (!written) {
         deps_.metrics.deployments_recorded.add({"ledger_error"});
-        return error_response(503, "the ledger could not be written (" + recorded.error() + "); retry later");
+        return error_response(503, "the ledger could not be written (" + written.error() + "); retry later");
     }
     const auto config = deps_.engine.config();
-    const Deployment& deployment = recorded->result.deployment;
+    const Deployment& deployment = recorded.deployment;
     const std::string body = encode_deployment(deployment, state_for(deployment, *config, now));
-    switch (recorded->result.outcome) {
+    switch (recorded.outcome) {
     case RecordOutcome::repeated:
         deps_.metrics.deployments_recorded.add({"repeated"});
         return json_response(200, body);
@@ -232,7 +240,7 @@ HttpResponse Api::record_deployment(const HttpRequest& request) {
         break;
     }
     deps_.metrics.deployments_recorded.add({"created"});
-    for (const AuditEvent& event : recorded->events)
+    for (const AuditEvent& event : events)
         deps_.audit.publish(event);
     return json_response(201, body);
 }
@@ -241,14 +249,7 @@ std::vector<AuditEvent> Api::recording_events(const RecordResult& recorded, bool
                                               TimePoint now) {
     if (recorded.outcome != RecordOutcome::created) return {};
     const Deployment& deployment = recorded.deployment;
-    AuditEvent event;
-    event.time = now;
-    event.event = audit_event::deployment_recorded;
-    event.service = deployment.service;
-    event.environment = deployment.environment;
-    event.deployment_id = deployment.id;
-    event.version = deployment.version;
-    event.previous_version = deployment.previous_version;
+    AuditEvent event = audit_event_about(AuditEventKind::deployment_recorded, deployment, now);
     event.reason = previous_from_ledger ? "previous_version_from_ledger" : "";
     event.detail = encode_detail({nullptr,
                                   {{"commit", deployment.commit},
@@ -259,7 +260,7 @@ std::vector<AuditEvent> Api::recording_events(const RecordResult& recorded, bool
     std::vector<AuditEvent> events{event};
     for (const std::string& old_id : recorded.superseded_ids) {
         AuditEvent superseded = event;
-        superseded.event = "deployment_superseded";
+        superseded.event = std::string(to_string(AuditEventKind::deployment_superseded));
         superseded.deployment_id = old_id;
         superseded.reason = "newer_deployment";
         superseded.detail = encode_detail({nullptr, {{"superseded_by", deployment.id}}, {}});
@@ -327,16 +328,18 @@ HttpResponse Api::manual_rollback(const std::string& id, const HttpRequest& requ
         return error_response(404, result->message);
     case ManualRollbackResult::Outcome::refused:
         return error_response(409, result->message);
+    case ManualRollbackResult::Outcome::shutting_down:
+        return error_response(503, result->message);
     case ManualRollbackResult::Outcome::started:
         break;
     }
     return json_response(202, encode_rollback_started(result->deployment, result->deployment.state));
 }
 
-AuditEvent Api::service_event(const char* name, const std::string& service, std::string reason) const {
+AuditEvent Api::service_event(AuditEventKind kind, const std::string& service, std::string reason) const {
     AuditEvent event;
     event.time = deps_.now();
-    event.event = name;
+    event.event = std::string(to_string(kind));
     event.service = service;
     event.reason = std::move(reason);
     return event;
@@ -351,22 +354,38 @@ HttpResponse Api::pause(const std::string& service, const HttpRequest& request) 
     pause.actor = parsed->actor;
     pause.paused_at = deps_.now();
     if (parsed->duration) pause.until = pause.paused_at + *parsed->duration;
-    if (auto stored = deps_.ledger.pause_service(pause); !stored)
-        return error_response(503, "the ledger could not be written (" + stored.error() + "); retry later");
-    AuditEvent event = service_event("service_paused", service, pause.reason);
+    AuditEvent event = service_event(AuditEventKind::service_paused, service, pause.reason);
     event.detail = encode_detail(
         {nullptr,
          {{"actor", pause.actor}, {"until", pause.until ? format_rfc3339_ms(*pause.until) : ""}},
          {}});
-    (void)deps_.audit.record(event);
+    // The pause and its event in one transaction.
+    auto written = deps_.ledger.write("pausing \"" + service + "\"", [&](LedgerTransaction& transaction) {
+        if (auto stored = transaction.pause_service(pause); !stored) return stored;
+        if (auto appended = transaction.append_audit(event); !appended) return Status(Error{appended.error()});
+        return ok_status();
+    });
+    if (!written)
+        return error_response(503, "the ledger could not be written (" + written.error() + "); retry later");
+    deps_.audit.publish(event);
     return json_response(200, encode_pause(pause));
 }
 
 HttpResponse Api::resume(const std::string& service) {
-    auto resumed = deps_.ledger.resume_service(service);
-    if (!resumed)
-        return error_response(503, "the ledger could not be written (" + resumed.error() + "); retry later");
-    if (*resumed) (void)deps_.audit.record(service_event("service_resumed", service, ""));
+    AuditEvent event = service_event(AuditEventKind::service_resumed, service, "");
+    bool resumed = false;
+    // The resume and its event in one transaction; resuming a service that is not paused writes nothing.
+    auto written = deps_.ledger.write("resuming \"" + service + "\"", [&](LedgerTransaction& transaction) {
+        auto removed = transaction.resume_service(service);
+        if (!removed) return Status(Error{removed.error()});
+        resumed = *removed;
+        if (!resumed) return ok_status();
+        if (auto appended = transaction.append_audit(event); !appended) return Status(Error{appended.error()});
+        return ok_status();
+    });
+    if (!written)
+        return error_response(503, "the ledger could not be written (" + written.error() + "); retry later");
+    if (resumed) deps_.audit.publish(event);
     return json_response(200, "{\"service\":" + json_quote(service) + ",\"paused\":false}");
 }
 

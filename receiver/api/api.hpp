@@ -51,7 +51,7 @@ class Api {
     HttpResponse pause(const std::string& service, const HttpRequest& request);
     HttpResponse resume(const std::string& service);
     HttpResponse list_pauses();
-    AuditEvent service_event(const char* name, const std::string& service, std::string reason) const;
+    AuditEvent service_event(AuditEventKind kind, const std::string& service, std::string reason) const;
     HttpResponse reload();
     DeploymentState state_for(const Deployment& deployment, const Config& config, TimePoint now) const;
 

@@ -32,20 +32,24 @@ Status AuditTrail::set_file(const std::string& path) {
 
 Result<bool> AuditTrail::record(const AuditEvent& event, const std::string& dedupe_key) {
     if (is_known_repeat(event.event, event.reason, dedupe_key)) return false;
-    auto sequence = ledger_.append_audit(event, dedupe_key);
-    if (!sequence) {
-        log_error(
-            "audit event could not be written to the ledger",
-            {{"event", event.event}, {"deployment_id", event.deployment_id}, {"err", sequence.error()}});
-        return Error{sequence.error()};
+    AuditEvent stored = event;
+    bool written = false;
+    auto appended = ledger_.write("appending audit event", [&](LedgerTransaction& transaction) -> Status {
+        auto appended_now = transaction.append_audit(stored, dedupe_key);
+        if (!appended_now) return Error{appended_now.error()};
+        written = *appended_now;
+        return ok_status();
+    });
+    if (!appended) {
+        log_error("audit event could not be written to the ledger",
+                  {{"event", event.event}, {"deployment_id", event.deployment_id}, {"err", appended.error()}});
+        return Error{appended.error()};
     }
     if (!dedupe_key.empty()) recent_keys_.remember(dedupe_key); // written now, or found written before
-    if (*sequence == 0) {
+    if (!written) {
         metrics_.audit_repeats.add({event.event, event.reason});
         return false;
     }
-    AuditEvent stored = event;
-    stored.sequence = *sequence;
     publish(stored);
     return true;
 }

@@ -35,8 +35,8 @@ class AuditTrail {
     // can skip building the event; false means "not known", and record() then asks the ledger.
     bool is_known_repeat(std::string_view event, std::string_view reason, const std::string& dedupe_key);
 
-    // The log line and the JSON-lines copy of an event the ledger already holds (written in another
-    // transaction, e.g. with the rollback claim); `stored.sequence` is set.
+    // The log line and the JSON-lines copy of an event the ledger already holds (written with a state change
+    // in that change's Ledger::write); `stored.sequence` is set.
     void publish(const AuditEvent& stored);
 
     static constexpr std::size_t kRecentKeys = 10'000; // about 3 MiB at most

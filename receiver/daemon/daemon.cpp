@@ -9,7 +9,7 @@
 #include "engine/engine.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
-#include "ledger/ledger.hpp"
+#include "ledger/sqlite_ledger.hpp"
 #include "ops/logging.hpp"
 #include "ops/metrics.hpp"
 
@@ -63,24 +63,26 @@ class Daemon {
           server_([this](const HttpRequest& request) { return api_.handle(request); }, kMaxBodyBytes,
                   encode_too_large(), config_->tls) {
         if (auto opened = audit_.set_file(config_->audit_file); !opened) throw StartupError(opened.error());
-        // The state change and its audit event are one transaction: a kill during start-up loses neither.
-        auto interrupted = ledger_.interrupt_unfinished_rollbacks_with_audit([](const Deployment&
-                                                                                    deployment) {
-            AuditEvent event;
-            event.time = Clock::now();
-            event.event = audit_event::rollback_interrupted;
-            event.service = deployment.service;
-            event.environment = deployment.environment;
-            event.deployment_id = deployment.id;
-            event.version = deployment.version;
-            event.previous_version = deployment.previous_version;
-            event.reason = "receiver_restarted";
-            event.detail =
-                R"({"note":"the receiver stopped while this rollback ran; it is not run again on its own"})";
-            return event;
+        // The state changes and their audit events are one transaction: a kill during start-up loses neither.
+        std::vector<AuditEvent> interrupted;
+        auto swept = ledger_.write("interrupting unfinished rollbacks", [&](LedgerTransaction& transaction) {
+            interrupted.clear(); // a body may run again only after a failed try; start clean
+            auto deployments = transaction.interrupt_unfinished_rollbacks();
+            if (!deployments) return Status(Error{deployments.error()});
+            for (const Deployment& deployment : *deployments) {
+                AuditEvent event =
+                    audit_event_about(AuditEventKind::rollback_interrupted, deployment, Clock::now());
+                event.reason = "receiver_restarted";
+                event.detail =
+                    R"({"note":"the receiver stopped while this rollback ran; it is not run again on its own"})";
+                if (auto appended = transaction.append_audit(event); !appended)
+                    return Status(Error{appended.error()});
+                interrupted.push_back(std::move(event));
+            }
+            return ok_status();
         });
-        if (!interrupted) throw StartupError(interrupted.error()); // the ledger labels its own errors
-        for (const AuditEvent& event : *interrupted) {
+        if (!swept) throw StartupError(swept.error()); // the ledger labels its own errors
+        for (const AuditEvent& event : interrupted) {
             audit_.publish(event);
             log_warn("rollback was interrupted by a restart; not running it again",
                      {{"deployment_id", event.deployment_id}, {"service", event.service}});
@@ -169,7 +171,7 @@ class Daemon {
     std::mutex reload_mutex_;
     std::shared_ptr<const Config> config_;
     Metrics metrics_;
-    Ledger ledger_;
+    SqliteLedger ledger_;
     AuditTrail audit_;
     ProcessCommandRunner runner_;
     Engine engine_;

@@ -41,15 +41,8 @@ std::shared_ptr<const Config> Engine::config() const {
     return config_;
 }
 
-AuditEvent Engine::event_for(const char* name, const Deployment& target, const Alert* alert) const {
-    AuditEvent event;
-    event.time = deps_.now();
-    event.event = name;
-    event.service = target.service;
-    event.environment = target.environment;
-    event.deployment_id = target.id;
-    event.version = target.version;
-    event.previous_version = target.previous_version;
+AuditEvent Engine::event_for(AuditEventKind kind, const Deployment& target, const Alert* alert) const {
+    AuditEvent event = audit_event_about(kind, target, deps_.now());
     if (alert) {
         event.alertname = alert->label("alertname");
         event.fingerprint = alert->fingerprint;
@@ -59,6 +52,10 @@ AuditEvent Engine::event_for(const char* name, const Deployment& target, const A
 
 Status Engine::handle_notification(const Notification& notification) {
     const auto config = this->config();
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return make_error("the receiver is shutting down");
+    }
     // Alertmanager groups alerts, so the alerts of one notification mostly share service and environment:
     // each pair is looked up in the ledger once per notification, not once per alert.
     TargetsSeen targets;
@@ -66,13 +63,15 @@ Status Engine::handle_notification(const Notification& notification) {
         // A resolved alert may end a pending (debounced) rollback; then it is decided on like any
         // alert, which audits it once as alert_ignored / resolved.
         Status status = alert.firing() ? ok_status() : handle_resolved(alert);
-        if (status) status = handle_alert(*config, alert, targets);
+        if (status) status = handle_alert(config, alert, targets);
         if (!status) return status;
     }
     return ok_status();
 }
 
-Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSeen& targets) {
+Status Engine::handle_alert(const std::shared_ptr<const Config>& config_generation, const Alert& alert,
+                            TargetsSeen& targets) {
+    const Config& config = *config_generation;
     const std::string service = alert.label(config.service_label);
     const std::string environment = alert.label(config.environment_label);
     auto seen = targets.find({service, environment});
@@ -97,11 +96,12 @@ Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSee
         // A repeat of an ignored alert (Alertmanager re-sends firing groups) is known from memory: no
         // event to build and no ledger transaction.
         const std::string dedupe_key = ignore_key(reason, alert, target ? target->id : "");
-        if (deps_.audit.is_known_repeat(audit_event::alert_ignored, reason, dedupe_key)) return ok_status();
-        AuditEvent event = target ? event_for(audit_event::alert_ignored, *target, &alert) : AuditEvent{};
+        const std::string_view name = to_string(AuditEventKind::alert_ignored);
+        if (deps_.audit.is_known_repeat(name, reason, dedupe_key)) return ok_status();
+        AuditEvent event = target ? event_for(AuditEventKind::alert_ignored, *target, &alert) : AuditEvent{};
         if (!target) {
             event.time = deps_.now();
-            event.event = audit_event::alert_ignored;
+            event.event = std::string(name);
             event.service = service;
             event.environment = environment;
             event.alertname = alert.label("alertname");
@@ -119,7 +119,7 @@ Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSee
 
     if (decision.verdict == Verdict::dry_run) {
         deps_.metrics.alerts.add({"dry_run", "dry_run"});
-        AuditEvent event = event_for(audit_event::rollback_dry_run, *target, &alert);
+        AuditEvent event = event_for(AuditEventKind::rollback_dry_run, *target, &alert);
         event.reason = "dry_run";
         event.detail = encode_detail(
             {&alert,
@@ -136,7 +136,7 @@ Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSee
         TimePoint due;
         {
             std::lock_guard lock(mutex_);
-            if (stopping_) return ok_status();
+            if (stopping_) return make_error("the receiver is shutting down");
             auto it = pending_.find(target->id);
             if (it == pending_.end()) {
                 due = deps_.now() + settings.debounce;
@@ -150,7 +150,7 @@ Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSee
         deps_.metrics.alerts.add({"act", created ? "debounce_started" : "debounce_running"});
         if (!created) return ok_status();
         wake_.notify_all();
-        AuditEvent event = event_for(audit_event::rollback_pending, *target, &alert);
+        AuditEvent event = event_for(AuditEventKind::rollback_pending, *target, &alert);
         event.reason = "debounce";
         event.detail = encode_detail(
             {&alert,
@@ -161,11 +161,18 @@ Status Engine::handle_alert(const Config& config, const Alert& alert, TargetsSee
         return ok_status();
     }
 
-    auto started = start_rollback(*target, alert, settings);
+    auto started = start_rollback(*target, alert, config_generation);
     if (!started) return Error{started.error()};
-    if (!*started) return audit_ignored(reason::already_handled); // another notification claimed it first
-    deps_.metrics.alerts.add({"act", "rollback_started"});
-    return ok_status();
+    switch (*started) {
+    case StartOutcome::started:
+        deps_.metrics.alerts.add({"act", "rollback_started"});
+        return ok_status();
+    case StartOutcome::already_claimed: // another notification claimed it first
+        return audit_ignored(reason::already_handled);
+    case StartOutcome::shutting_down: // 503: Alertmanager sends it again, to the next receiver or start
+        break;
+    }
+    return make_error("the receiver is shutting down");
 }
 
 Status Engine::handle_resolved(const Alert& alert) {
@@ -184,7 +191,7 @@ Status Engine::handle_resolved(const Alert& alert) {
         update_pending_gauge_locked();
     }
     for (const Pending& pending : cancelled) {
-        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &alert);
+        AuditEvent event = event_for(AuditEventKind::rollback_cancelled, pending.target, &alert);
         event.reason = "alerts_resolved";
         event.detail =
             encode_detail({&alert, {{"pending_since_alert", pending.first_alert.fingerprint}}, {}});
@@ -211,31 +218,50 @@ void Engine::fire_due_timers() {
         update_pending_gauge_locked();
     }
     const auto config = this->config();
-    for (const Pending& pending : due) {
+    for (Pending& pending : due) {
         const ServiceSettings& settings = config->settings_for(pending.target.service);
         std::string why;
+        bool retry = false; // a ledger error: the rollback is still due, tried again shortly
         auto paused = is_paused(pending.target.service);
         if (!settings.rollback.has_action()) {
             why = std::string(reason::no_action);
-        } else if (!paused || *paused) {
-            why = paused ? std::string(reason::paused) : "ledger_error";
+        } else if (!paused) {
+            log_error("debounced rollback: the pause could not be read; trying again",
+                      {{"deployment_id", pending.target.id}, {"err", paused.error()}});
+            retry = true;
+        } else if (*paused) {
+            why = std::string(reason::paused);
         } else {
-            auto started = start_rollback(pending.target, pending.first_alert, settings);
+            auto started = start_rollback(pending.target, pending.first_alert, config);
             if (!started) {
-                log_error("debounced rollback could not be claimed",
+                log_error("debounced rollback could not be claimed; trying again",
                           {{"deployment_id", pending.target.id}, {"err", started.error()}});
-                why = "ledger_error";
-            } else if (!*started) {
+                retry = true;
+            } else if (*started == StartOutcome::shutting_down) {
+                why = "shutdown";
+            } else if (*started == StartOutcome::already_claimed) {
                 auto current = deps_.ledger.get_deployment(pending.target.id);
                 why = current && *current ? std::string(to_string((*current)->state)) : "unknown";
             }
         }
+        if (retry) {
+            std::lock_guard lock(mutex_);
+            if (!stopping_) {
+                pending.due = deps_.now() + deps_.debounce_retry;
+                const std::string id = pending.target.id;
+                pending_.emplace(id, std::move(pending));
+                update_pending_gauge_locked();
+                continue;
+            }
+            why = "shutdown";
+        }
         if (why.empty()) continue;
-        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &pending.first_alert);
+        AuditEvent event = event_for(AuditEventKind::rollback_cancelled, pending.target, &pending.first_alert);
         event.reason = why;
         event.detail = encode_detail(
             {&pending.first_alert, {{"note", "deployment was " + why + " when the debounce ended"}}, {}});
-        (void)deps_.audit.record(event);
+        if (auto written = deps_.audit.record(event); !written)
+            deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
     }
 }
 
@@ -272,7 +298,7 @@ void Engine::start_timer_thread() {
 }
 
 Engine::Attempt Engine::run_attempt(const Deployment& target, const Alert& alert,
-                                    const RollbackSettings& rollback) {
+                                    const RollbackSettings& rollback, const Config& config) {
     Attempt attempt;
     if (!rollback.command.empty()) {
         const CommandResult result = deps_.runner.run(
@@ -285,11 +311,10 @@ Engine::Attempt Engine::run_attempt(const Deployment& target, const Alert& alert
         return attempt;
     }
     const auto values = placeholder_values(target, alert);
-    const auto config = this->config();
     const Result<HttpCall> call =
         rollback.webhook
-            ? webhook_call(*rollback.webhook, values, rollback.timeout, config->tls.ca_file, read_secret_file)
-            : github_workflow_call(*rollback.github_workflow, values, rollback.timeout, config->tls.ca_file,
+            ? webhook_call(*rollback.webhook, values, rollback.timeout, config.tls.ca_file, read_secret_file)
+            : github_workflow_call(*rollback.github_workflow, values, rollback.timeout, config.tls.ca_file,
                                    read_secret_file);
     if (!call) { // a secret file went missing since the config was loaded: retrying may find it again
         attempt.description = "could not prepare the request: " + call.error();
@@ -305,14 +330,15 @@ Engine::Attempt Engine::run_attempt(const Deployment& target, const Alert& alert
     return attempt;
 }
 
-void Engine::notify(const char* event, const Deployment& target, const Alert& alert,
-                    const ServiceSettings& settings, const std::string& result) {
+void Engine::notify(AuditEventKind kind, const Deployment& target, const Alert& alert, const Config& config,
+                    const std::string& result) {
+    const ServiceSettings& settings = config.settings_for(target.service);
     if (settings.notify.empty()) return;
-    const auto config = this->config();
+    const std::string event(to_string(kind));
     const auto values = placeholder_values(target, alert);
     const std::string text = notification_text(event, target, alert, result);
     for (const NotifyTarget& target_url : settings.notify) {
-        auto call = notification_call(target_url, text, values, deps_.notify_timeout, config->tls.ca_file,
+        auto call = notification_call(target_url, text, values, deps_.notify_timeout, config.tls.ca_file,
                                       read_secret_file);
         if (!call) {
             log_warn("notification not sent", {{"event", event}, {"err", call.error()}});
@@ -360,9 +386,12 @@ Result<ManualRollbackResult> Engine::manual_rollback(const std::string& deployme
     manual.labels = {{"alertname", "ManualRollback"}};
     manual.annotations = {{"summary", why}, {"actor", actor}};
     manual.starts_at = deps_.now();
-    auto started = start_rollback(target, manual, settings, "manual");
+    auto started = start_rollback(target, manual, config, "manual");
     if (!started) return Error{started.error()};
-    if (!*started) {
+    if (*started == StartOutcome::shutting_down)
+        return ManualRollbackResult{Outcome::shutting_down, "the receiver is shutting down; retry shortly",
+                                    target};
+    if (*started == StartOutcome::already_claimed) {
         auto current = deps_.ledger.get_deployment(deployment_id);
         const std::string state =
             current && *current ? std::string(to_string((*current)->state)) : "changing";
@@ -374,16 +403,28 @@ Result<ManualRollbackResult> Engine::manual_rollback(const std::string& deployme
     return ManualRollbackResult{Outcome::started, "", claimed};
 }
 
-Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert,
-                                    const ServiceSettings& settings, std::string_view trigger) {
+Result<Engine::StartOutcome> Engine::start_rollback(const Deployment& target, const Alert& alert,
+                                                    std::shared_ptr<const Config> config,
+                                                    std::string_view trigger) {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_) return false;
+        if (stopping_) return StartOutcome::shutting_down;
+        ++starting_; // shutdown() waits for this start to hand its claim to a thread
     }
+    struct StartDone {
+        Engine& engine;
+        ~StartDone() {
+            std::lock_guard lock(engine.mutex_);
+            --engine.starting_;
+            engine.wake_.notify_all();
+        }
+    } start_done{*this};
+
+    const ServiceSettings& settings = config->settings_for(target.service);
     Deployment claimed_target = target;
     claimed_target.state = DeploymentState::rolling_back;
     const std::string action = settings.rollback.action_kind();
-    AuditEvent event = event_for(audit_event::rollback_started, claimed_target, &alert);
+    AuditEvent event = event_for(AuditEventKind::rollback_started, claimed_target, &alert);
     event.reason = std::string(trigger);
     event.detail =
         encode_detail({&alert,
@@ -393,35 +434,60 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
                         {"timeout", format_duration(settings.rollback.timeout)}},
                        {{"max_attempts", settings.rollback.retries + 1}}});
     // The claim and its rollback_started event are one transaction (one fsync on the way to the command).
-    auto claimed = deps_.ledger.claim_rollback_with_audit(target.id, event);
-    if (!claimed) return Error{claimed.error()};
-    if (!claimed->has_value()) return false;
-    event.sequence = **claimed;
+    bool claimed = false;
+    auto written = deps_.ledger.write("claiming the rollback of \"" + target.id + "\"",
+                                      [&](LedgerTransaction& transaction) -> Status {
+                                          auto won = transaction.claim_rollback(target.id);
+                                          if (!won) return Error{won.error()};
+                                          claimed = *won;
+                                          if (!claimed) return ok_status();
+                                          auto appended = transaction.append_audit(event);
+                                          if (!appended) return Error{appended.error()};
+                                          return ok_status();
+                                      });
+    if (!written) return Error{written.error()};
+    if (!claimed) return StartOutcome::already_claimed;
     deps_.audit.publish(event);
-    notify(audit_event::rollback_started, claimed_target, alert, settings, "");
+    notify(AuditEventKind::rollback_started, claimed_target, alert, *config, "");
 
+    // Claimed: a thread runs it even if shutdown() began meanwhile (cancel_ then ends it as interrupted), so
+    // that a claim never stays rolling_back in a running receiver.
     std::lock_guard lock(mutex_);
     reap_finished_locked();
     Running& running = running_.emplace_back();
-    running.thread = std::thread([this, &running, claimed_target, alert, settings] {
-        execute_rollback(claimed_target, alert, settings);
+    running.thread = std::thread([this, &running, claimed_target, alert, config] {
+        execute_rollback(claimed_target, alert, *config);
         std::lock_guard done_lock(mutex_);
         running.finished = true;
         wake_.notify_all();
     });
-    return true;
+    return StartOutcome::started;
 }
 
-void Engine::execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings) {
+bool Engine::write_until_stored(std::string_view what, const Ledger::WriteBody& body) {
+    Duration wait = deps_.ledger_retry;
+    while (true) {
+        auto written = deps_.ledger.write(what, body);
+        if (written) return true;
+        deps_.metrics.ledger_write_retries.add({});
+        log_error("ledger write failed; trying again", {{"err", written.error()}, {"retry_in", format_duration(wait)}});
+        std::unique_lock lock(mutex_);
+        if (wake_.wait_for(lock, wait, [this] { return cancel_.load(); })) return false;
+        wait = std::min(wait * 2, deps_.ledger_retry_max);
+    }
+}
+
+void Engine::execute_rollback(const Deployment& target, const Alert& alert, const Config& config) {
+    const ServiceSettings& settings = config.settings_for(target.service);
     const auto started = std::chrono::steady_clock::now();
     const int max_attempts = settings.rollback.retries + 1;
     Attempt result;
     int attempt = 0;
     for (attempt = 1; attempt <= max_attempts; ++attempt) {
-        result = run_attempt(target, alert, settings.rollback);
+        result = run_attempt(target, alert, settings.rollback, config);
         deps_.metrics.rollback_attempts.add({target.service, result.succeeded ? "success" : "failure"});
         if (result.succeeded || result.cancelled) break;
-        AuditEvent failed = event_for(audit_event::rollback_attempt_failed, target, &alert);
+        AuditEvent failed = event_for(AuditEventKind::rollback_attempt_failed, target, &alert);
         failed.reason = result.description;
         std::vector<std::pair<std::string, long long>> numbers{{"attempt", attempt},
                                                                {"max_attempts", max_attempts}};
@@ -431,7 +497,8 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
                                         {"output", result.output},
                                         {"retry", result.retryable && attempt < max_attempts ? "yes" : "no"}},
                                        numbers});
-        (void)deps_.audit.record(failed);
+        if (auto written = deps_.audit.record(failed); !written)
+            deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
         if (attempt == max_attempts || !result.retryable) break;
         std::unique_lock lock(mutex_);
         if (wake_.wait_for(lock, settings.rollback.retry_backoff, [this] { return cancel_.load(); })) {
@@ -446,50 +513,43 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
         {"duration_ms", static_cast<long long>(duration * 1000)}};
     numbers.insert(numbers.end(), result.numbers.begin(), result.numbers.end());
 
-    if (result.succeeded) {
-        AuditEvent event = event_for(audit_event::rollback_succeeded, target, &alert);
-        event.reason = result.description;
-        AuditDetail detail{&alert, {{"result", result.description}, {"output", result.output}}, numbers};
-        // The new state and its event in one transaction: a reader (or a kill) never gets one alone.
-        auto completed =
-            deps_.ledger.complete_rollback_with_audit(target.id, deps_.now(), [&](const Deployment& live) {
-                AuditDetail with_live = detail;
-                with_live.text.emplace_back("rollback_deployment_id", live.id);
-                AuditEvent written = event;
-                written.detail = encode_detail(with_live);
-                return std::vector<AuditEvent>{written};
-            });
-        if (completed) {
-            deps_.audit.publish(completed->events.front());
+    const bool interrupted = result.cancelled;
+    const AuditEventKind kind = result.succeeded ? AuditEventKind::rollback_succeeded
+                                : interrupted    ? AuditEventKind::rollback_interrupted
+                                                 : AuditEventKind::rollback_failed;
+    AuditEvent event = event_for(kind, target, &alert);
+    event.reason = result.succeeded || !interrupted ? result.description : "shutdown";
+    const AuditDetail detail{&alert, {{"result", result.description}, {"output", result.output}}, numbers};
+    // The new state and its event in one transaction: a reader (or a kill) never gets one alone. A failed
+    // write is tried again (the action ran; its outcome must be stored), and nothing is counted before it is.
+    auto store = [&](LedgerTransaction& transaction) -> Status {
+        if (result.succeeded) {
+            auto live = transaction.complete_rollback(target.id, deps_.now());
+            if (!live) return Error{live.error()};
+            AuditDetail with_live = detail;
+            with_live.text.emplace_back("rollback_deployment_id", live->id);
+            event.detail = encode_detail(with_live);
         } else {
-            log_error("rollback result could not be stored",
-                      {{"deployment_id", target.id}, {"err", completed.error()}});
-            detail.text.emplace_back("ledger_error", completed.error());
+            auto ended = transaction.fail_rollback(target.id, interrupted ? DeploymentState::rollback_interrupted
+                                                                          : DeploymentState::rollback_failed);
+            if (!ended) return ended;
             event.detail = encode_detail(detail);
-            (void)deps_.audit.record(event);
         }
-        deps_.metrics.rollbacks.add({target.service, "succeeded"});
-        notify(audit_event::rollback_succeeded, target, alert, settings, result.description);
+        auto appended = transaction.append_audit(event);
+        if (!appended) return Error{appended.error()};
+        return ok_status();
+    };
+    if (!write_until_stored(std::string(result.succeeded ? "completing" : "ending") + " the rollback of \"" +
+                                target.id + "\"",
+                            store)) {
+        log_error("rollback outcome not stored before shutdown; the next start marks it interrupted",
+                  {{"deployment_id", target.id}, {"outcome", std::string(to_string(kind))}});
         return;
     }
-    const bool interrupted = result.cancelled;
-    AuditEvent event = event_for(
-        interrupted ? audit_event::rollback_interrupted : audit_event::rollback_failed, target, &alert);
-    event.reason = interrupted ? "shutdown" : result.description;
-    event.detail =
-        encode_detail({&alert, {{"result", result.description}, {"output", result.output}}, numbers});
-    auto marked = deps_.ledger.fail_rollback_with_audit(
-        target.id, interrupted ? DeploymentState::rollback_interrupted : DeploymentState::rollback_failed,
-        event);
-    if (marked) {
-        deps_.audit.publish(*marked);
-    } else {
-        log_error("rollback result could not be stored",
-                  {{"deployment_id", target.id}, {"err", marked.error()}});
-        (void)deps_.audit.record(event);
-    }
-    deps_.metrics.rollbacks.add({target.service, interrupted ? "interrupted" : "failed"});
-    if (!interrupted) notify(audit_event::rollback_failed, target, alert, settings, result.description);
+    deps_.audit.publish(event);
+    deps_.metrics.rollbacks.add(
+        {target.service, result.succeeded ? "succeeded" : interrupted ? "interrupted" : "failed"});
+    if (!interrupted) notify(kind, target, alert, config, result.description);
 }
 
 void Engine::reap_finished_locked() {
@@ -539,15 +599,16 @@ void Engine::shutdown(Duration grace) {
     wake_.notify_all();
     if (timer_thread_.joinable()) timer_thread_.join();
     for (const Pending& pending : dropped) {
-        AuditEvent event = event_for(audit_event::rollback_cancelled, pending.target, &pending.first_alert);
+        AuditEvent event = event_for(AuditEventKind::rollback_cancelled, pending.target, &pending.first_alert);
         event.reason = "shutdown";
-        (void)deps_.audit.record(event);
+        if (auto written = deps_.audit.record(event); !written)
+            deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
     }
     {
         std::unique_lock lock(mutex_);
-        while (!running_.empty()) {
+        while (!running_.empty() || starting_ > 0) {
             reap_finished_locked();
-            if (!running_.empty()) wake_.wait_for(lock, std::chrono::milliseconds(20));
+            if (!running_.empty() || starting_ > 0) wake_.wait_for(lock, std::chrono::milliseconds(20));
         }
     }
     // The last messages (a rollback that just ended) get a moment; a dead chat cannot hold up the stop.

@@ -23,20 +23,6 @@
 
 namespace rollback {
 
-// Audit event names.
-namespace audit_event {
-inline constexpr const char* deployment_recorded = "deployment_recorded";
-inline constexpr const char* alert_ignored = "alert_ignored";
-inline constexpr const char* rollback_pending = "rollback_pending";
-inline constexpr const char* rollback_cancelled = "rollback_cancelled";
-inline constexpr const char* rollback_dry_run = "rollback_dry_run";
-inline constexpr const char* rollback_started = "rollback_started";
-inline constexpr const char* rollback_attempt_failed = "rollback_attempt_failed";
-inline constexpr const char* rollback_succeeded = "rollback_succeeded";
-inline constexpr const char* rollback_failed = "rollback_failed";
-inline constexpr const char* rollback_interrupted = "rollback_interrupted";
-} // namespace audit_event
-
 // What the daemon injects: the side effects and the clock.
 struct EngineDependencies {
     Ledger& ledger;
@@ -48,12 +34,18 @@ struct EngineDependencies {
     Duration kill_grace = std::chrono::seconds(5);
     HttpCaller* http = nullptr; // webhook/github_workflow actions and notify:; null: a real NetworkHttpCaller
     Duration notify_timeout = std::chrono::seconds(10); // one notification call
+    // A ledger write that must not be lost (a rollback's outcome, an attempt's failure) is tried again after
+    // this long, doubling up to ledger_retry_max, until it is written or the engine shuts down.
+    Duration ledger_retry = std::chrono::milliseconds(100);
+    Duration ledger_retry_max = std::chrono::seconds(5);
+    // A debounced rollback whose claim met a ledger error is tried again this long after.
+    Duration debounce_retry = std::chrono::seconds(1);
 };
 
 // The answer to a manual rollback request (rollbackctl rollback, POST /api/v1/deployments/{id}/rollback).
 struct ManualRollbackResult {
-    enum class Outcome { started, not_found, refused } outcome = Outcome::refused;
-    std::string message;   // for not_found and refused: what is wrong, for a person
+    enum class Outcome { started, not_found, refused, shutting_down } outcome = Outcome::refused;
+    std::string message;   // for not_found, refused and shutting_down: what is wrong, for a person
     Deployment deployment; // started: the deployment, now rolling_back
 };
 
@@ -112,15 +104,21 @@ class Engine {
     // What the alerts of one notification are decided against, read once per (service, environment).
     using TargetsSeen = std::map<std::pair<std::string, std::string>, AlertTarget>;
 
-    Status handle_alert(const Config& config, const Alert& alert, TargetsSeen& targets);
+    Status handle_alert(const std::shared_ptr<const Config>& config_generation, const Alert& alert,
+                        TargetsSeen& targets);
     // Removes the alert from pending rollbacks; cancels those it was the last firing alert of.
     Status handle_resolved(const Alert& alert);
-    // Claims the deployment and runs its rollback on a background thread; false if already claimed.
-    Result<bool> start_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings,
-                                std::string_view trigger = "alert_firing");
+    enum class StartOutcome { started, already_claimed, shutting_down };
+    // Claims the deployment and runs its rollback on a background thread with the settings of `config`
+    // (one config generation for the whole rollback, whatever a reload does meanwhile).
+    Result<StartOutcome> start_rollback(const Deployment& target, const Alert& alert,
+                                        std::shared_ptr<const Config> config,
+                                        std::string_view trigger = "alert_firing");
     // Whether automatic rollbacks of the service are paused now.
     Result<bool> is_paused(const std::string& service);
-    void execute_rollback(const Deployment& target, const Alert& alert, const ServiceSettings& settings);
+    void execute_rollback(const Deployment& target, const Alert& alert, const Config& config);
+    // Runs a ledger write until it succeeds; gives up only when the engine shuts down (then false).
+    bool write_until_stored(std::string_view what, const Ledger::WriteBody& body);
     // One attempt of the service's action (command, webhook or github_workflow).
     struct Attempt {
         bool succeeded = false;
@@ -130,11 +128,12 @@ class Engine {
         std::string output; // the command's output or the HTTP answer's body
         std::vector<std::pair<std::string, long long>> numbers; // exit_code or http_status
     };
-    Attempt run_attempt(const Deployment& target, const Alert& alert, const RollbackSettings& rollback);
+    Attempt run_attempt(const Deployment& target, const Alert& alert, const RollbackSettings& rollback,
+                        const Config& config);
     // Queues the service's notify: messages for `event`; never blocks.
-    void notify(const char* event, const Deployment& target, const Alert& alert,
-                const ServiceSettings& settings, const std::string& result);
-    AuditEvent event_for(const char* name, const Deployment& target, const Alert* alert) const;
+    void notify(AuditEventKind event, const Deployment& target, const Alert& alert, const Config& config,
+                const std::string& result);
+    AuditEvent event_for(AuditEventKind kind, const Deployment& target, const Alert* alert) const;
     void reap_finished_locked();
     void update_pending_gauge_locked();
 
@@ -145,10 +144,11 @@ class Engine {
     mutable std::mutex config_mutex_;
     std::shared_ptr<const Config> config_;
 
-    mutable std::mutex mutex_; // guards pending_, running_, stopping_
+    mutable std::mutex mutex_; // guards pending_, running_, starting_, stopping_
     std::condition_variable wake_;
     std::map<std::string, Pending> pending_; // by deployment id
     std::list<Running> running_;
+    int starting_ = 0; // start_rollback calls between their stopping_ check and their thread's start
     bool stopping_ = false;
     std::atomic<bool> cancel_{false};
     std::thread timer_thread_;

@@ -1,14 +1,14 @@
-// The ledger: deployments and the audit trail in one SQLite file (WAL), the only owner of sqlite3.
+// The ledger's seam: what every backend stores (deployments, claims, pauses, the audit trail) and how it is
+// written.
 #pragma once
 
 #include "common/result.hpp"
 #include "model/model.hpp"
 
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rollback {
@@ -23,16 +23,6 @@ struct RecordResult {
     RecordOutcome outcome;
     Deployment deployment;                   // as stored (for conflict: the one already stored)
     std::vector<std::string> superseded_ids; // deployments this one superseded (created only)
-};
-
-// The audit events a write adds in its own transaction, built from what the write did: a kill or a full
-// disk can then lose neither the change nor its trail, and a reader never sees one without the other.
-template <typename T> using AuditFor = std::function<std::vector<AuditEvent>(const T&)>;
-
-// A write's result and the audit events written with it, with their sequences.
-template <typename T> struct WithAudit {
-    T result;
-    std::vector<AuditEvent> events;
 };
 
 // What an alert is decided against (Ledger::alert_target).
@@ -54,108 +44,78 @@ struct AuditFilter {
     int limit = 100;
 };
 
-class SqliteDatabase; // RAII owner of the sqlite3* (ledger.cpp)
-
-// Every method is safe to call from several threads at once (one connection behind a mutex).
-// Errors from SQLite (disk full, read-only file) come back as values; nothing is half-written because
-// every write is one transaction.
-class Ledger {
+// The writes of one transaction, handed to the body of Ledger::write and valid only inside it. A state change
+// and the audit events that tell of it go into the same transaction: a kill or a full disk then loses
+// neither alone, and a reader never sees one without the other.
+class LedgerTransaction {
   public:
-    // Opens or creates the file, enables WAL (synchronous=FULL), runs the schema migrations in order.
-    // Creates the parent folder when missing. Throws std::runtime_error on failure (start-up only).
-    explicit Ledger(const std::string& path);
-    ~Ledger();
-    Ledger(const Ledger&) = delete;
-    Ledger& operator=(const Ledger&) = delete;
+    virtual ~LedgerTransaction() = default;
 
     // Records a deployment, idempotent on id. `request_key` is a canonical text of the fields the request
-    // carried (see deployment_request_key in codec.hpp); a retry with the same id and the same key is
-    // `repeated`, another key is `conflict`. An empty request id gets a generated one ("<service>-<n>").
-    // previous_version left empty is filled with the version of the latest deployment of the same
-    // service and environment. In the same transaction: every `watching` deployment of the same service
-    // and environment deployed earlier becomes `superseded`; if a later one is already recorded, the new
-    // one is stored as `superseded` itself. `now` is used when the request has no deployed_at.
-    Result<RecordResult> record_deployment(const DeploymentRequest& request, const std::string& request_key,
-                                           TimePoint now);
-    // The same, and the events `audit` builds from the result, in the same transaction.
-    Result<WithAudit<RecordResult>> record_deployment_with_audit(const DeploymentRequest& request,
-                                                                 const std::string& request_key,
-                                                                 TimePoint now,
-                                                                 const AuditFor<RecordResult>& audit);
+    // carried (deployment_request_key in codec.hpp); a retry with the same id and key is `repeated`, another
+    // key is `conflict` (nothing written for either). An empty request id gets a generated one
+    // ("<service>-<UTC second>"). previous_version left empty is filled with the version of the latest
+    // deployment of the same service and environment. Every `watching` deployment of the same service and
+    // environment deployed earlier becomes `superseded`; if a later one is already recorded, the new one is
+    // stored as `superseded` itself. `now` is used when the request has no deployed_at.
+    virtual Result<RecordResult> record_deployment(const DeploymentRequest& request,
+                                                   const std::string& request_key, TimePoint now) = 0;
 
-    Result<std::optional<Deployment>> get_deployment(const std::string& id);
+    // The exactly-once claim: `watching` -> `rolling_back` in one statement. True when this call made the
+    // change; false when the deployment is unknown or in any other state.
+    virtual Result<bool> claim_rollback(const std::string& id) = 0;
 
+    // `rolling_back` -> `rolled_back`, and a deployment of kind `rollback` (version = the old
+    // previous_version, previous_version = the old version, rollback_of = id, deployed_at = now, same service
+    // and environment) that supersedes what was deployed meanwhile. Returns that new deployment.
+    virtual Result<Deployment> complete_rollback(const std::string& id, TimePoint now) = 0;
+
+    // `rolling_back` -> `rollback_failed` or `rollback_interrupted`; an error for any other state.
+    virtual Status fail_rollback(const std::string& id, DeploymentState final_state) = 0;
+
+    // Every `rolling_back` deployment becomes `rollback_interrupted` (at start-up); returns them, with the
+    // new state.
+    virtual Result<std::vector<Deployment>> interrupt_unfinished_rollbacks() = 0;
+
+    // One pause per service, replaced by a newer pause; expired pauses are kept until resumed or replaced
+    // (callers check ServicePause::active_at(now)).
+    virtual Status pause_service(const ServicePause& pause) = 0;
+    // False: the service was not paused.
+    virtual Result<bool> resume_service(const std::string& service) = 0;
+
+    // Appends an event and sets its `sequence`. With a non-empty dedupe_key, an event whose key was already
+    // written is not written again: then false, and the sequence stays 0.
+    virtual Result<bool> append_audit(AuditEvent& event, const std::string& dedupe_key = {}) = 0;
+};
+
+// Every method is safe to call from several threads at once. Errors (a full disk, a read-only file, a lost
+// connection) come back as values, labelled "ledger: <what> failed: <why>".
+class Ledger {
+  public:
+    virtual ~Ledger() = default;
+
+    using WriteBody = std::function<Status(LedgerTransaction&)>;
+    // Runs `body` in one write transaction: everything it wrote is committed together when it returns ok,
+    // nothing when it (or the commit) fails. `what` names the change in the error ("recording deployment").
+    virtual Status write(std::string_view what, const WriteBody& body) = 0;
+
+    virtual Result<std::optional<Deployment>> get_deployment(const std::string& id) = 0;
     // The latest deployment (by deployed_at, then by insertion order) of `service`, any kind and state.
     // With an environment: only deployments of that environment or of none; without: any environment.
-    Result<std::optional<Deployment>> latest_deployment(const std::string& service,
-                                                        const std::string& environment);
-
-    // latest_deployment and, when there is one, service_pause, in one read transaction: one snapshot, and
-    // SQLite's file locks taken once. What the engine reads for the alerts of a notification.
-    Result<AlertTarget> alert_target(const std::string& service, const std::string& environment);
-
-    // Newest first.
-    Result<std::vector<Deployment>> list_deployments(const DeploymentFilter& filter);
-
-    // Exactly-once claim: `watching` -> `rolling_back` in one statement. True when this call made the
-    // change, false when the deployment is unknown or in any other state.
-    Result<bool> claim_rollback(const std::string& id);
-
-    // The same claim, and in the same transaction the `started` audit event: the trail can never miss the
-    // start of a rollback that was claimed. nullopt when not claimed (nothing written); else the event's
-    // sequence.
-    Result<std::optional<long long>> claim_rollback_with_audit(const std::string& id,
-                                                               const AuditEvent& started);
-
-    // `rolling_back` -> `rolled_back`, and in the same transaction a deployment of kind `rollback`
-    // (version = the old previous_version, previous_version = the old version, rollback_of = id,
-    // deployed_at = now, same service/environment). Returns that new deployment.
-    Result<Deployment> complete_rollback(const std::string& id, TimePoint now);
-    // The same, and the events `audit` builds from the new deployment, in the same transaction.
-    Result<WithAudit<Deployment>> complete_rollback_with_audit(const std::string& id, TimePoint now,
-                                                               const AuditFor<Deployment>& audit);
-
-    // `rolling_back` -> `rollback_failed` or `rollback_interrupted`.
-    Status fail_rollback(const std::string& id, DeploymentState final_state);
-    // The same, and `event` in the same transaction; returns it with its sequence.
-    Result<AuditEvent> fail_rollback_with_audit(const std::string& id, DeploymentState final_state,
-                                                const AuditEvent& event);
-
-    // At start-up: every `rolling_back` deployment becomes `rollback_interrupted`; returns them
-    // (with the new state).
-    Result<std::vector<Deployment>> interrupt_unfinished_rollbacks();
-
-    // The same, and in the same transaction the audit event `make_event` builds for each deployment: a kill
-    // in between can lose neither (the next start would find nothing rolling_back). Returns the events as
-    // written, with their sequences.
-    Result<std::vector<AuditEvent>>
-    interrupt_unfinished_rollbacks_with_audit(const std::function<AuditEvent(const Deployment&)>& make_event);
-
-    // Appends an event; assigns and returns its sequence. With a non-empty dedupe_key, an event whose key
-    // was already written is not written again, and the result is 0.
-    Result<long long> append_audit(const AuditEvent& event, const std::string& dedupe_key = {});
-
-    // Newest first.
-    Result<std::vector<AuditEvent>> list_audit(const AuditFilter& filter);
-
-    // Pauses: one row per service, replaced by a newer pause, removed by resume. Expired pauses are
-    // kept until resumed or replaced; callers check ServicePause::active_at(now).
-    Status pause_service(const ServicePause& pause);
-    Result<bool> resume_service(const std::string& service); // false: it was not paused
-    Result<std::optional<ServicePause>> service_pause(const std::string& service);
-    Result<std::vector<ServicePause>> list_service_pauses();
-
-    // The schema version after migrations (for tests and /metrics).
-    int schema_version();
-
-    // Tests only: caps the file at `pages` pages (PRAGMA max_page_count on this connection; SQLite never
-    // goes below the current size, so 1 means "no growth") to make writes fail with "database or disk is
-    // full". Returns the cap in effect.
-    Result<long long> set_max_page_count_for_test(long long pages);
-
-  private:
-    std::mutex mutex_;
-    std::unique_ptr<SqliteDatabase> db_;
+    virtual Result<std::optional<Deployment>> latest_deployment(const std::string& service,
+                                                                const std::string& environment) = 0;
+    // latest_deployment and, when there is one, the service's pause, from one snapshot: what the engine
+    // reads for the alerts of a notification.
+    virtual Result<AlertTarget> alert_target(const std::string& service, const std::string& environment) = 0;
+    // Newest first; the limit is clamped to 1..1000.
+    virtual Result<std::vector<Deployment>> list_deployments(const DeploymentFilter& filter) = 0;
+    // Newest first; the limit is clamped to 1..1000.
+    virtual Result<std::vector<AuditEvent>> list_audit(const AuditFilter& filter) = 0;
+    virtual Result<std::optional<ServicePause>> service_pause(const std::string& service) = 0;
+    // Ordered by service.
+    virtual Result<std::vector<ServicePause>> list_service_pauses() = 0;
+    // The schema version after migrations (/metrics, tests).
+    virtual int schema_version() = 0;
 };
 
 } // namespace rollback

@@ -1,4 +1,4 @@
-// Names of deployment states and kinds as they appear in the API, the ledger and the audit trail.
+// Names of deployment states, kinds and audit events as they appear in the API, the ledger and the audit trail.
 #include "model/model.hpp"
 
 #include <array>
@@ -17,6 +17,22 @@ constexpr std::array<std::pair<DeploymentState, std::string_view>, 7> kStateName
     {DeploymentState::rollback_interrupted, "rollback_interrupted"},
 }};
 
+constexpr std::array<std::pair<AuditEventKind, std::string_view>, 13> kEventNames{{
+    {AuditEventKind::deployment_recorded, "deployment_recorded"},
+    {AuditEventKind::deployment_superseded, "deployment_superseded"},
+    {AuditEventKind::alert_ignored, "alert_ignored"},
+    {AuditEventKind::rollback_pending, "rollback_pending"},
+    {AuditEventKind::rollback_cancelled, "rollback_cancelled"},
+    {AuditEventKind::rollback_dry_run, "rollback_dry_run"},
+    {AuditEventKind::rollback_started, "rollback_started"},
+    {AuditEventKind::rollback_attempt_failed, "rollback_attempt_failed"},
+    {AuditEventKind::rollback_succeeded, "rollback_succeeded"},
+    {AuditEventKind::rollback_failed, "rollback_failed"},
+    {AuditEventKind::rollback_interrupted, "rollback_interrupted"},
+    {AuditEventKind::service_paused, "service_paused"},
+    {AuditEventKind::service_resumed, "service_resumed"},
+}};
+
 } // namespace
 
 std::string_view to_string(DeploymentState state) {
@@ -29,6 +45,24 @@ std::optional<DeploymentState> parse_deployment_state(std::string_view text) {
     for (const auto& [value, name] : kStateNames)
         if (name == text) return value;
     return std::nullopt;
+}
+
+std::string_view to_string(AuditEventKind kind) {
+    for (const auto& [value, name] : kEventNames)
+        if (value == kind) return name;
+    return "unknown";
+}
+
+AuditEvent audit_event_about(AuditEventKind kind, const Deployment& deployment, TimePoint time) {
+    AuditEvent event;
+    event.time = time;
+    event.event = std::string(to_string(kind));
+    event.service = deployment.service;
+    event.environment = deployment.environment;
+    event.deployment_id = deployment.id;
+    event.version = deployment.version;
+    event.previous_version = deployment.previous_version;
+    return event;
 }
 
 std::string_view to_string(DeploymentKind kind) {

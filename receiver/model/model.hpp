@@ -108,6 +108,24 @@ struct ServicePause {
     bool active_at(TimePoint now) const { return !until || now < *until; }
 };
 
+// The audit trail's event names: one table (model.cpp), used by everything that writes an event.
+enum class AuditEventKind {
+    deployment_recorded,
+    deployment_superseded,
+    alert_ignored,
+    rollback_pending,
+    rollback_cancelled,
+    rollback_dry_run,
+    rollback_started,
+    rollback_attempt_failed,
+    rollback_succeeded,
+    rollback_failed,
+    rollback_interrupted,
+    service_paused,
+    service_resumed,
+};
+std::string_view to_string(AuditEventKind kind);
+
 // One line of the audit trail. `detail` is a JSON object as text ("{}" when there is nothing more):
 // the alert's labels and annotations, the command's exit status and output, and so on.
 struct AuditEvent {
@@ -124,5 +142,9 @@ struct AuditEvent {
     std::string reason;
     std::string detail = "{}";
 };
+
+
+// An event of `kind` at `time` about `deployment`: its service, environment, id and versions filled in.
+AuditEvent audit_event_about(AuditEventKind kind, const Deployment& deployment, TimePoint time);
 
 } // namespace rollback

@@ -141,15 +141,24 @@ Metrics::Metrics()
                      MetricFamily::Type::counter, {"result"}),
       notifications_sent("rollback_receiver_notifications_sent_total",
                          "Messages to notify: targets after rollback events, by event and result.",
-                         MetricFamily::Type::counter, {"event", "result"}) {
+                         MetricFamily::Type::counter, {"event", "result"}),
+      audit_write_failures("rollback_receiver_audit_write_failures_total",
+                           "Audit events the ledger could not store (each one is also logged).",
+                           MetricFamily::Type::counter, {}),
+      ledger_write_retries("rollback_receiver_ledger_write_retries_total",
+                           "Failed ledger writes of a rollback's outcome, tried again until stored.",
+                           MetricFamily::Type::counter, {}) {
     build_info.set({ROLLBACK_RECEIVER_VERSION}, 1);
     pending_rollbacks.set({}, 0);
     config_reload_success.set({}, 1);
+    audit_write_failures.add({}, 0);
+    ledger_write_retries.add({}, 0);
     all_ = {&build_info,        &notifications,        &alerts,
             &audit_repeats,     &deployments_recorded, &rollbacks,
             &rollback_duration, &rollback_attempts,    &http_request_duration,
             &http_requests,     &pending_rollbacks,    &config_reload_success,
-            &config_reloads,    &notifications_sent};
+            &config_reloads,    &notifications_sent,   &audit_write_failures,
+            &ledger_write_retries};
 }
 
 std::string Metrics::render() const {

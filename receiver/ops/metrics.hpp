@@ -55,6 +55,8 @@ class Metrics {
     MetricFamily config_reload_success; // gauge 1/0
     MetricFamily config_reloads;        // {result}
     MetricFamily notifications_sent;    // {event, result}: notify: messages, result success|failure|dropped
+    MetricFamily audit_write_failures;  // audit events the ledger could not store (each also logged)
+    MetricFamily ledger_write_retries;  // failed ledger writes of a rollback's outcome, tried again
 
     std::string render() const;
 

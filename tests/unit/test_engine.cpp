@@ -1,7 +1,10 @@
 // The engine with a real ledger, a fake clock and a fake command runner: exactly once, debounce, retries.
 #include "engine/engine.hpp"
+#include "ledger/sqlite_ledger.hpp"
 
 #include "support/child_process.hpp"
+#include "support/fault_injecting_ledger.hpp"
+#include "support/ledger_steps.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -14,6 +17,8 @@
 
 using namespace rollback;
 using namespace std::chrono_literals;
+using rollback::testing::pause_service;
+using rollback::testing::record_deployment;
 
 namespace {
 
@@ -115,7 +120,8 @@ CommandResult failure(int exit_code) {
 
 struct Fixture {
     testing::TempDir dir;
-    Ledger ledger{dir.file("ledger.db")};
+    SqliteLedger sqlite{dir.file("ledger.db")};
+    testing::FaultInjectingLedger ledger{sqlite}; // passes everything through until a test arms a fault
     Metrics metrics;
     AuditTrail audit{ledger, metrics};
     FakeRunner runner;
@@ -148,7 +154,7 @@ struct Fixture {
         request.version = version;
         request.previous_version = previous;
         request.deployed_at = now();
-        auto recorded = ledger.record_deployment(request, id + version, now());
+        auto recorded = record_deployment(ledger, request, id + version, now());
         REQUIRE(recorded.ok());
         return recorded->deployment;
     }
@@ -479,7 +485,7 @@ TEST_CASE("pause: alerts are ignored with reason paused until resumed or the pau
     pause.reason = "incident";
     pause.paused_at = f.now();
     pause.until = f.now() + 10min;
-    REQUIRE(f.ledger.pause_service(pause).ok());
+    REQUIRE(pause_service(f.ledger, pause).ok());
     f.advance(1min);
     REQUIRE(f.engine->handle_notification(f.notification()).ok());
     f.engine->wait_idle();
@@ -499,7 +505,7 @@ TEST_CASE("pause: a debounced rollback whose service is paused meanwhile is canc
     ServicePause pause;
     pause.service = "checkout";
     pause.paused_at = f.now();
-    REQUIRE(f.ledger.pause_service(pause).ok());
+    REQUIRE(pause_service(f.ledger, pause).ok());
     f.advance(61s);
     f.engine->fire_due_timers();
     f.engine->wait_idle();
@@ -514,7 +520,7 @@ TEST_CASE("manual rollback: the same exactly-once path, refused when it cannot o
     ServicePause pause; // a pause freezes automatic rollbacks only
     pause.service = "checkout";
     pause.paused_at = f.now();
-    REQUIRE(f.ledger.pause_service(pause).ok());
+    REQUIRE(pause_service(f.ledger, pause).ok());
 
     std::vector<std::thread> threads;
     std::atomic<int> started{0}, refused{0};
@@ -554,7 +560,7 @@ TEST_CASE("manual rollback: the same exactly-once path, refused when it cannot o
     request.id = "lonely";
     request.service = "lonely-service";
     request.version = "v1";
-    REQUIRE(f.ledger.record_deployment(request, "k", f.now()).ok());
+    REQUIRE(record_deployment(f.ledger, request, "k", f.now()).ok());
     auto no_previous = f.engine->manual_rollback("lonely", "x", "bob");
     REQUIRE(no_previous.ok());
     CHECK(no_previous->outcome == Outcome::refused);
@@ -781,4 +787,87 @@ TEST_CASE("a repeated ignored alert needs no ledger write: it is answered while 
     holder.signal(SIGKILL);
     holder.wait(5s);
     CHECK(count(f.events(), "alert_ignored") == 1);
+}
+
+namespace {
+
+// Waits (bounded) until `done` holds; false when it never did.
+bool eventually(const std::function<bool()>& done, Duration limit = 5s) {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > give_up) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("a rollback whose outcome cannot be stored is written again until it is, and counted only then") {
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    f.ledger.fail_writes("completing the rollback", 3);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 1); // the action ran once; only its outcome's write was tried again
+    CHECK(f.ledger.failed_writes() == 3);
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    CHECK(count(f.events("d1"), "rollback_succeeded") == 1);
+    CHECK(f.metrics.rollbacks.value({"checkout", "succeeded"}) == 1);
+    CHECK(f.metrics.ledger_write_retries.value({}) == 3);
+}
+
+TEST_CASE(
+    "a rollback outcome never stored is never counted; the deployment stays rolling_back for the sweep") {
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    f.ledger.fail_writes("completing the rollback", 1'000'000);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    REQUIRE(eventually([&] { return f.ledger.failed_writes() >= 2; }));
+    CHECK(f.metrics.rollbacks.value({"checkout", "succeeded"}) == 0);
+    CHECK(f.state_of("d1") == DeploymentState::rolling_back);
+    f.engine->shutdown(); // gives up writing; the next start marks it rollback_interrupted
+    CHECK(f.metrics.rollbacks.value({"checkout", "succeeded"}) == 0);
+    CHECK(f.state_of("d1") == DeploymentState::rolling_back);
+    CHECK(count(f.events("d1"), "rollback_succeeded") == 0);
+}
+
+TEST_CASE("a transient ledger error when a debounce ends does not cancel the rollback: it is tried again") {
+    Fixture f(30s);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    CHECK(f.engine->pending_count() == 1);
+    f.advance(31s);
+    f.ledger.fail_writes("claiming the rollback", 1);
+    f.engine->fire_due_timers();
+    CHECK(f.ledger.failed_writes() == 1);
+    CHECK(f.engine->pending_count() == 1); // still due, not cancelled
+    CHECK(count(f.events("d1"), "rollback_cancelled") == 0);
+    CHECK(f.runner.call_count() == 0);
+    f.advance(2s); // past EngineDependencies::debounce_retry
+    f.engine->fire_due_timers();
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 1);
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    CHECK(count(f.events("d1"), "rollback_cancelled") == 0);
+}
+
+TEST_CASE("during shutdown an alert is refused for a retry, never audited as already_handled") {
+    using Outcome = ManualRollbackResult::Outcome;
+    Fixture f;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    f.engine->shutdown();
+    auto handled = f.engine->handle_notification(f.notification());
+    REQUIRE_FALSE(handled.ok());
+    CHECK(handled.error() == "the receiver is shutting down");
+    CHECK(count(f.events("d1"), "alert_ignored") == 0);
+    CHECK(f.state_of("d1") == DeploymentState::watching); // rollbackable after the restart
+    auto manual = f.engine->manual_rollback("d1", "by hand", "bob");
+    REQUIRE(manual.ok());
+    CHECK(manual->outcome == Outcome::shutting_down);
+    CHECK(f.runner.call_count() == 0);
 }

@@ -198,6 +198,8 @@ const std::set<std::string> kFamilies{
     "rollback_receiver_config_last_reload_successful",
     "rollback_receiver_config_reloads_total",
     "rollback_receiver_notifications_sent_total",
+    "rollback_receiver_audit_write_failures_total",
+    "rollback_receiver_ledger_write_retries_total",
 };
 
 void fill_every_family(Metrics& metrics) {

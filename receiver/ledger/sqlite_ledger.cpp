@@ -1,5 +1,5 @@
 // The ledger on SQLite: RAII owners for the connection and statements, migrations, one transaction per write.
-#include "ledger/ledger.hpp"
+#include "ledger/sqlite_ledger.hpp"
 
 #include "common/unique_fd.hpp"
 
@@ -23,7 +23,7 @@
 
 namespace rollback {
 
-// RAII owner of one SQLite connection. Opening only: the pragmas and migrations run in Ledger's
+// RAII owner of one SQLite connection. Opening only: the pragmas and migrations run in SqliteLedger's
 // constructor, once this object owns the handle and will close it whatever happens.
 class SqliteDatabase {
   public:
@@ -800,21 +800,6 @@ Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std:
     return static_cast<long long>(sqlite3_last_insert_rowid(db.handle()));
 }
 
-// Inside a write transaction: when `done` succeeded, appends the events `audit` builds from its value and
-// returns both (the events with their sequences); an error from either fails the whole transaction.
-template <typename T>
-Result<WithAudit<T>> with_audit(SqliteDatabase& db, Result<T> done, const AuditFor<T>& audit) {
-    if (!done) return make_error(done.error());
-    WithAudit<T> written{std::move(*done), {}};
-    if (audit) written.events = audit(written.result);
-    for (AuditEvent& event : written.events) {
-        auto sequence = append(db, event, "");
-        if (!sequence) return make_error(sequence.error());
-        event.sequence = *sequence;
-    }
-    return written;
-}
-
 // The exactly-once step: `watching` -> `rolling_back` in one statement; true when this call changed it.
 Result<bool> claim(SqliteDatabase& db, const std::string& id) {
     auto update = Statement::prepare(
@@ -829,9 +814,95 @@ int clamp_limit(int limit) {
     return std::clamp(limit, 1, 1000);
 }
 
+Status upsert_pause(SqliteDatabase& db, const ServicePause& pause) {
+    auto upsert = Statement::prepare(
+        db, "INSERT INTO service_pauses (service, reason, actor, paused_at_ns, until_ns) VALUES (:service, "
+            ":reason, :actor, :paused_at_ns, :until_ns) ON CONFLICT (service) DO UPDATE SET reason = "
+            "excluded.reason, actor = excluded.actor, paused_at_ns = excluded.paused_at_ns, until_ns = "
+            "excluded.until_ns");
+    if (!upsert) return make_error(upsert.error());
+    upsert->bind_text(":service", pause.service);
+    upsert->bind_text(":reason", pause.reason);
+    upsert->bind_text(":actor", pause.actor);
+    upsert->bind_int64(":paused_at_ns", to_nanoseconds(pause.paused_at));
+    if (pause.until)
+        upsert->bind_int64(":until_ns", to_nanoseconds(*pause.until));
+    else
+        upsert->bind_text_or_null(":until_ns", "");
+    return upsert->run();
+}
+
+Result<bool> delete_pause(SqliteDatabase& db, const std::string& service) {
+    auto statement = Statement::prepare(db, "DELETE FROM service_pauses WHERE service = :service");
+    if (!statement) return make_error(statement.error());
+    statement->bind_text(":service", service);
+    if (auto ran = statement->run(); !ran) return make_error(ran.error());
+    return sqlite3_changes(db.handle()) == 1;
+}
+
+Result<std::vector<ServicePause>> read_pauses(Statement& statement) {
+    std::vector<ServicePause> pauses;
+    while (true) {
+        auto row = statement.step();
+        if (!row) return make_error(row.error());
+        if (!*row) return pauses;
+        ServicePause pause;
+        pause.service = statement.column_text(0);
+        pause.reason = statement.column_text(1);
+        pause.actor = statement.column_text(2);
+        pause.paused_at = from_nanoseconds(statement.column_int64(3));
+        if (!statement.column_is_null(4)) pause.until = from_nanoseconds(statement.column_int64(4));
+        pauses.push_back(std::move(pause));
+    }
+}
+
+constexpr const char* kSelectPauses =
+    "SELECT service, reason, actor, paused_at_ns, until_ns FROM service_pauses";
+
+Result<std::optional<ServicePause>> find_pause(SqliteDatabase& db, const std::string& service) {
+    static const std::string sql = std::string(kSelectPauses) + " WHERE service = :service";
+    auto statement = Statement::prepare(db, sql);
+    if (!statement) return make_error(statement.error());
+    statement->bind_text(":service", service);
+    auto pauses = read_pauses(*statement);
+    if (!pauses) return make_error(pauses.error());
+    if (pauses->empty()) return std::optional<ServicePause>();
+    return std::optional<ServicePause>(std::move(pauses->front()));
+}
+
+// The writes of one SqliteLedger::write, on its connection inside its BEGIN IMMEDIATE transaction.
+class SqliteTransaction final : public LedgerTransaction {
+  public:
+    explicit SqliteTransaction(SqliteDatabase& db) : db_(db) {}
+
+    Result<RecordResult> record_deployment(const DeploymentRequest& request, const std::string& request_key,
+                                           TimePoint now) override {
+        return record(db_, request, request_key, now);
+    }
+    Result<bool> claim_rollback(const std::string& id) override { return claim(db_, id); }
+    Result<Deployment> complete_rollback(const std::string& id, TimePoint now) override {
+        return complete(db_, id, now);
+    }
+    Status fail_rollback(const std::string& id, DeploymentState final_state) override {
+        return fail(db_, id, final_state);
+    }
+    Result<std::vector<Deployment>> interrupt_unfinished_rollbacks() override { return interrupt(db_); }
+    Status pause_service(const ServicePause& pause) override { return upsert_pause(db_, pause); }
+    Result<bool> resume_service(const std::string& service) override { return delete_pause(db_, service); }
+    Result<bool> append_audit(AuditEvent& event, const std::string& dedupe_key) override {
+        auto sequence = append(db_, event, dedupe_key);
+        if (!sequence) return make_error(sequence.error());
+        event.sequence = *sequence;
+        return *sequence != 0;
+    }
+
+  private:
+    SqliteDatabase& db_;
+};
+
 } // namespace
 
-Ledger::Ledger(const std::string& path) {
+SqliteLedger::SqliteLedger(const std::string& path) {
     if (path.empty())
         throw std::runtime_error(
             "ledger: the ledger path is empty: set ledger.path in the config or --ledger.path");
@@ -850,37 +921,28 @@ Ledger::Ledger(const std::string& path) {
         throw std::runtime_error("ledger: cannot migrate the schema of " + path + ": " + migrated.error());
 }
 
-Ledger::~Ledger() = default;
+SqliteLedger::~SqliteLedger() = default;
 
-Result<RecordResult> Ledger::record_deployment(const DeploymentRequest& request,
-                                               const std::string& request_key, TimePoint now) {
-    auto recorded = record_deployment_with_audit(request, request_key, now, {});
-    if (!recorded) return make_error(recorded.error());
-    return std::move(recorded->result);
-}
-
-Result<WithAudit<RecordResult>> Ledger::record_deployment_with_audit(const DeploymentRequest& request,
-                                                                     const std::string& request_key,
-                                                                     TimePoint now,
-                                                                     const AuditFor<RecordResult>& audit) {
+Status SqliteLedger::write(std::string_view what, const WriteBody& body) {
     std::lock_guard lock(mutex_);
-    return labelled("recording deployment", in_write_transaction<WithAudit<RecordResult>>(*db_, [&] {
-                        return with_audit(*db_, record(*db_, request, request_key, now), audit);
+    return labelled(what, in_write_transaction<Done>(*db_, [&] {
+                        SqliteTransaction transaction(*db_);
+                        return body(transaction);
                     }));
 }
 
-Result<std::optional<Deployment>> Ledger::get_deployment(const std::string& id) {
+Result<std::optional<Deployment>> SqliteLedger::get_deployment(const std::string& id) {
     std::lock_guard lock(mutex_);
     return labelled("reading deployment", id, find_deployment(*db_, id));
 }
 
-Result<std::optional<Deployment>> Ledger::latest_deployment(const std::string& service,
-                                                            const std::string& environment) {
+Result<std::optional<Deployment>> SqliteLedger::latest_deployment(const std::string& service,
+                                                                  const std::string& environment) {
     std::lock_guard lock(mutex_);
     return labelled("finding the latest deployment of", service, find_latest(*db_, service, environment));
 }
 
-Result<std::vector<Deployment>> Ledger::list_deployments(const DeploymentFilter& filter) {
+Result<std::vector<Deployment>> SqliteLedger::list_deployments(const DeploymentFilter& filter) {
     std::lock_guard lock(mutex_);
     auto list = [&]() -> Result<std::vector<Deployment>> {
         std::string conditions = "WHERE 1 = 1";
@@ -898,91 +960,7 @@ Result<std::vector<Deployment>> Ledger::list_deployments(const DeploymentFilter&
     return labelled("listing deployments", list());
 }
 
-Result<bool> Ledger::claim_rollback(const std::string& id) {
-    std::lock_guard lock(mutex_);
-    return labelled("claiming the rollback of", id,
-                    in_write_transaction<bool>(*db_, [&] { return claim(*db_, id); }));
-}
-
-Result<std::optional<long long>> Ledger::claim_rollback_with_audit(const std::string& id,
-                                                                   const AuditEvent& started) {
-    std::lock_guard lock(mutex_);
-    auto claim_and_audit = [&]() -> Result<std::optional<long long>> {
-        auto claimed = claim(*db_, id);
-        if (!claimed) return make_error(claimed.error());
-        if (!*claimed) return std::optional<long long>();
-        auto sequence = append(*db_, started, "");
-        if (!sequence) return make_error(sequence.error());
-        return std::optional<long long>(*sequence);
-    };
-    return labelled("claiming the rollback of", id,
-                    in_write_transaction<std::optional<long long>>(*db_, claim_and_audit));
-}
-
-Result<Deployment> Ledger::complete_rollback(const std::string& id, TimePoint now) {
-    auto completed = complete_rollback_with_audit(id, now, {});
-    if (!completed) return make_error(completed.error());
-    return std::move(completed->result);
-}
-
-Result<WithAudit<Deployment>> Ledger::complete_rollback_with_audit(const std::string& id, TimePoint now,
-                                                                   const AuditFor<Deployment>& audit) {
-    std::lock_guard lock(mutex_);
-    return labelled("completing the rollback of", id, in_write_transaction<WithAudit<Deployment>>(*db_, [&] {
-                        return with_audit(*db_, complete(*db_, id, now), audit);
-                    }));
-}
-
-Status Ledger::fail_rollback(const std::string& id, DeploymentState final_state) {
-    std::lock_guard lock(mutex_);
-    return labelled("ending the rollback of", id,
-                    in_write_transaction<Done>(*db_, [&] { return fail(*db_, id, final_state); }));
-}
-
-Result<AuditEvent> Ledger::fail_rollback_with_audit(const std::string& id, DeploymentState final_state,
-                                                    const AuditEvent& event) {
-    std::lock_guard lock(mutex_);
-    auto fail_and_audit = [&]() -> Result<AuditEvent> {
-        auto written =
-            with_audit(*db_, fail(*db_, id, final_state),
-                       AuditFor<Done>([&](const Done&) { return std::vector<AuditEvent>{event}; }));
-        if (!written) return make_error(written.error());
-        return std::move(written->events.front());
-    };
-    return labelled("ending the rollback of", id, in_write_transaction<AuditEvent>(*db_, fail_and_audit));
-}
-
-Result<std::vector<Deployment>> Ledger::interrupt_unfinished_rollbacks() {
-    std::lock_guard lock(mutex_);
-    return labelled("interrupting unfinished rollbacks",
-                    in_write_transaction<std::vector<Deployment>>(*db_, [&] { return interrupt(*db_); }));
-}
-
-Result<std::vector<AuditEvent>> Ledger::interrupt_unfinished_rollbacks_with_audit(
-    const std::function<AuditEvent(const Deployment&)>& make_event) {
-    std::lock_guard lock(mutex_);
-    auto interrupt_and_audit = [&]() -> Result<std::vector<AuditEvent>> {
-        const AuditFor<std::vector<Deployment>> audit = [&](const std::vector<Deployment>& interrupted) {
-            std::vector<AuditEvent> events;
-            for (const Deployment& deployment : interrupted)
-                events.push_back(make_event(deployment));
-            return events;
-        };
-        auto written = with_audit(*db_, interrupt(*db_), audit);
-        if (!written) return make_error(written.error());
-        return std::move(written->events);
-    };
-    return labelled("interrupting unfinished rollbacks",
-                    in_write_transaction<std::vector<AuditEvent>>(*db_, interrupt_and_audit));
-}
-
-Result<long long> Ledger::append_audit(const AuditEvent& event, const std::string& dedupe_key) {
-    std::lock_guard lock(mutex_);
-    return labelled("appending audit event", event.event,
-                    in_write_transaction<long long>(*db_, [&] { return append(*db_, event, dedupe_key); }));
-}
-
-Result<std::vector<AuditEvent>> Ledger::list_audit(const AuditFilter& filter) {
+Result<std::vector<AuditEvent>> SqliteLedger::list_audit(const AuditFilter& filter) {
     std::lock_guard lock(mutex_);
     auto list = [&]() -> Result<std::vector<AuditEvent>> {
         std::string sql = "SELECT seq, time_ns, event, service, environment, deployment_id, version, "
@@ -1021,81 +999,12 @@ Result<std::vector<AuditEvent>> Ledger::list_audit(const AuditFilter& filter) {
     return labelled("listing the audit trail", list());
 }
 
-Status Ledger::pause_service(const ServicePause& pause) {
-    std::lock_guard lock(mutex_);
-    auto write = [&]() -> Status {
-        auto upsert = Statement::prepare(
-            *db_,
-            "INSERT INTO service_pauses (service, reason, actor, paused_at_ns, until_ns) VALUES (:service, "
-            ":reason, :actor, :paused_at_ns, :until_ns) ON CONFLICT (service) DO UPDATE SET reason = "
-            "excluded.reason, actor = excluded.actor, paused_at_ns = excluded.paused_at_ns, until_ns = "
-            "excluded.until_ns");
-        if (!upsert) return make_error(upsert.error());
-        upsert->bind_text(":service", pause.service);
-        upsert->bind_text(":reason", pause.reason);
-        upsert->bind_text(":actor", pause.actor);
-        upsert->bind_int64(":paused_at_ns", to_nanoseconds(pause.paused_at));
-        if (pause.until)
-            upsert->bind_int64(":until_ns", to_nanoseconds(*pause.until));
-        else
-            upsert->bind_text_or_null(":until_ns", "");
-        return upsert->run();
-    };
-    return labelled("pausing", pause.service, in_write_transaction<Done>(*db_, write));
-}
-
-Result<bool> Ledger::resume_service(const std::string& service) {
-    std::lock_guard lock(mutex_);
-    auto remove = [&]() -> Result<bool> {
-        auto statement = Statement::prepare(*db_, "DELETE FROM service_pauses WHERE service = :service");
-        if (!statement) return make_error(statement.error());
-        statement->bind_text(":service", service);
-        if (auto ran = statement->run(); !ran) return make_error(ran.error());
-        return sqlite3_changes(db_->handle()) == 1;
-    };
-    return labelled("resuming", service, in_write_transaction<bool>(*db_, remove));
-}
-
-namespace {
-
-Result<std::vector<ServicePause>> read_pauses(Statement& statement) {
-    std::vector<ServicePause> pauses;
-    while (true) {
-        auto row = statement.step();
-        if (!row) return make_error(row.error());
-        if (!*row) return pauses;
-        ServicePause pause;
-        pause.service = statement.column_text(0);
-        pause.reason = statement.column_text(1);
-        pause.actor = statement.column_text(2);
-        pause.paused_at = from_nanoseconds(statement.column_int64(3));
-        if (!statement.column_is_null(4)) pause.until = from_nanoseconds(statement.column_int64(4));
-        pauses.push_back(std::move(pause));
-    }
-}
-
-constexpr const char* kSelectPauses =
-    "SELECT service, reason, actor, paused_at_ns, until_ns FROM service_pauses";
-
-Result<std::optional<ServicePause>> find_pause(SqliteDatabase& db, const std::string& service) {
-    static const std::string sql = std::string(kSelectPauses) + " WHERE service = :service";
-    auto statement = Statement::prepare(db, sql);
-    if (!statement) return make_error(statement.error());
-    statement->bind_text(":service", service);
-    auto pauses = read_pauses(*statement);
-    if (!pauses) return make_error(pauses.error());
-    if (pauses->empty()) return std::optional<ServicePause>();
-    return std::optional<ServicePause>(std::move(pauses->front()));
-}
-
-} // namespace
-
-Result<std::optional<ServicePause>> Ledger::service_pause(const std::string& service) {
+Result<std::optional<ServicePause>> SqliteLedger::service_pause(const std::string& service) {
     std::lock_guard lock(mutex_);
     return labelled("reading the pause of", service, find_pause(*db_, service));
 }
 
-Result<AlertTarget> Ledger::alert_target(const std::string& service, const std::string& environment) {
+Result<AlertTarget> SqliteLedger::alert_target(const std::string& service, const std::string& environment) {
     std::lock_guard lock(mutex_);
     auto read = [&]() -> Result<AlertTarget> {
         AlertTarget found;
@@ -1112,7 +1021,7 @@ Result<AlertTarget> Ledger::alert_target(const std::string& service, const std::
                     in_read_transaction<AlertTarget>(*db_, read));
 }
 
-Result<std::vector<ServicePause>> Ledger::list_service_pauses() {
+Result<std::vector<ServicePause>> SqliteLedger::list_service_pauses() {
     std::lock_guard lock(mutex_);
     auto read = [&]() -> Result<std::vector<ServicePause>> {
         auto statement = Statement::prepare(*db_, std::string(kSelectPauses) + " ORDER BY service");
@@ -1122,21 +1031,8 @@ Result<std::vector<ServicePause>> Ledger::list_service_pauses() {
     return labelled("listing pauses", read());
 }
 
-int Ledger::schema_version() {
+int SqliteLedger::schema_version() {
     return db_->schema_version();
-}
-
-Result<long long> Ledger::set_max_page_count_for_test(long long pages) {
-    std::lock_guard lock(mutex_);
-    auto apply = [&]() -> Result<long long> {
-        // PRAGMA takes no bound parameters; the value is a number formatted here, not outside text.
-        auto statement = Statement::prepare(*db_, "PRAGMA max_page_count = " + std::to_string(pages));
-        if (!statement) return make_error(statement.error());
-        auto row = statement->step();
-        if (!row) return make_error(row.error());
-        return statement->column_int64(0);
-    };
-    return labelled("setting max_page_count", apply());
 }
 
 } // namespace rollback
