@@ -90,7 +90,9 @@ class Daemon {
     }
 
     int run() {
-        auto address = parse_listen_address(config_->listen_address);
+        // A snapshot: once serving starts, POST /-/reload may replace config_ on a request thread.
+        const std::shared_ptr<const Config> config = current_config();
+        auto address = parse_listen_address(config->listen_address);
         if (!address) throw StartupError("listen address: " + address.error());
         auto port = server_.bind(*address);
         if (!port) throw StartupError(port.error());
@@ -101,9 +103,9 @@ class Daemon {
             address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
         log_info("listening",
                  {{"address", shown_host + ":" + std::to_string(*port)},
-                  {"scheme", config_->tls.serves_https() ? "https" : "http"},
-                  {"client_certificates", config_->tls.client_ca_file.empty() ? "no" : "required"},
-                  {"ledger", config_->ledger_path},
+                  {"scheme", config->tls.serves_https() ? "https" : "http"},
+                  {"client_certificates", config->tls.client_ca_file.empty() ? "no" : "required"},
+                  {"ledger", config->ledger_path},
                   {"dry_run", flags_.dry_run ? "true" : "false"}});
         wait_for_stop_signal();
         log_info("stopping");
@@ -116,6 +118,11 @@ class Daemon {
     }
 
   private:
+    std::shared_ptr<const Config> current_config() {
+        std::lock_guard lock(reload_mutex_);
+        return config_;
+    }
+
     static std::string encode_too_large() {
         return "{\"error\":\"the body is larger than " + std::to_string(kMaxBodyBytes) +
                " bytes; send a smaller request\"}";
@@ -168,8 +175,8 @@ class Daemon {
     }
 
     DaemonFlags flags_;
-    std::mutex reload_mutex_;
-    std::shared_ptr<const Config> config_;
+    std::mutex reload_mutex_;               // guards config_ once serving started
+    std::shared_ptr<const Config> config_; // the constructor's; reload() replaces it
     Metrics metrics_;
     SqliteLedger ledger_;
     AuditTrail audit_;
