@@ -256,7 +256,8 @@ void Engine::fire_due_timers() {
             why = "shutdown";
         }
         if (why.empty()) continue;
-        AuditEvent event = event_for(AuditEventKind::rollback_cancelled, pending.target, &pending.first_alert);
+        AuditEvent event =
+            event_for(AuditEventKind::rollback_cancelled, pending.target, &pending.first_alert);
         event.reason = why;
         event.detail = encode_detail(
             {&pending.first_alert, {{"note", "deployment was " + why + " when the debounce ended"}}, {}});
@@ -338,14 +339,12 @@ void Engine::notify(AuditEventKind kind, const Deployment& target, const Alert& 
     const auto values = placeholder_values(target, alert);
     const std::string text = notification_text(event, target, alert, result);
     for (const NotifyTarget& target_url : settings.notify) {
-        auto call = notification_call(target_url, text, values, deps_.notify_timeout, config.tls.ca_file,
-                                      read_secret_file);
-        if (!call) {
-            log_warn("notification not sent", {{"event", event}, {"err", call.error()}});
-            deps_.metrics.notifications_sent.add({event, "failure"});
-            continue;
-        }
-        notifier_.send(event, std::move(*call));
+        // Built on a notifier thread: a secret header file is read there, not on this (a request's) thread.
+        notifier_.send(
+            event, target_url.target.url,
+            [target_url, text, values, timeout = deps_.notify_timeout, ca_file = config.tls.ca_file] {
+                return notification_call(target_url, text, values, timeout, ca_file, read_secret_file);
+            });
     }
 }
 
@@ -470,7 +469,8 @@ bool Engine::write_until_stored(std::string_view what, const Ledger::WriteBody& 
         auto written = deps_.ledger.write(what, body);
         if (written) return true;
         deps_.metrics.ledger_write_retries.add({});
-        log_error("ledger write failed; trying again", {{"err", written.error()}, {"retry_in", format_duration(wait)}});
+        log_error("ledger write failed; trying again",
+                  {{"err", written.error()}, {"retry_in", format_duration(wait)}});
         std::unique_lock lock(mutex_);
         if (wake_.wait_for(lock, wait, [this] { return cancel_.load(); })) return false;
         wait = std::min(wait * 2, deps_.ledger_retry_max);
@@ -530,8 +530,9 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
             with_live.text.emplace_back("rollback_deployment_id", live->id);
             event.detail = encode_detail(with_live);
         } else {
-            auto ended = transaction.fail_rollback(target.id, interrupted ? DeploymentState::rollback_interrupted
-                                                                          : DeploymentState::rollback_failed);
+            auto ended =
+                transaction.fail_rollback(target.id, interrupted ? DeploymentState::rollback_interrupted
+                                                                 : DeploymentState::rollback_failed);
             if (!ended) return ended;
             event.detail = encode_detail(detail);
         }
@@ -547,8 +548,9 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
         return;
     }
     deps_.audit.publish(event);
-    deps_.metrics.rollbacks.add(
-        {target.service, result.succeeded ? "succeeded" : interrupted ? "interrupted" : "failed"});
+    deps_.metrics.rollbacks.add({target.service, result.succeeded ? "succeeded"
+                                                 : interrupted    ? "interrupted"
+                                                                  : "failed"});
     if (!interrupted) notify(kind, target, alert, config, result.description);
 }
 
@@ -599,7 +601,8 @@ void Engine::shutdown(Duration grace) {
     wake_.notify_all();
     if (timer_thread_.joinable()) timer_thread_.join();
     for (const Pending& pending : dropped) {
-        AuditEvent event = event_for(AuditEventKind::rollback_cancelled, pending.target, &pending.first_alert);
+        AuditEvent event =
+            event_for(AuditEventKind::rollback_cancelled, pending.target, &pending.first_alert);
         event.reason = "shutdown";
         if (auto written = deps_.audit.record(event); !written)
             deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it

@@ -15,30 +15,30 @@ Notifier::~Notifier() {
     stop(Duration::zero());
 }
 
-void Notifier::send(const std::string& event, HttpCall call) {
+void Notifier::send(const std::string& event, std::string endpoint, Prepare prepare) {
     std::lock_guard lock(mutex_);
     if (stopping_) {
-        log_warn("notification dropped: the receiver is stopping", {{"event", event}, {"url", call.url}});
+        log_warn("notification dropped: the receiver is stopping", {{"event", event}, {"url", endpoint}});
         return;
     }
     if (queue_.size() >= max_queued) {
         log_warn("notification dropped: too many waiting",
-                 {{"event", queue_.front().event}, {"url", queue_.front().call.url}});
+                 {{"event", queue_.front().event}, {"url", queue_.front().endpoint}});
         metrics_.notifications_sent.add({queue_.front().event, "dropped"});
         queue_.pop_front();
     }
-    queue_.push_back(Message{event, std::move(call)});
+    queue_.push_back(Message{event, std::move(endpoint), std::move(prepare)});
     changed_.notify_all();
 }
 
 void Notifier::wait_idle() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return queue_.empty() && busy_urls_.empty(); });
+    changed_.wait(lock, [this] { return queue_.empty() && busy_endpoints_.empty(); });
 }
 
 std::deque<Notifier::Message>::iterator Notifier::next_sendable_locked() {
     for (auto it = queue_.begin(); it != queue_.end(); ++it)
-        if (busy_urls_.count(it->call.url) == 0) return it;
+        if (busy_endpoints_.count(it->endpoint) == 0) return it;
     return queue_.end();
 }
 
@@ -53,19 +53,22 @@ void Notifier::run() {
         if (next == queue_.end()) return; // stopping, nothing left
         Message message = std::move(*next);
         queue_.erase(next);
-        busy_urls_.insert(message.call.url);
+        busy_endpoints_.insert(message.endpoint);
         lock.unlock();
-        const HttpCallResult result = http_.call(message.call, cancel_);
-        if (result.succeeded()) {
+        const Result<HttpCall> call = message.prepare();
+        if (!call) {
+            metrics_.notifications_sent.add({message.event, "failure"});
+            log_warn("notification not sent", {{"event", message.event}, {"err", call.error()}});
+        } else if (const HttpCallResult result = http_.call(*call, cancel_); result.succeeded()) {
             metrics_.notifications_sent.add({message.event, "success"});
         } else {
             metrics_.notifications_sent.add({message.event, "failure"});
             log_warn("notification failed", {{"event", message.event},
-                                             {"url", message.call.url},
-                                             {"err", result.describe(message.call.timeout)}});
+                                             {"url", message.endpoint},
+                                             {"err", result.describe(call->timeout)}});
         }
         lock.lock();
-        busy_urls_.erase(message.call.url);
+        busy_endpoints_.erase(message.endpoint);
         changed_.notify_all();
     }
 }
@@ -76,10 +79,10 @@ void Notifier::stop(Duration grace) {
         if (workers_.empty()) return;
         stopping_ = true;
         changed_.notify_all();
-        if (!changed_.wait_for(lock, grace, [this] { return queue_.empty() && busy_urls_.empty(); })) {
+        if (!changed_.wait_for(lock, grace, [this] { return queue_.empty() && busy_endpoints_.empty(); })) {
             for (const Message& message : queue_) {
                 log_warn("notification dropped: the receiver is stopping",
-                         {{"event", message.event}, {"url", message.call.url}});
+                         {{"event", message.event}, {"url", message.endpoint}});
                 metrics_.notifications_sent.add({message.event, "dropped"});
             }
             queue_.clear();

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,9 +30,13 @@ class Notifier {
     Notifier(const Notifier&) = delete;
     Notifier& operator=(const Notifier&) = delete;
 
-    // Queues one message for `event` (rollback_started, ...); returns at once. One attempt per message:
-    // a failure is logged and counted in rollback_receiver_notifications_sent_total{result="failure"}.
-    void send(const std::string& event, HttpCall call);
+    // Builds the call of one message for `event` (rollback_started, ...); runs on a worker thread, so that
+    // reading secret header files never happens on the caller's (a webhook request's) thread.
+    using Prepare = std::function<Result<HttpCall>()>;
+    // Queues one message for `event` to `endpoint` (the target's configured URL: one call per endpoint at a
+    // time); returns at once. One attempt per message: a failure to prepare or to send is logged and counted
+    // in rollback_receiver_notifications_sent_total{result="failure"}.
+    void send(const std::string& event, std::string endpoint, Prepare prepare);
 
     // Blocks until the queue is empty and nothing is in flight (tests, graceful stop).
     void wait_idle();
@@ -43,7 +48,8 @@ class Notifier {
   private:
     struct Message {
         std::string event;
-        HttpCall call;
+        std::string endpoint;
+        Prepare prepare;
     };
     void run();
     // The first queued message whose endpoint has no call in flight; queue_.end() when there is none.
@@ -54,7 +60,7 @@ class Notifier {
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<Message> queue_;
-    std::set<std::string> busy_urls_; // endpoints with a call in flight
+    std::set<std::string> busy_endpoints_; // endpoints with a call in flight
     bool stopping_ = false;
     std::atomic<bool> cancel_{false};
     std::vector<std::thread> workers_;

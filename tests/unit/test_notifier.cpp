@@ -66,16 +66,21 @@ HttpCall to(const std::string& url, const std::string& body = {}) {
     return call;
 }
 
+// Queues a call that is ready: its endpoint is its URL.
+void send(Notifier& notifier, const std::string& event, const HttpCall& call) {
+    notifier.send(event, call.url, [call] { return Result<HttpCall>(call); });
+}
+
 } // namespace
 
 TEST_CASE("messages are sent once each, in order per endpoint; failures are counted, not retried") {
     GatedHttp http;
     Metrics metrics;
     Notifier notifier(http, metrics);
-    notifier.send("rollback_started", to("http://chat/a", "1"));
-    notifier.send("rollback_started", to("http://chat/broken", "1"));
-    notifier.send("rollback_succeeded", to("http://chat/a", "2"));
-    notifier.send("rollback_succeeded", to("http://chat/a", "3"));
+    send(notifier, "rollback_started", to("http://chat/a", "1"));
+    send(notifier, "rollback_started", to("http://chat/broken", "1"));
+    send(notifier, "rollback_succeeded", to("http://chat/a", "2"));
+    send(notifier, "rollback_succeeded", to("http://chat/a", "3"));
     notifier.wait_idle();
     CHECK(http.count() == 4);
     CHECK(http.calls_to("http://chat/a") == std::vector<std::string>{"1", "2", "3"});
@@ -98,7 +103,7 @@ TEST_CASE("send never waits for a stuck endpoint, and the queue is bounded") {
     Notifier notifier(http, metrics);
     const auto started = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < Notifier::max_queued + 50; ++i)
-        notifier.send("rollback_started", to("http://chat/" + std::to_string(i)));
+        send(notifier, "rollback_started", to("http://chat/" + std::to_string(i)));
     CHECK(std::chrono::steady_clock::now() - started < 2s); // 1,050 sends while the first call hangs
     for (int i = 0; i < 500 && http.count() == 0; ++i)
         std::this_thread::sleep_for(2ms);
@@ -119,11 +124,11 @@ TEST_CASE("an endpoint that hangs holds up only its own messages, which keep the
     http.stuck = true;
     Metrics metrics;
     Notifier notifier(http, metrics);
-    notifier.send("rollback_started", to("http://chat/slow", "1"));
+    send(notifier, "rollback_started", to("http://chat/slow", "1"));
     REQUIRE(eventually([&] { return http.calls_to("http://chat/slow").size() == 1; }));
-    notifier.send("rollback_succeeded", to("http://chat/slow", "2"));
+    send(notifier, "rollback_succeeded", to("http://chat/slow", "2"));
     for (int i = 1; i <= 3; ++i)
-        notifier.send("rollback_started", to("http://chat/fast", std::to_string(i)));
+        send(notifier, "rollback_started", to("http://chat/fast", std::to_string(i)));
     // The other endpoint gets its messages while the slow one hangs.
     CHECK(eventually([&] { return http.calls_to("http://chat/fast").size() == 3; }));
     CHECK(http.calls_to("http://chat/fast") == std::vector<std::string>{"1", "2", "3"});
@@ -140,10 +145,34 @@ TEST_CASE("stop sends what is queued within the grace period, and later sends ar
     Metrics metrics;
     Notifier notifier(http, metrics);
     for (int i = 0; i < 5; ++i)
-        notifier.send("rollback_succeeded", to("http://chat/x"));
+        send(notifier, "rollback_succeeded", to("http://chat/x"));
     notifier.stop(5s);
     CHECK(http.count() == 5);
-    notifier.send("rollback_succeeded", to("http://chat/late"));
+    send(notifier, "rollback_succeeded", to("http://chat/late"));
     notifier.wait_idle();
     CHECK(http.count() == 5);
 }
+
+namespace rollback {
+namespace {
+
+TEST_CASE("a message is prepared on a notifier thread, not the sender's; a failure to prepare is counted") {
+    GatedHttp http;
+    Metrics metrics;
+    Notifier notifier(http, metrics);
+    const auto sender = std::this_thread::get_id();
+    std::atomic<bool> prepared_elsewhere{false};
+    notifier.send("rollback_started", "http://chat/a", [&] {
+        prepared_elsewhere = std::this_thread::get_id() != sender;
+        return Result<HttpCall>(to("http://chat/a", "1"));
+    });
+    notifier.send("rollback_started", "http://chat/b",
+                  [] { return Result<HttpCall>(make_error("cannot read /secrets/chat-token")); });
+    notifier.wait_idle();
+    CHECK(prepared_elsewhere);
+    CHECK(metrics.notifications_sent.value({"rollback_started", "success"}) == 1);
+    CHECK(metrics.notifications_sent.value({"rollback_started", "failure"}) == 1);
+}
+
+} // namespace
+} // namespace rollback
