@@ -10,6 +10,10 @@
 namespace rollback {
 namespace {
 
+// A deployed_at further ahead than this is refused: a deployment dated in the future would supersede every
+// later one at birth and make every alert predate it (clocks of CI runners drift by seconds, not minutes).
+constexpr Duration kMaxDeployedAtAhead = std::chrono::minutes(5);
+
 HttpResponse json_response(int status, std::string body) {
     HttpResponse response;
     response.status = status;
@@ -207,6 +211,13 @@ HttpResponse Api::record_deployment(const HttpRequest& request) {
         return error_response(400, parsed.error());
     }
     const TimePoint now = deps_.now();
+    if (parsed->deployed_at && *parsed->deployed_at > now + kMaxDeployedAtAhead) {
+        deps_.metrics.deployments_recorded.add({"invalid"});
+        return error_response(400, "deployed_at: " + format_rfc3339_ms(*parsed->deployed_at) + " is more than " +
+                                       format_duration(kMaxDeployedAtAhead) +
+                                       " in the future; send the time the deployment happened, or leave "
+                                       "deployed_at out to use the time the request arrives");
+    }
     // The deployment and its deployment_recorded / deployment_superseded events in one transaction.
     const bool previous_from_ledger = parsed->previous_version.empty();
     RecordResult recorded;

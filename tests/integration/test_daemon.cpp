@@ -327,6 +327,10 @@ TEST_CASE("bad input gets the contract's status and a JSON error naming the fiel
         {"deployed_at not RFC 3339", "POST", "/api/v1/deployments",
          R"({"service":"checkout","version":"v3","deployed_at":"26/11/2026"})", false, true, 400,
          "deployed_at"},
+        // A deployment dated in the future would supersede every later one and make every alert predate it.
+        {"deployed_at far in the future", "POST", "/api/v1/deployments",
+         R"({"service":"checkout","version":"v3","deployed_at":"2099-01-01T00:00:00Z"})", false, true, 400,
+         "deployed_at: 2099-01-01T00:00:00.000Z is more than 5m in the future"},
         {"version a number", "POST", "/api/v1/deployments", R"({"service":"checkout","version":3})", false,
          true, 400, "version"},
         {"API without token", "GET", "/api/v1/deployments", "", false, false, 401, "token"},
