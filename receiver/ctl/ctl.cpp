@@ -4,6 +4,7 @@
 #include "common/files.hpp"
 #include "common/text.hpp"
 #include "common/url.hpp"
+#include "ctl/json.hpp"
 #include "http/client.hpp"
 
 #include <algorithm>
@@ -413,7 +414,7 @@ long long print_events(const std::string& body, bool json, bool with_header, lon
         ok = false;
         return after;
     }
-    std::vector<AuditListing> fresh;
+    std::vector<AuditEvent> fresh;
     std::vector<std::string> lines;
     auto json_lines =
         json ? audit_event_lines(body) : Result<std::vector<std::string>>(std::vector<std::string>{});
@@ -921,11 +922,12 @@ std::string format_deployments_table(const std::vector<DeploymentListing>& deplo
     return out;
 }
 
-std::string format_audit_table(const std::vector<AuditListing>& events, bool with_header) {
+std::string format_audit_table(const std::vector<AuditEvent>& events, bool with_header) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& e : events) {
         std::string summary = e.alertname;
-        if (!e.summary.empty()) summary += (summary.empty() ? "" : ": ") + e.summary;
+        if (const std::string alert = alert_summary(e); !alert.empty())
+            summary += (summary.empty() ? "" : ": ") + alert;
         rows.push_back({seconds_text(e.time), or_dash(e.event),
                         or_dash(e.service) + (e.environment.empty() ? "" : "/" + e.environment),
                         or_dash(e.deployment_id), versions_text(e.version, e.previous_version),

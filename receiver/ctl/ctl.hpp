@@ -1,10 +1,10 @@
 // rollbackctl: the command line for CI and the on-call engineer: parsing, commands, tables, verify's verdict.
 #pragma once
 
-#include "codec/codec.hpp"
 #include "common/result.hpp"
 #include "common/time_util.hpp"
 #include "common/url.hpp"
+#include "ctl/json.hpp"
 #include "model/model.hpp"
 
 #include <iosfwd>
@@ -134,8 +134,9 @@ std::string format_deployments_table(const std::vector<DeploymentListing>& deplo
                                      const std::vector<PauseListing>& paused, TimePoint now);
 
 // The audit table for a person, in the order given: TIME EVENT SERVICE DEPLOYMENT VERSIONS REASON SUMMARY.
-// VERSIONS reads "v2 -> v1"; SUMMARY is "<alertname>: <summary>" when the event came from an alert.
-std::string format_audit_table(const std::vector<AuditListing>& events, bool with_header);
+// VERSIONS reads "v2 -> v1"; SUMMARY is "<alertname>: <summary>" when the event came from an alert (the
+// summary is detail.annotations.summary).
+std::string format_audit_table(const std::vector<AuditEvent>& events, bool with_header);
 
 // --- verify ---
 // One poll of Prometheus: the largest value of the answer, no data (empty result, or only NaN), or an

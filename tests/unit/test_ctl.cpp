@@ -346,41 +346,33 @@ TEST_CASE("the deployments table: columns, ages, paused marks and the footer") {
     CHECK(format_deployments_table({}, {}, now).empty());
 }
 
+// An audit event of checkout's deploy-42, v2 replacing v1.
+AuditEvent deploy_42_event(long long sequence, const std::string& time, const std::string& event,
+                           const std::string& environment) {
+    AuditEvent out;
+    out.sequence = sequence;
+    out.time = at(time);
+    out.event = event;
+    out.service = "checkout";
+    out.environment = environment;
+    out.deployment_id = "deploy-42";
+    out.version = "v2";
+    out.previous_version = "v1";
+    return out;
+}
+
 TEST_CASE("the audit table: time, event, service, versions, reason and the alert's summary") {
-    std::vector<AuditListing> events(3);
-    events[0] = {1,
-                 at("2026-11-26T12:20:00.123Z"),
-                 "deployment_recorded",
-                 "checkout",
-                 "prod",
-                 "deploy-42",
-                 "v2",
-                 "v1",
-                 "",
-                 "",
-                 ""};
-    events[1] = {2,
-                 at("2026-11-26T12:25:01Z"),
-                 "alert_ignored",
-                 "checkout",
-                 "",
-                 "deploy-42",
-                 "v2",
-                 "v1",
-                 "HighErrorRate",
-                 "predates_deployment",
-                 ""};
-    events[2] = {3,
-                 at("2026-11-26T12:26:02Z"),
-                 "rollback_started",
-                 "checkout",
-                 "prod",
-                 "deploy-42",
-                 "v2",
-                 "v1",
-                 "HighErrorRate",
-                 "",
-                 "checkout error rate is 3.1%"};
+    std::vector<AuditEvent> events{
+        deploy_42_event(1, "2026-11-26T12:20:00.123Z", "deployment_recorded", "prod"),
+        deploy_42_event(2, "2026-11-26T12:25:01Z", "alert_ignored", ""),
+        deploy_42_event(3, "2026-11-26T12:26:02Z", "rollback_started", "prod"),
+    };
+    events[1].alertname = "HighErrorRate";
+    events[1].reason = "predates_deployment";
+    events[1].detail = R"({"labels":{"alertname":"HighErrorRate"},"annotations":{}})";
+    events[2].alertname = "HighErrorRate";
+    // The summary is the alert's, in the event's detail as the receiver writes it.
+    events[2].detail = R"({"annotations":{"summary":"checkout error rate is 3.1%"},"attempt":1})";
     const std::string table = format_audit_table(events, true);
     CHECK(table == "TIME                  EVENT                SERVICE        DEPLOYMENT  VERSIONS  REASON   "
                    "            "
@@ -397,8 +389,12 @@ TEST_CASE("the audit table: time, event, service, versions, reason and the alert
     CHECK(body.rfind("2026-11-26T12:20:00Z", 0) == 0); // no header line
     CHECK(table.substr(table.find('\n') + 1) == body);
 
-    AuditListing service_event{
-        4, at("2026-11-26T12:30:00Z"), "service_paused", "checkout", "", "", "", "", "", "incident", ""};
+    AuditEvent service_event;
+    service_event.sequence = 4;
+    service_event.time = at("2026-11-26T12:30:00Z");
+    service_event.event = "service_paused";
+    service_event.service = "checkout";
+    service_event.reason = "incident";
     CHECK(contains(format_audit_table({service_event}, false), "service_paused  checkout  -           -  "));
 }
 
