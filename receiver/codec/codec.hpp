@@ -1,4 +1,4 @@
-// JSON codecs: Alertmanager's webhook payload, the deployment API, audit events; the only nlohmann_json user.
+// The daemon's JSON codecs: Alertmanager's webhook payload, the deployment API, audit events (nlohmann_json).
 #pragma once
 
 #include "common/result.hpp"
@@ -93,72 +93,5 @@ std::string github_error_message(std::string_view body);
 
 // `text` as a JSON string literal with quotes, invalid UTF-8 replaced (for log lines).
 std::string json_quote(std::string_view text);
-
-// --- rollbackctl ---
-// What rollbackctl reads from the receiver's API and from Prometheus, as plain values. Readers are
-// lenient about fields they do not need (a missing text field is ""), strict about the shape.
-
-// One deployment as the API shows it (kind and state as the receiver spelled them).
-struct DeploymentListing {
-    std::string id;
-    std::string service;
-    std::string environment;
-    std::string version;
-    std::string previous_version;
-    TimePoint deployed_at{};
-    std::string kind;
-    std::string state;
-    std::string rollback_of;
-};
-// One deployment object.
-Result<DeploymentListing> parse_deployment_document(std::string_view body);
-// {"deployments": [...]}
-Result<std::vector<DeploymentListing>> parse_deployment_list(std::string_view body);
-// {"status": "started", "deployment": {...}}: the deployment being rolled back.
-Result<DeploymentListing> parse_rollback_started(std::string_view body);
-
-// One audit event; `summary` is detail.annotations.summary (the alert's summary) when there is one.
-struct AuditListing {
-    long long sequence = 0;
-    TimePoint time{};
-    std::string event;
-    std::string service;
-    std::string environment;
-    std::string deployment_id;
-    std::string version;
-    std::string previous_version;
-    std::string alertname;
-    std::string reason;
-    std::string summary;
-};
-// {"events": [...]}
-Result<std::vector<AuditListing>> parse_audit_list(std::string_view body);
-// {"events": [...]}: each event as one line of JSON, in the order given.
-Result<std::vector<std::string>> audit_event_lines(std::string_view body);
-
-// A service's pause, as POST /api/v1/services/{service}/pause|resume and GET /api/v1/services show it.
-struct PauseListing {
-    std::string service;
-    bool paused = false;
-    std::string reason;
-    std::string paused_at; // RFC 3339
-    std::string until;     // RFC 3339, "" for no end
-};
-Result<PauseListing> parse_service_pause(std::string_view body);
-// {"services": [...]}
-Result<std::vector<PauseListing>> parse_service_list(std::string_view body);
-
-// The "error" text of an error body; for a body that is not {"error": "..."}, the body itself, shortened.
-std::string error_message_from_body(std::string_view body);
-
-// Bodies rollbackctl sends. Empty optional fields are left out.
-std::string encode_deployment_request(const DeploymentRequest& request);
-std::string encode_pause_request(std::string_view reason, std::string_view for_duration,
-                                 std::string_view actor);
-std::string encode_rollback_request(std::string_view reason, std::string_view actor);
-
-// Prometheus GET /api/v1/query answer: the sample values of a "vector" result (one per series) or of a
-// "scalar"; NaN and infinities are kept. {"status": "error"} gives an error with Prometheus' message.
-Result<std::vector<double>> parse_prometheus_query_values(std::string_view body);
 
 } // namespace rollback

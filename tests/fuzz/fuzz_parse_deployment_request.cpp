@@ -1,5 +1,6 @@
 // Fuzz target: parse_deployment_request, the parser of POST /api/v1/deployments bodies (outside input).
 #include "codec/codec.hpp"
+#include "ctl/json.hpp"
 #include "fuzz_check.hpp"
 
 #include <cstddef>

@@ -1,6 +1,6 @@
 // Keeps examples/github-actions true: its rollbackctl command lines parse, and the workflows fit together.
 #include "config/placeholders.hpp"
-#include "ctl/ctl.hpp"
+#include "ctl/args.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,13 +1,10 @@
-// rollbackctl: the command line for CI and the on-call engineer: parsing, commands, tables, verify's verdict.
+// rollbackctl's command line: its commands and flags, the parsed arguments, its help and exit statuses.
 #pragma once
 
-#include "codec/codec.hpp"
 #include "common/result.hpp"
 #include "common/time_util.hpp"
-#include "common/url.hpp"
 #include "model/model.hpp"
 
-#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,64 +111,5 @@ struct BaseUrl {
     std::string prefix; // "" or "/path" without a trailing slash
 };
 Result<BaseUrl> split_base_url(std::string_view url);
-
-// The token file's content without surrounding white space; errors name the file.
-Result<std::string> read_token_file(const std::string& path);
-
-// Ages for tables: "45s", "3m", "5h", "2d" (the largest whole unit; under 0 is "0s").
-std::string format_age(Duration age);
-// Go's time.Duration form that CI logs know: "5m0s", "45s", "1.5s", "200ms", "1h0m0s".
-std::string format_go_duration(Duration duration);
-
-// Columns separated by two spaces, every column but the last padded; control characters become spaces.
-std::string format_table(const std::vector<std::string>& header,
-                         const std::vector<std::vector<std::string>>& rows);
-
-// The deployments table: ID SERVICE ENV VERSION PREVIOUS AGE STATE. A watching deployment of a paused
-// service reads "watching (paused)"; a rollback deployment "... (rollback of <id>)". A footer line per
-// paused service: "paused: checkout — <reason> (until <time>)".
-std::string format_deployments_table(const std::vector<DeploymentListing>& deployments,
-                                     const std::vector<PauseListing>& paused, TimePoint now);
-
-// The audit table for a person, in the order given: TIME EVENT SERVICE DEPLOYMENT VERSIONS REASON SUMMARY.
-// VERSIONS reads "v2 -> v1"; SUMMARY is "<alertname>: <summary>" when the event came from an alert.
-std::string format_audit_table(const std::vector<AuditListing>& events, bool with_header);
-
-// --- verify ---
-// One poll of Prometheus: the largest value of the answer, no data (empty result, or only NaN), or an
-// error (no answer, a non-200 status, an answer that is not a query result).
-struct VerifySample {
-    enum class Kind { value, no_data, error };
-    Kind kind = Kind::no_data;
-    double value = 0;
-    std::string error;
-};
-// From the answer to GET /api/v1/query: status 0 means no answer (`error` says why).
-VerifySample sample_from_prometheus_answer(int status, std::string_view body, const std::string& error);
-
-enum class VerifyVerdict {
-    keep_polling,
-    passed,   // the duration passed with every value at or under the threshold (exit 0)
-    exceeded, // a value went over the threshold (exit 1)
-    no_data,  // no data with --no-data fail (exit 1)
-    error,    // an error with --on-error fail, or only errors until the end (exit 2)
-};
-// The verdict after `samples` (oldest first); `duration_over` once the last poll of the duration is in.
-VerifyVerdict judge_verify(const VerifyArgs& args, const std::vector<VerifySample>& samples,
-                           bool duration_over);
-int exit_status_of(VerifyVerdict verdict);
-
-// "[ 45s/5m0s] value=0.0031 threshold=0.01 ok"
-std::string format_verify_progress(const VerifyArgs& args, Duration elapsed, const VerifySample& sample,
-                                   VerifyVerdict verdict);
-// The reason sent with --rollback: "verify: <query> = <value> > <threshold>".
-std::string verify_rollback_reason(const VerifyArgs& args, double value);
-
-// Runs rollbackctl: parses, talks to the receiver / Prometheus, prints to `out` and `err`; returns the
-// exit status.
-int run_ctl(const std::vector<std::string>& arguments, const CtlEnvironment& environment, std::ostream& out,
-            std::ostream& err);
-// main(): reads the environment and uses std::cout / std::cerr.
-int run_ctl(int argc, char** argv);
 
 } // namespace rollback
