@@ -388,7 +388,7 @@ Result<bool> Engine::start_rollback(const Deployment& target, const Alert& alert
     event.detail =
         encode_detail({&alert,
                        {{"action", action},
-                        {action == "command" ? "command" : "request",
+                        {settings.rollback.action() == ActionKind::command ? "command" : "request",
                          describe_action(settings.rollback, placeholder_values(claimed_target, alert))},
                         {"timeout", format_duration(settings.rollback.timeout)}},
                        {{"max_attempts", settings.rollback.retries + 1}}});
