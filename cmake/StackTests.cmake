@@ -6,7 +6,8 @@
 #   stack_e2e        tests/e2e/stack-e2e.sh: Prometheus + Alertmanager + receiver + demo service on
 #                    loopback, bad deployments, and what the receiver did about them (under 3 minutes)
 # Run them with: ctest -R 'stack|compose|e2e'
-# A missing tool makes its test FAIL with an install hint (scripts/install-deps.sh); never a silent skip.
+# A missing tool makes its test FAIL with an install hint (scripts/install-deps.sh --tests); never a silent
+# skip.
 
 # PkgConfig::HTTPLIB and standard_warnings come from the top CMakeLists.txt.
 add_executable(demo-service ${CMAKE_SOURCE_DIR}/examples/demo-service/main.cpp)
@@ -18,7 +19,7 @@ find_program(STACK_DOCKER_COMPOSE docker-compose DOC "docker-compose from the De
 
 macro(stack_missing_tool test_name what)
   add_test(NAME ${test_name}
-           COMMAND sh -c "echo '${what} missing: run scripts/install-deps.sh'; exit 1")
+           COMMAND sh -c "echo '${what} missing: run scripts/install-deps.sh --tests'; exit 1")
 endmacro()
 
 if(STACK_PROMTOOL AND STACK_AMTOOL)

@@ -12,7 +12,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (a whole number of seconds, default 10)" >&2
     exit 2
 fi
-command -v clang++ >/dev/null || { echo "clang++ missing: run scripts/install-deps.sh" >&2; exit 1; }
+command -v clang++ >/dev/null || { echo "clang++ missing: run scripts/install-deps.sh --tests" >&2; exit 1; }
 
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROLLBACK_FUZZ=ON >/dev/null
 cmake --build build-fuzz --target fuzz_targets -j "$(nproc)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds with warnings as errors, runs every test, then the sanitizer and fuzz runs.
+# Installs what is missing (test tools too), builds with warnings as errors, runs every test, then the sanitizer and fuzz runs.
 #   1. build/       the normal build and the whole CTest suite (unit, integration, rules, stack)
 #   2. build-asan/  the suite again under AddressSanitizer + UBSan (not the rules/stack/compose tests,
 #                   which are not C++ and run no instrumented code of ours)
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 scripts/build.sh -DROLLBACK_WERROR=ON
 (cd build && ctest --output-on-failure -j "$jobs" --timeout 300)
 

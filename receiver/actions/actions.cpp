@@ -139,7 +139,7 @@ std::string describe_action(const RollbackSettings& rollback,
 
 std::string describe_http_outcome(const std::string& action_kind, const HttpCallResult& result,
                                   Duration timeout) {
-    if (action_kind == "github_workflow" && result.status >= 400 && result.status < 500)
+    if (action_kind == to_string(ActionKind::github_workflow) && result.status >= 400 && result.status < 500)
         return "GitHub answered HTTP " + std::to_string(result.status) + ": " +
                github_error_message(result.body);
     return result.describe(timeout);

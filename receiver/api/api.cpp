@@ -59,29 +59,6 @@ std::string query_value(const HttpRequest& request, const std::string& name) {
     return it == request.query.end() ? std::string() : it->second;
 }
 
-struct Route {
-    const char* pattern; // "{id}" matches one path segment
-    std::vector<const char*> methods;
-};
-
-const std::vector<Route>& routes() {
-    static const std::vector<Route> table{
-        {"/webhook", {"POST"}},
-        {"/api/v1/deployments", {"GET", "POST"}},
-        {"/api/v1/deployments/{id}", {"GET"}},
-        {"/api/v1/deployments/{id}/rollback", {"POST"}},
-        {"/api/v1/services", {"GET"}},
-        {"/api/v1/services/{id}/pause", {"POST"}},
-        {"/api/v1/services/{id}/resume", {"POST"}},
-        {"/api/v1/audit", {"GET"}},
-        {"/metrics", {"GET"}},
-        {"/-/healthy", {"GET"}},
-        {"/-/ready", {"GET"}},
-        {"/-/reload", {"POST", "PUT"}},
-    };
-    return table;
-}
-
 // Matches `path` against a route pattern segment by segment; "{id}" matches one non-empty segment.
 bool matches(std::string_view pattern, std::string_view path, std::string& id) {
     while (!pattern.empty() && !path.empty()) {
@@ -127,48 +104,96 @@ HttpResponse Api::handle(const HttpRequest& request) {
     return response;
 }
 
+struct Api::Route {
+    // The handler of one method; `id` is what "{id}" matched ("" for a pattern without one).
+    using Handler = HttpResponse (*)(Api& api, const HttpRequest& request, const std::string& id);
+    struct Method {
+        const char* name;
+        Handler handler;
+    };
+    const char* pattern; // "{id}" matches one path segment; also the handler label of the metrics
+    bool needs_api_token;
+    std::vector<Method> methods; // in the order the Allow header of a 405 lists them
+};
+
+const std::vector<Api::Route>& Api::routes() {
+    using Request = const HttpRequest&;
+    using Id = const std::string&;
+    // Everything under /api/v1 needs the API token; /webhook checks the webhook token itself.
+    static const std::vector<Route> table{
+        {"/webhook", false, {{"POST", [](Api& api, Request request, Id) { return api.webhook(request); }}}},
+        {"/api/v1/deployments",
+         true,
+         {{"GET", [](Api& api, Request request, Id) { return api.list_deployments(request); }},
+          {"POST", [](Api& api, Request request, Id) { return api.record_deployment(request); }}}},
+        {"/api/v1/deployments/{id}",
+         true,
+         {{"GET", [](Api& api, Request, Id id) { return api.get_deployment(id); }}}},
+        {"/api/v1/deployments/{id}/rollback",
+         true,
+         {{"POST", [](Api& api, Request request, Id id) { return api.manual_rollback(id, request); }}}},
+        {"/api/v1/services", true, {{"GET", [](Api& api, Request, Id) { return api.list_pauses(); }}}},
+        {"/api/v1/services/{id}/pause",
+         true,
+         {{"POST", [](Api& api, Request request, Id id) { return api.pause(id, request); }}}},
+        {"/api/v1/services/{id}/resume",
+         true,
+         {{"POST", [](Api& api, Request, Id id) { return api.resume(id); }}}},
+        {"/api/v1/audit",
+         true,
+         {{"GET", [](Api& api, Request request, Id) { return api.list_audit(request); }}}},
+        {"/metrics",
+         false,
+         {{"GET",
+           [](Api& api, Request, Id) {
+               return text_response(200, api.deps_.metrics.render(),
+                                    "text/plain; version=0.0.4; charset=utf-8");
+           }}}},
+        {"/-/healthy",
+         false,
+         {{"GET", [](Api&, Request, Id) { return text_response(200, "rollback-receiver is Healthy.\n"); }}}},
+        {"/-/ready",
+         false,
+         {{"GET",
+           [](Api& api, Request, Id) {
+               return api.ready_ ? text_response(200, "rollback-receiver is Ready.\n")
+                                 : text_response(503, "rollback-receiver is not ready.\n");
+           }}}},
+        {"/-/reload",
+         false,
+         {{"POST", [](Api& api, Request, Id) { return api.reload(); }},
+          {"PUT", [](Api& api, Request, Id) { return api.reload(); }}}},
+    };
+    return table;
+}
+
 HttpResponse Api::route(const HttpRequest& request, std::string& handler_name) {
     for (const Route& candidate : routes()) {
         std::string id;
         if (!matches(candidate.pattern, request.path, id)) continue;
         handler_name = candidate.pattern;
-        bool allowed = false;
+        Route::Handler handler = nullptr;
         std::string allow;
-        for (const char* method : candidate.methods) {
-            allowed = allowed || request.method == method;
-            allow += (allow.empty() ? "" : ", ") + std::string(method);
+        for (const Route::Method& method : candidate.methods) {
+            if (request.method == method.name) handler = method.handler;
+            allow += (allow.empty() ? "" : ", ") + std::string(method.name);
         }
-        if (!allowed) {
+        if (handler == nullptr) {
             HttpResponse response = error_response(405, "method " + request.method + " is not allowed on " +
                                                             request.path + "; use " + allow);
             response.headers.emplace_back("Allow", allow);
             return response;
         }
-        const std::string_view pattern = candidate.pattern;
-        if (pattern == "/webhook") return webhook(request);
-        if (pattern == "/metrics")
-            return text_response(200, deps_.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
-        if (pattern == "/-/healthy") return text_response(200, "rollback-receiver is Healthy.\n");
-        if (pattern == "/-/ready")
-            return ready_ ? text_response(200, "rollback-receiver is Ready.\n")
-                          : text_response(503, "rollback-receiver is not ready.\n");
-        if (pattern == "/-/reload") return reload();
-        // Everything under /api/v1 needs the API token.
-        std::string api_token;
-        {
-            std::lock_guard lock(secrets_mutex_);
-            api_token = secrets_.api_token;
+        if (candidate.needs_api_token) {
+            std::string api_token;
+            {
+                std::lock_guard lock(secrets_mutex_);
+                api_token = secrets_.api_token;
+            }
+            if (!is_authorized(request.header("authorization"), api_token))
+                return unauthorized("auth.api_token_file");
         }
-        if (!is_authorized(request.header("authorization"), api_token))
-            return unauthorized("auth.api_token_file");
-        if (pattern == "/api/v1/deployments")
-            return request.method == "POST" ? record_deployment(request) : list_deployments(request);
-        if (pattern == "/api/v1/deployments/{id}") return get_deployment(id);
-        if (pattern == "/api/v1/audit") return list_audit(request);
-        if (pattern == "/api/v1/deployments/{id}/rollback") return manual_rollback(id, request);
-        if (pattern == "/api/v1/services") return list_pauses();
-        if (pattern == "/api/v1/services/{id}/pause") return pause(id, request);
-        if (pattern == "/api/v1/services/{id}/resume") return resume(id);
+        return handler(*this, request, id);
     }
     return error_response(
         404, "no route " + request.path +

@@ -37,6 +37,10 @@ class Api {
     HttpResponse handle(const HttpRequest& request);
 
   private:
+    // One row of the route table: the path pattern, whether it needs the API token, and the handler of
+    // each method it takes. route() matches the rows in order and calls the handler of the first match.
+    struct Route;
+    static const std::vector<Route>& routes();
     HttpResponse route(const HttpRequest& request, std::string& handler_name);
     HttpResponse webhook(const HttpRequest& request);
     HttpResponse record_deployment(const HttpRequest& request);

@@ -7,10 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <variant>
 
 namespace rollback {
 namespace {
@@ -78,47 +81,6 @@ Status read_time(const json& object, const char* key, TimePoint& out, const std:
     if (!parsed) return make_error(path + key + ": " + parsed.error());
     out = *parsed;
     return ok_status();
-}
-
-// Alertmanager's label-set fingerprint: FNV-1a 64 over sorted names and values, 0xff separated.
-std::string fingerprint_of(const std::map<std::string, std::string>& labels) {
-    std::uint64_t hash = 14695981039346656037ULL;
-    auto add = [&](std::string_view bytes) {
-        for (unsigned char c : bytes) {
-            hash ^= c;
-            hash *= 1099511628211ULL;
-        }
-    };
-    const std::string separator(1, '\xff');
-    for (const auto& [name, value] : labels) { // std::map iterates sorted by name
-        add(name);
-        add(separator);
-        add(value);
-        add(separator);
-    }
-    char buffer[17];
-    std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
-    return buffer;
-}
-
-Result<Alert> parse_alert(const json& value, const std::string& path) {
-    if (!value.is_object()) return expected(path, "an alert object", value);
-    Alert alert;
-    if (auto s = read_string(value, "status", alert.status, path + "."); !s) return Error{s.error()};
-    if (alert.status != "firing" && alert.status != "resolved")
-        return make_error(path + ".status: expected \"firing\" or \"resolved\", got \"" + alert.status +
-                          "\"");
-    if (auto s = read_string_map(value, "labels", alert.labels, path + "."); !s) return Error{s.error()};
-    if (auto s = read_string_map(value, "annotations", alert.annotations, path + "."); !s)
-        return Error{s.error()};
-    if (auto s = read_time(value, "startsAt", alert.starts_at, path + ".", true); !s) return Error{s.error()};
-    if (auto s = read_time(value, "endsAt", alert.ends_at, path + ".", false); !s) return Error{s.error()};
-    if (auto s = read_string(value, "generatorURL", alert.generator_url, path + "."); !s)
-        return Error{s.error()};
-    if (auto s = read_string(value, "fingerprint", alert.fingerprint, path + "."); !s)
-        return Error{s.error()};
-    if (alert.fingerprint.empty()) alert.fingerprint = fingerprint_of(alert.labels);
-    return alert;
 }
 
 std::string canonical_request_json(const DeploymentRequest& request) {
@@ -196,69 +158,248 @@ Status check_known_fields(const json& root, const std::vector<std::string>& know
 
 } // namespace
 
-Result<Notification> parse_webhook_document(std::string_view body) {
-    auto parsed = parse_json(body);
-    if (!parsed) return Error{parsed.error()};
-    const json& root = *parsed;
-    Notification notification;
-    if (auto s = read_string(root, "version", notification.version, ""); !s) return Error{s.error()};
-    if (!root.contains("version"))
-        return make_error(
-            "version: missing; this receiver reads Alertmanager's webhook payload version \"4\"");
-    if (notification.version != "4")
-        return make_error(
-            "version: \"" + notification.version +
-            "\" is not supported; this receiver reads Alertmanager's webhook payload version \"4\"");
-    auto alerts = root.find("alerts");
-    if (alerts == root.end()) return make_error("alerts: missing; expected a list of alerts");
-    if (!alerts->is_array()) return expected("alerts", "a list of alerts", *alerts);
-    for (std::size_t i = 0; i < alerts->size(); ++i) {
-        auto alert = parse_alert((*alerts)[i], "alerts[" + std::to_string(i) + "]");
-        if (!alert) return Error{alert.error()};
-        notification.alerts.push_back(std::move(*alert));
-    }
-    if (auto s = read_string(root, "receiver", notification.receiver, ""); !s) return Error{s.error()};
-    if (auto s = read_string(root, "status", notification.status, ""); !s) return Error{s.error()};
-    if (auto s = read_string_map(root, "groupLabels", notification.group_labels, ""); !s)
-        return Error{s.error()};
-    if (auto s = read_string_map(root, "commonLabels", notification.common_labels, ""); !s)
-        return Error{s.error()};
-    if (auto s = read_string_map(root, "commonAnnotations", notification.common_annotations, ""); !s)
-        return Error{s.error()};
-    if (auto s = read_string(root, "externalURL", notification.external_url, ""); !s) return Error{s.error()};
-    if (auto s = read_string(root, "groupKey", notification.group_key, ""); !s) return Error{s.error()};
-    if (auto it = root.find("truncatedAlerts"); it != root.end() && !it->is_null()) {
-        if (!it->is_number_integer() ||
-            (it->is_number_unsigned() ? it->get<std::uint64_t>() > LONG_MAX : it->get<std::int64_t>() < 0))
-            return expected("truncatedAlerts", "a whole number from 0 up", *it);
-        notification.truncated_alerts = it->get<long>();
-    }
-    return notification;
-}
+// ---- Alertmanager's webhook payload: its schema once, and the two readers that follow it ----
 
 namespace {
 
+// Alertmanager's label-set fingerprint: FNV-1a 64 over sorted names and values, 0xff separated.
+std::string fingerprint_of(const std::map<std::string, std::string>& labels) {
+    std::uint64_t hash = 14695981039346656037ULL;
+    auto add = [&](std::string_view bytes) {
+        for (unsigned char c : bytes) {
+            hash ^= c;
+            hash *= 1099511628211ULL;
+        }
+    };
+    const std::string separator(1, '\xff');
+    for (const auto& [name, value] : labels) { // std::map iterates sorted by name
+        add(name);
+        add(separator);
+        add(value);
+        add(separator);
+    }
+    char buffer[17];
+    std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
+    return buffer;
+}
+
+// What a field holds: the alternatives of WebhookField::Member, in order.
+enum class WebhookKind : std::size_t { text, string_map, time, count, alerts };
+
+// One field of the payload or of one of its alerts. Both readers take the names, types, required
+// fields and checks from the tables below, in their order (the document reader names the first field
+// that is wrong in that order). A null reads as an absent field, except as text (it reads as "") and as
+// the list of alerts (an error).
+template <typename Record> struct WebhookField {
+    using Member = std::variant<std::string Record::*, std::map<std::string, std::string> Record::*,
+                                TimePoint Record::*, long Record::*, std::vector<Alert> Record::*>;
+    const char* name;
+    Member member;                 // text, an object of strings, an RFC 3339 time, 0 to LONG_MAX, alerts
+    const char* missing = nullptr; // set: the field is required, and this follows "<field>: missing; "
+    Status (*check)(const std::string& value) = nullptr; // text: the values accepted
+    WebhookKind kind() const { return static_cast<WebhookKind>(member.index()); }
+};
+
+// The member of `record` that `field` fills, which holds a WebhookKind K.
+template <WebhookKind K, typename Record> auto& member_of(const WebhookField<Record>& field, Record& record) {
+    return record.*std::get<static_cast<std::size_t>(K)>(field.member);
+}
+template <WebhookKind K, typename Record>
+const auto& member_of(const WebhookField<Record>& field, const Record& record) {
+    return record.*std::get<static_cast<std::size_t>(K)>(field.member);
+}
+
+constexpr const char* kVersionHint = "this receiver reads Alertmanager's webhook payload version \"4\"";
+
+Status check_version(const std::string& version) {
+    if (version == "4") return ok_status();
+    return make_error("\"" + version + "\" is not supported; " + kVersionHint);
+}
+
+Status check_alert_status(const std::string& status) {
+    if (status == "firing" || status == "resolved") return ok_status();
+    return make_error("expected \"firing\" or \"resolved\", got \"" + status + "\"");
+}
+
+const std::array<WebhookField<Notification>, 10> kWebhookFields{{
+    {"version", &Notification::version, kVersionHint, check_version},
+    {"alerts", &Notification::alerts, "expected a list of alerts"},
+    {"receiver", &Notification::receiver},
+    {"status", &Notification::status},
+    {"groupLabels", &Notification::group_labels},
+    {"commonLabels", &Notification::common_labels},
+    {"commonAnnotations", &Notification::common_annotations},
+    {"externalURL", &Notification::external_url},
+    {"groupKey", &Notification::group_key},
+    {"truncatedAlerts", &Notification::truncated_alerts},
+}};
+
+const std::array<WebhookField<Alert>, 7> kAlertFields{{
+    {"status", &Alert::status, nullptr, check_alert_status},
+    {"labels", &Alert::labels},
+    {"annotations", &Alert::annotations},
+    {"startsAt", &Alert::starts_at, "expected an RFC 3339 time"},
+    {"endsAt", &Alert::ends_at},
+    {"generatorURL", &Alert::generator_url},
+    {"fingerprint", &Alert::fingerprint},
+}};
+
+constexpr unsigned kMaxFields = 32; // the readers keep one bit per field
+static_assert(kWebhookFields.size() <= kMaxFields && kAlertFields.size() <= kMaxFields);
+
+// What both readers do after the fields of an alert: a missing fingerprint (hand-written payloads) is
+// computed from the labels, as Alertmanager does.
+void finish_alert(Alert& alert) {
+    if (alert.fingerprint.empty()) alert.fingerprint = fingerprint_of(alert.labels);
+}
+
+// ---- the document reader: nlohmann_json's document, then the tables; the errors name the field ----
+
+Result<Alert> read_alert(const json& value, const std::string& path);
+
+// Reads an optional whole number from 0 to LONG_MAX; absent or null leaves `out` as it is.
+Status read_count(const json& object, const char* key, long& out, const std::string& path) {
+    auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return ok_status();
+    if (!it->is_number_integer() ||
+        (it->is_number_unsigned() ? it->get<std::uint64_t>() > LONG_MAX : it->get<std::int64_t>() < 0))
+        return expected(path + key, "a whole number from 0 up", *it);
+    out = it->get<long>();
+    return ok_status();
+}
+
+// Reads the list of alerts; absent leaves `out` as it is, null is not a list.
+Status read_alerts(const json& object, const char* key, std::vector<Alert>& out, const std::string& path) {
+    auto it = object.find(key);
+    if (it == object.end()) return ok_status();
+    if (!it->is_array()) return expected(path + key, "a list of alerts", *it);
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        auto alert = read_alert((*it)[i], path + key + "[" + std::to_string(i) + "]");
+        if (!alert) return Error{alert.error()};
+        out.push_back(std::move(*alert));
+    }
+    return ok_status();
+}
+
+template <typename Record>
+Status read_field(const json& object, const WebhookField<Record>& field, Record& record,
+                  const std::string& path) {
+    if (field.missing != nullptr) {
+        const auto it = object.find(field.name);
+        const bool null_is_absent = field.kind() != WebhookKind::text && field.kind() != WebhookKind::alerts;
+        if (it == object.end() || (it->is_null() && null_is_absent))
+            return make_error(path + field.name + ": missing; " + field.missing);
+    }
+    switch (field.kind()) {
+    case WebhookKind::text:
+        return read_string(object, field.name, member_of<WebhookKind::text>(field, record), path);
+    case WebhookKind::string_map:
+        return read_string_map(object, field.name, member_of<WebhookKind::string_map>(field, record), path);
+    case WebhookKind::time:
+        return read_time(object, field.name, member_of<WebhookKind::time>(field, record), path, false);
+    case WebhookKind::count:
+        return read_count(object, field.name, member_of<WebhookKind::count>(field, record), path);
+    case WebhookKind::alerts:
+        return read_alerts(object, field.name, member_of<WebhookKind::alerts>(field, record), path);
+    }
+    return ok_status();
+}
+
+// The fields in the table's order: the error names the first one that is wrong.
+template <typename Record, std::size_t N>
+Status read_fields(const json& object, const std::array<WebhookField<Record>, N>& fields, Record& record,
+                   const std::string& path) {
+    for (const WebhookField<Record>& field : fields) {
+        if (auto read = read_field(object, field, record, path); !read) return read;
+        if (field.check != nullptr) {
+            if (auto checked = field.check(member_of<WebhookKind::text>(field, record)); !checked)
+                return make_error(path + field.name + ": " + checked.error());
+        }
+    }
+    return ok_status();
+}
+
+Result<Alert> read_alert(const json& value, const std::string& path) {
+    if (!value.is_object()) return expected(path, "an alert object", value);
+    Alert alert;
+    if (auto read = read_fields(value, kAlertFields, alert, path + "."); !read) return Error{read.error()};
+    finish_alert(alert);
+    return alert;
+}
+
+// ---- the one-pass reader: the tables applied to scan_json's events, no document in between ----
+
+// Whether a record whose fields `present` (one bit per table row) were given has its required fields
+// and passes the checks.
+template <typename Record, std::size_t N>
+bool complete(const std::array<WebhookField<Record>, N>& fields, const Record& record, unsigned present) {
+    for (std::size_t i = 0; i < N; ++i) {
+        const WebhookField<Record>& field = fields[i];
+        if (field.missing != nullptr && (present & (1U << i)) == 0) return false;
+        if (field.check != nullptr && !field.check(member_of<WebhookKind::text>(field, record))) return false;
+    }
+    return true;
+}
+
+// The row of `fields` named `name`, or kUnknownField.
+constexpr std::size_t kUnknownField = kMaxFields;
+template <typename Record, std::size_t N>
+std::size_t field_index(const std::array<WebhookField<Record>, N>& fields, std::string_view name) {
+    for (std::size_t i = 0; i < N; ++i)
+        if (name == fields[i].name) return i;
+    return kUnknownField;
+}
+
 // Builds a Notification while scan_json reads the body: no JSON document in between, and no nlohmann
-// lexer, which took most of the parsing time. It accepts only bodies that parse_webhook_document reads to
+// lexer, which took most of the parsing time. It accepts only bodies that the document reader reads to
 // the same Notification, and gives up (an event returns false) on anything else: what scan_json does not
-// read, a wrong type, a null where the document reader would object, a repeated field (the document keeps
-// the last), a value out of range, a missing field. Then the document reader decides and names the field.
+// read, a wrong type, a null where the document reader objects, a repeated field (the document keeps
+// the last), a value out of range, a missing field, a failed check. Then the document reader decides
+// and names the field.
 class StreamingWebhookReader final : public JsonEvents {
   public:
-    bool null() override { return scalar(Scalar::null, nullptr); }
-    bool boolean(bool) override { return scalar(Scalar::other, nullptr); }
-    bool number_unsigned(std::uint64_t value) override {
-        if (skipping_ > 0 || skip_field()) return true;
-        if (where_ != Where::root || field_ != Field::truncated_alerts ||
-            value > static_cast<std::uint64_t>(LONG_MAX))
-            return false;
-        notification_.truncated_alerts = static_cast<long>(value);
-        return true;
+    bool null() override {
+        if (skipping()) return true;
+        return on_field([](const auto& field, auto& record, unsigned&) {
+            if (field.kind() == WebhookKind::text)
+                member_of<WebhookKind::text>(field, record).clear(); // null reads as ""
+            return field.kind() != WebhookKind::alerts;              // else absent: `present` stays unset
+        });
     }
-    bool string(std::string& value) override { return scalar(Scalar::string, &value); }
+    bool boolean(bool) override { return skipping(); }
+    bool number_unsigned(std::uint64_t value) override {
+        if (skipping()) return true;
+        return on_field([&](const auto& field, auto& record, unsigned& present) {
+            if (field.kind() != WebhookKind::count || value > static_cast<std::uint64_t>(LONG_MAX))
+                return false;
+            member_of<WebhookKind::count>(field, record) = static_cast<long>(value);
+            present |= 1U << field_;
+            return true;
+        });
+    }
+    bool string(std::string& value) override {
+        if (skipping()) return true;
+        if (where_ == Where::string_map) {
+            (*map_)[map_key_] = std::move(value);
+            return true;
+        }
+        return on_field([&](const auto& field, auto& record, unsigned& present) {
+            if (field.kind() == WebhookKind::text) {
+                member_of<WebhookKind::text>(field, record) = std::move(value);
+            } else if (field.kind() == WebhookKind::time) {
+                auto parsed = parse_rfc3339(value);
+                if (!parsed) return false;
+                member_of<WebhookKind::time>(field, record) = *parsed;
+            } else {
+                return false;
+            }
+            present |= 1U << field_;
+            return true;
+        });
+    }
 
     bool start_object() override {
-        if (skipping_ > 0 || skip_field()) return ++skipping_, true;
+        if (skipping()) return ++skipping_, true;
         switch (where_) {
         case Where::before:
             where_ = Where::root;
@@ -266,18 +407,18 @@ class StreamingWebhookReader final : public JsonEvents {
         case Where::alerts:
             alert_ = Alert{};
             alert_seen_ = 0;
-            has_starts_at_ = false;
+            alert_present_ = 0;
             where_ = Where::alert;
             return true;
-        case Where::root:
-        case Where::alert:
-            map_ = map_for_field();
-            if (map_ == nullptr) return false;
-            map_parent_ = where_;
-            where_ = Where::string_map;
-            return true;
         default:
-            return false;
+            return on_field([&](const auto& field, auto& record, unsigned& present) {
+                if (field.kind() != WebhookKind::string_map) return false;
+                map_ = &member_of<WebhookKind::string_map>(field, record);
+                present |= 1U << field_;
+                map_parent_ = where_;
+                where_ = Where::string_map;
+                return true;
+            });
         }
     }
     bool key(std::string& name) override {
@@ -286,10 +427,12 @@ class StreamingWebhookReader final : public JsonEvents {
             map_key_ = std::move(name);
             return true;
         }
-        field_ = field_named(name);
-        if (field_ == Field::unknown) return true;
-        unsigned& seen = where_ == Where::root ? root_seen_ : alert_seen_;
-        const unsigned bit = 1U << static_cast<unsigned>(field_);
+        // Keys come only in the root, an alert and a string map (any other object is given up on).
+        const bool root = where_ == Where::root;
+        field_ = root ? field_index(kWebhookFields, name) : field_index(kAlertFields, name);
+        if (field_ == kUnknownField) return true;
+        unsigned& seen = root ? root_seen_ : alert_seen_;
+        const unsigned bit = 1U << field_;
         if ((seen & bit) != 0) return false; // repeated: the document reader keeps the last one
         seen |= bit;
         return true;
@@ -301,24 +444,26 @@ class StreamingWebhookReader final : public JsonEvents {
             where_ = map_parent_;
             return true;
         case Where::alert:
-            if ((alert_.status != "firing" && alert_.status != "resolved") || !has_starts_at_) return false;
-            if (alert_.fingerprint.empty()) alert_.fingerprint = fingerprint_of(alert_.labels);
+            if (!complete(kAlertFields, alert_, alert_present_)) return false;
+            finish_alert(alert_);
             notification_.alerts.push_back(std::move(alert_));
             where_ = Where::alerts;
             return true;
         case Where::root:
             where_ = Where::after;
-            return notification_.version == "4" &&
-                   (root_seen_ & (1U << static_cast<unsigned>(Field::alerts)));
+            return complete(kWebhookFields, notification_, root_present_);
         default:
             return false;
         }
     }
     bool start_array() override {
-        if (skipping_ > 0 || skip_field()) return ++skipping_, true;
-        if (where_ != Where::root || field_ != Field::alerts) return false;
-        where_ = Where::alerts;
-        return true;
+        if (skipping()) return ++skipping_, true;
+        return on_field([&](const auto& field, auto&, unsigned& present) {
+            if (field.kind() != WebhookKind::alerts) return false;
+            present |= 1U << field_;
+            where_ = Where::alerts;
+            return true;
+        });
     }
     bool end_array() override {
         if (skipping_ > 0) return --skipping_, true;
@@ -333,143 +478,45 @@ class StreamingWebhookReader final : public JsonEvents {
 
   private:
     enum class Where { before, root, alerts, alert, string_map, after };
-    // The fields of the root and of an alert that are read; each is a bit in root_seen_ / alert_seen_.
-    enum class Field {
-        version,
-        alerts,
-        receiver,
-        status,
-        group_labels,
-        common_labels,
-        common_annotations,
-        external_url,
-        group_key,
-        truncated_alerts,
-        labels,
-        annotations,
-        starts_at,
-        ends_at,
-        generator_url,
-        fingerprint,
-        unknown
-    };
-    enum class Scalar { null, string, other };
 
-    Field field_named(const std::string& name) const {
-        static const std::map<std::string, Field, std::less<>> root_fields{
-            {"version", Field::version},
-            {"alerts", Field::alerts},
-            {"receiver", Field::receiver},
-            {"status", Field::status},
-            {"groupLabels", Field::group_labels},
-            {"commonLabels", Field::common_labels},
-            {"commonAnnotations", Field::common_annotations},
-            {"externalURL", Field::external_url},
-            {"groupKey", Field::group_key},
-            {"truncatedAlerts", Field::truncated_alerts}};
-        static const std::map<std::string, Field, std::less<>> alert_fields{
-            {"status", Field::status},           {"labels", Field::labels},
-            {"annotations", Field::annotations}, {"startsAt", Field::starts_at},
-            {"endsAt", Field::ends_at},          {"generatorURL", Field::generator_url},
-            {"fingerprint", Field::fingerprint}};
-        const auto& fields = where_ == Where::root ? root_fields : alert_fields;
-        auto it = fields.find(name);
-        return it == fields.end() ? Field::unknown : it->second;
+    // Inside the value of an unknown field of the root or of an alert, or at the start of one: read over,
+    // whatever it is.
+    bool skipping() const {
+        return skipping_ > 0 ||
+               ((where_ == Where::root || where_ == Where::alert) && field_ == kUnknownField);
     }
 
-    // The value of an unknown field of the root or of an alert: read over, whatever it is.
-    bool skip_field() const {
-        return (where_ == Where::root || where_ == Where::alert) && field_ == Field::unknown;
-    }
-
-    // field_named keeps root and alert fields apart: only "status" is both, and it is text.
-    std::map<std::string, std::string>* map_for_field() {
-        switch (field_) {
-        case Field::group_labels:
-            return &notification_.group_labels;
-        case Field::common_labels:
-            return &notification_.common_labels;
-        case Field::common_annotations:
-            return &notification_.common_annotations;
-        case Field::labels:
-            return &alert_.labels;
-        case Field::annotations:
-            return &alert_.annotations;
-        default:
-            return nullptr;
-        }
-    }
-
-    std::string* text_for_field() {
-        if (where_ == Where::root) {
-            switch (field_) {
-            case Field::version:
-                return &notification_.version;
-            case Field::receiver:
-                return &notification_.receiver;
-            case Field::status:
-                return &notification_.status;
-            case Field::external_url:
-                return &notification_.external_url;
-            case Field::group_key:
-                return &notification_.group_key;
-            default:
-                return nullptr;
-            }
-        }
-        switch (field_) {
-        case Field::status:
-            return &alert_.status;
-        case Field::generator_url:
-            return &alert_.generator_url;
-        case Field::fingerprint:
-            return &alert_.fingerprint;
-        default:
-            return nullptr;
-        }
-    }
-
-    // A null, string, boolean or number value.
-    bool scalar(Scalar kind, std::string* text) {
-        if (skipping_ > 0 || skip_field()) return true;
-        if (where_ == Where::string_map) {
-            if (kind != Scalar::string) return false;
-            (*map_)[map_key_] = std::move(*text);
-            return true;
-        }
-        if (where_ != Where::root && where_ != Where::alert) return false;
-        if (kind == Scalar::other) return false;
-        if (kind == Scalar::null) {
-            // Absent and null read the same, except where the document reader objects to a null.
-            return !(where_ == Where::root && (field_ == Field::version || field_ == Field::alerts));
-        }
-        if (field_ == Field::starts_at || field_ == Field::ends_at) {
-            auto parsed = parse_rfc3339(*text);
-            if (!parsed) return false;
-            (field_ == Field::starts_at ? alert_.starts_at : alert_.ends_at) = *parsed;
-            if (field_ == Field::starts_at) has_starts_at_ = true;
-            return true;
-        }
-        std::string* out = text_for_field();
-        if (out == nullptr) return false;
-        *out = std::move(*text);
-        return true;
+    // Calls take(field, record, present) with the row of the field whose value comes next and the
+    // record it fills (the notification or the current alert); false where no field's value may come.
+    template <typename Take> bool on_field(Take&& take) {
+        if (where_ == Where::root) return take(kWebhookFields[field_], notification_, root_present_);
+        if (where_ == Where::alert) return take(kAlertFields[field_], alert_, alert_present_);
+        return false;
     }
 
     Notification notification_;
     Alert alert_;
     Where where_ = Where::before;
     Where map_parent_ = Where::root;
-    Field field_ = Field::unknown;
+    std::size_t field_ = kUnknownField; // the row, in the table of where_, of the last key read
     std::map<std::string, std::string>* map_ = nullptr;
     std::string map_key_;
-    unsigned root_seen_ = 0;
+    unsigned root_seen_ = 0; // keys read, one bit per row
     unsigned alert_seen_ = 0;
-    bool has_starts_at_ = false;
+    unsigned root_present_ = 0; // fields given a value (not null), one bit per row
+    unsigned alert_present_ = 0;
     int skipping_ = 0; // depth inside the value of an unknown field
 };
 
 } // namespace
+
+Result<Notification> parse_webhook_document(std::string_view body) {
+    auto parsed = parse_json(body);
+    if (!parsed) return Error{parsed.error()};
+    Notification notification;
+    if (auto read = read_fields(*parsed, kWebhookFields, notification, ""); !read) return Error{read.error()};
+    return notification;
+}
 
 std::optional<Notification> read_webhook_streaming(std::string_view body) {
     StreamingWebhookReader reader;

@@ -20,10 +20,10 @@ namespace rollback {
 // parse_webhook_document, which gives the notification or the error.
 Result<Notification> parse_webhook(std::string_view body);
 
-// The two readers behind parse_webhook; tests and the webhook fuzz target check that they agree.
-// parse_webhook_document parses the body into a JSON document, then reads it: the reference, with the
-// errors. read_webhook_streaming builds the notification while it parses, without a document, and gives
-// up (nullopt) on every body the document reader rejects or might read differently.
+// The two readers behind parse_webhook, which follow one table of the fields (codec.cpp kWebhookFields);
+// tests and the webhook fuzz target check that they agree. parse_webhook_document parses the body into a
+// JSON document, then reads it: the reference, with the errors. read_webhook_streaming reads while it
+// parses, without a document, and gives up (nullopt) on every body the other rejects or may read otherwise.
 Result<Notification> parse_webhook_document(std::string_view body);
 std::optional<Notification> read_webhook_streaming(std::string_view body);
 

@@ -38,7 +38,11 @@ constexpr std::array<std::string_view, 5> defaults_keys = {"service_label", "env
 constexpr std::array<std::string_view, 4> service_keys = {"watch_window", "debounce", "rollback", "notify"};
 constexpr std::array<std::string_view, 6> rollback_keys = {"command", "webhook", "github_workflow",
                                                            "timeout", "retries", "retry_backoff"};
-constexpr std::array<std::string_view, 3> action_keys = {"command", "webhook", "github_workflow"};
+constexpr std::array<std::pair<ActionKind, std::string_view>, 3> action_names{{
+    {ActionKind::command, "command"},
+    {ActionKind::webhook, "webhook"},
+    {ActionKind::github_workflow, "github_workflow"},
+}};
 constexpr std::array<std::string_view, 4> tls_keys = {"cert_file", "key_file", "client_ca_file", "ca_file"};
 constexpr std::array<std::string_view, 1> target_tls_keys = {"ca_file"};
 constexpr std::array<std::string_view, 4> webhook_keys = {"url", "headers", "body", "tls"};
@@ -313,8 +317,8 @@ class ConfigReader {
         auto entries = read_mapping(node, path, rollback_keys);
         if (!entries) return make_error(entries.error());
         std::vector<std::string> actions_given;
-        for (const std::string_view kind : action_keys) {
-            if (find(*entries, kind) != nullptr) actions_given.emplace_back(kind);
+        for (const auto& [kind, name] : action_names) {
+            if (find(*entries, name) != nullptr) actions_given.emplace_back(name);
         }
         if (actions_given.size() > 1) {
             return fail(path,
@@ -760,11 +764,17 @@ Status check_files_readable(const Config& config) {
 
 } // namespace
 
-std::string RollbackSettings::action_kind() const {
-    if (!command.empty()) return "command";
-    if (webhook) return "webhook";
-    if (github_workflow) return "github_workflow";
+std::string_view to_string(ActionKind kind) {
+    for (const auto& [value, name] : action_names)
+        if (value == kind) return name;
     return "";
+}
+
+ActionKind RollbackSettings::action() const {
+    if (!command.empty()) return ActionKind::command;
+    if (webhook) return ActionKind::webhook;
+    if (github_workflow) return ActionKind::github_workflow;
+    return ActionKind::none;
 }
 
 const ServiceSettings& Config::settings_for(const std::string& service) const {

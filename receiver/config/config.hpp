@@ -62,6 +62,12 @@ struct GithubWorkflowAction {
     std::string ca_file;                                     // as in HttpTarget
 };
 
+// A service's rollback action: one of the three, or none configured.
+enum class ActionKind { none, command, webhook, github_workflow };
+// Its name, the key of its settings under `rollback:` and the "action" of its audit events: "command",
+// "webhook", "github_workflow"; "" for none.
+std::string_view to_string(ActionKind kind);
+
 // How to roll a service back. Merged key by key: a service's value wins over `defaults.rollback`; the
 // action (command, webhook or github_workflow: one per service) is replaced as a whole.
 struct RollbackSettings {
@@ -73,9 +79,10 @@ struct RollbackSettings {
     int retries = 2; // further attempts after a failed first one
     Duration retry_backoff = std::chrono::seconds(10);
 
-    bool has_action() const { return !command.empty() || webhook || github_workflow; }
-    // "command", "webhook", "github_workflow", or "" when none is configured.
-    std::string action_kind() const;
+    ActionKind action() const;
+    bool has_action() const { return action() != ActionKind::none; }
+    // to_string(action()), for the audit trail.
+    std::string action_kind() const { return std::string(to_string(action())); }
 };
 
 // A notification target (`notify:` list): a Slack-compatible incoming webhook by default.

@@ -428,7 +428,7 @@ Result<Engine::StartOutcome> Engine::start_rollback(const Deployment& target, co
     event.detail =
         encode_detail({&alert,
                        {{"action", action},
-                        {action == "command" ? "command" : "request",
+                        {settings.rollback.action() == ActionKind::command ? "command" : "request",
                          describe_action(settings.rollback, placeholder_values(claimed_target, alert))},
                         {"timeout", format_duration(settings.rollback.timeout)}},
                        {{"max_attempts", settings.rollback.retries + 1}}});

@@ -62,7 +62,7 @@ trap cleanup EXIT
 die() { echo "bench: $*" >&2; exit 1; }
 
 for tool in wrk curl jq sqlite3 g++ pkg-config; do
-  command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps.sh installs it)"
+  command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps.sh --tests installs it)"
 done
 
 # ------------------------------------------------------------------------------------------ binaries

@@ -83,6 +83,8 @@ TEST_CASE("an empty document gives every default") {
         CHECK(config.defaults.debounce == 0s);
         CHECK(config.defaults.rollback.command.empty());
         CHECK_FALSE(config.defaults.rollback.has_action());
+        CHECK(config.defaults.rollback.action() == ActionKind::none);
+        CHECK(config.defaults.rollback.action_kind().empty());
         CHECK(config.defaults.rollback.timeout == 10min);
         CHECK(config.defaults.rollback.retries == 2);
         CHECK(config.defaults.rollback.retry_backoff == 10s);
@@ -408,10 +410,12 @@ services:
     CHECK(config.defaults.notify[1].target.url == "http://chat/{{service}}");
     REQUIRE(config.defaults.notify[1].target.headers.size() == 1);
     CHECK(config.defaults.notify[1].target.headers[0].file == "/etc/rr/k");
+    CHECK(config.defaults.rollback.action() == ActionKind::command);
     CHECK(config.defaults.rollback.action_kind() == "command");
 
     const RollbackSettings& checkout = config.settings_for("checkout").rollback;
-    CHECK(checkout.action_kind() == "webhook"); // replaces the default command as a whole
+    CHECK(checkout.action() == ActionKind::webhook); // replaces the default command as a whole
+    CHECK(checkout.action_kind() == "webhook");
     CHECK(checkout.command.empty());
     CHECK(checkout.retries == 1); // other keys still merge
     REQUIRE(checkout.webhook);

@@ -1,0 +1,147 @@
+// The route table over HTTP: methods and 405 with Allow, the token each route needs, 404, metrics labels.
+#include "support/raw_http.hpp"
+#include "support/receiver_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace rollback;
+using namespace rollback::testing;
+
+namespace {
+
+// One route of the contract: a path it matches, its pattern (the metrics' handler label), the methods
+// it takes as a 405's Allow header lists them, and whether it needs the API token.
+struct RouteCase {
+    std::string path;
+    std::string pattern;
+    std::string allow;
+    bool needs_api_token;
+};
+
+const std::vector<RouteCase> kRoutes{
+    {"/webhook", "/webhook", "POST", false},
+    {"/api/v1/deployments", "/api/v1/deployments", "GET, POST", true},
+    {"/api/v1/deployments/d1", "/api/v1/deployments/{id}", "GET", true},
+    {"/api/v1/deployments/d1/rollback", "/api/v1/deployments/{id}/rollback", "POST", true},
+    {"/api/v1/services", "/api/v1/services", "GET", true},
+    {"/api/v1/services/checkout/pause", "/api/v1/services/{id}/pause", "POST", true},
+    {"/api/v1/services/checkout/resume", "/api/v1/services/{id}/resume", "POST", true},
+    {"/api/v1/audit", "/api/v1/audit", "GET", true},
+    {"/metrics", "/metrics", "GET", false},
+    {"/-/healthy", "/-/healthy", "GET", false},
+    {"/-/ready", "/-/ready", "GET", false},
+    {"/-/reload", "/-/reload", "POST, PUT", false},
+};
+
+// METHOD path with an empty body, on a connection of its own, with the API token or none.
+RawHttpResponse send_request(const TestReceiver& receiver, const std::string& method, const std::string& path,
+                             bool with_api_token) {
+    RawHttpConnection connection(port_of(receiver.url()));
+    std::string request =
+        method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n";
+    if (with_api_token) request += "Authorization: Bearer " + kFixtureApiToken + "\r\n";
+    REQUIRE(connection.send(request + "\r\n"));
+    return connection.read_response();
+}
+
+// The value of header `name` in a response's head, "" when it has none.
+std::string header_value(const std::string& head, const std::string& name) {
+    const std::string start = "\r\n" + name + ": ";
+    const auto at = head.find(start);
+    if (at == std::string::npos) return "";
+    const auto end = head.find("\r\n", at + start.size());
+    return head.substr(at + start.size(),
+                       end == std::string::npos ? std::string::npos : end - at - start.size());
+}
+
+// The methods of an Allow header value: "GET, POST" -> {"GET", "POST"}.
+std::vector<std::string> methods_of(const std::string& allow) {
+    std::vector<std::string> methods;
+    for (std::size_t at = 0; at <= allow.size();) {
+        const auto comma = allow.find(", ", at);
+        methods.push_back(allow.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+        if (comma == std::string::npos) break;
+        at = comma + 2;
+    }
+    return methods;
+}
+
+} // namespace
+
+TEST_CASE("each route takes its methods; any other gets 405 with the route's methods in Allow, before any "
+          "token check") {
+    TestReceiver receiver;
+    receiver.start();
+    for (const RouteCase& route : kRoutes) {
+        CAPTURE(route.path);
+        for (const bool with_token : {true, false}) {
+            CAPTURE(with_token);
+            const RawHttpResponse response = send_request(receiver, "DELETE", route.path, with_token);
+            CHECK(response.status == 405);
+            CHECK(header_value(response.head, "Allow") == route.allow);
+            CHECK(response.body.find("method DELETE is not allowed on " + route.path + "; use " +
+                                     route.allow) != std::string::npos);
+        }
+        // Each method it takes reaches the route's handler: no 404 or 405 from the routing.
+        for (const std::string& method : methods_of(route.allow)) {
+            CAPTURE(method);
+            const RawHttpResponse response = send_request(receiver, method, route.path, true);
+            CHECK(response.status != 405);
+            CHECK(response.body.find("no route") == std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("the /api/v1 routes need the API token; /webhook needs the webhook token; the others need none") {
+    TestReceiver receiver;
+    receiver.start();
+    for (const RouteCase& route : kRoutes) {
+        for (const std::string& method : methods_of(route.allow)) {
+            CAPTURE(route.path);
+            CAPTURE(method);
+            const RawHttpResponse response = send_request(receiver, method, route.path, false);
+            if (route.needs_api_token) {
+                CHECK(response.status == 401);
+                CHECK(header_value(response.head, "WWW-Authenticate") == "Bearer");
+                CHECK(response.body.find("auth.api_token_file") != std::string::npos);
+            } else if (route.path == "/webhook") {
+                CHECK(response.status == 401);
+                CHECK(response.body.find("auth.webhook_token_file") != std::string::npos);
+            } else {
+                CHECK(response.status == 200);
+            }
+        }
+    }
+}
+
+TEST_CASE("a path no route matches gets 404 naming the routes; the metrics label requests by route pattern") {
+    TestReceiver receiver;
+    receiver.start();
+    for (const std::string path :
+         {"/nope", "/api/v1/deployments/", "/api/v1/deployments/d1/x", "/webhook/"}) {
+        CAPTURE(path);
+        const RawHttpResponse response = send_request(receiver, "GET", path, true);
+        CHECK(response.status == 404);
+        CHECK(response.body.find("no route " + path +
+                                 "; see the README for the routes (/webhook, /api/v1/deployments, "
+                                 "/api/v1/audit, /metrics, /-/healthy, /-/ready, /-/reload)") !=
+              std::string::npos);
+    }
+    for (const RouteCase& route : kRoutes)
+        CHECK(send_request(receiver, "DELETE", route.path, true).status == 405);
+
+    const RawHttpResponse metrics = send_request(receiver, "GET", "/metrics", false);
+    REQUIRE(metrics.status == 200);
+    CHECK(header_value(metrics.head, "Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+    for (const RouteCase& route : kRoutes) {
+        CAPTURE(route.pattern);
+        CHECK(metrics.body.find("rollback_receiver_http_requests_total{handler=\"" + route.pattern +
+                                "\",code=\"405\"} 1\n") != std::string::npos);
+    }
+    CHECK(metrics.body.find("rollback_receiver_http_requests_total{handler=\"other\",code=\"404\"} 4\n") !=
+          std::string::npos);
+}
