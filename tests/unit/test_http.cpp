@@ -1,5 +1,6 @@
 // Unit tests for the HTTP adapter: HttpServer (HTTP, HTTPS, mutual TLS), http_request, NetworkHttpCaller.
 #include "http/client.hpp"
+#include "http/request_framing.hpp"
 #include "http/server.hpp"
 
 #include "common/unique_fd.hpp"
@@ -270,6 +271,183 @@ TEST_CASE("chunked (411) and compressed (415) bodies are refused unread, the con
     CAPTURE(identity);
     CHECK(identity.rfind("HTTP/1.1 200", 0) == 0);
     CHECK(handled == 1);
+}
+
+// ---- Bounds and framing of requests: RequestFraming, and the server's reading stage --------------------
+
+// A request line of exactly `size` bytes with its CRLF.
+std::string request_line_of(std::size_t size) {
+    const std::string start = "GET /";
+    const std::string end = " HTTP/1.1\r\n";
+    return start + std::string(size - start.size() - end.size(), 'p') + end;
+}
+
+// A header line of exactly `size` bytes with its CRLF.
+std::string header_line_of(std::size_t size, int index = 0) {
+    const std::string name = "X-Fill-" + std::to_string(index) + ": ";
+    return name + std::string(size - name.size() - 2, 'v') + "\r\n";
+}
+
+// Header lines (the first `first`, then fillers of at most 8 KiB) and the empty line: `size` bytes in all.
+std::string header_section_of(std::size_t size, const std::string& first = "Host: x\r\n") {
+    std::string lines = first;
+    std::size_t left = size - first.size() - 2;
+    for (int index = 0; left > 0; ++index) {
+        std::size_t line = std::min(left, kMaxHeaderLineBytes);
+        if (left > line && left - line < 32) line -= 32; // the last line needs room for its name
+        lines += header_line_of(line, index);
+        left -= line;
+    }
+    return lines + "\r\n";
+}
+
+// `count` header lines "X-N: v" and the empty line.
+std::string header_lines(std::size_t count) {
+    std::string lines;
+    for (std::size_t i = 0; i < count; ++i)
+        lines += "X-" + std::to_string(i) + ": v\r\n";
+    return lines + "\r\n";
+}
+
+std::string repeated(const std::string& part, std::size_t times) {
+    std::string text;
+    for (std::size_t i = 0; i < times; ++i)
+        text += part;
+    return text;
+}
+
+TEST_CASE("RequestFraming: where a request ends, and the heads it refuses, whole or fed a byte at a time") {
+    using Kind = FramingVerdict::Kind;
+    struct Row {
+        std::string name;
+        std::string bytes;
+        Kind kind;
+        int status = 0;             // refused
+        std::size_t size = 0;       // complete: the request's length (0: all the bytes; more: pipelining)
+        std::size_t refused_by = 0; // refused: at most this many bytes looked at (0: all of them)
+    };
+    const std::string get = "GET / HTTP/1.1\r\nHost: x\r\n";
+    const std::string post = "POST /webhook HTTP/1.1\r\nHost: x\r\n";
+    const std::string line_8k = request_line_of(kMaxRequestLineBytes);
+    const std::string headers_64k = header_section_of(kMaxHeaderSectionBytes);
+    const std::vector<Row> rows{
+        {"a GET", get + "\r\n", Kind::complete},
+        {"a GET and the start of the next", get + "\r\nGET /next", Kind::complete, 0, get.size() + 2},
+        {"a POST with its body and a pipelined request",
+         post + "Content-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n", Kind::complete, 0,
+         post.size() + 21 + 5},
+        {"a POST without Content-Length has no body", post + "\r\n{}", Kind::complete, 0, post.size() + 2},
+        {"a body not all here", post + "Content-Length: 5\r\n\r\nhell", Kind::need_more},
+        {"a head not all here", get + "X-Late: 1\r\n", Kind::need_more},
+        {"header names in any case, values trimmed", post + "content-LENGTH: \t 2 \t\r\n\r\n{}",
+         Kind::complete},
+        {"the same Content-Length twice", post + "Content-Length: 2\r\nContent-Length: 02\r\n\r\n{}",
+         Kind::complete},
+        {"a body at the limit", post + "Content-Length: 1024\r\n\r\n" + std::string(1024, 'b'),
+         Kind::complete, 0, post.size() + 24 + 1024},
+        {"a tab in a header value", get + "X-Tab: a\tb\r\n\r\n", Kind::complete, 0, get.size() + 14},
+        {"bytes over 0x7f in a header value", get + "X-Text: caf\xc3\xa9\r\n\r\n", Kind::complete, 0,
+         get.size() + 17},
+        {"Content-Encoding: identity", post + "Content-Encoding: Identity\r\nContent-Length: 0\r\n\r\n",
+         Kind::complete, 0, post.size() + 49},
+        {"a request line of 8 KiB", line_8k + "\r\n", Kind::complete, 0, line_8k.size() + 2},
+        {"a request line of 8 KiB + 1", request_line_of(kMaxRequestLineBytes + 1) + "\r\n", Kind::refused,
+         414},
+        {"a request line without an end", "GET /" + std::string(20000, 'u'), Kind::refused, 414, 0,
+         kMaxRequestLineBytes - 1},
+        {"a header line of 8 KiB", "GET / HTTP/1.1\r\n" + header_line_of(kMaxHeaderLineBytes) + "\r\n",
+         Kind::complete, 0, 16 + kMaxHeaderLineBytes + 2},
+        {"a header line of 8 KiB + 1",
+         "GET / HTTP/1.1\r\n" + header_line_of(kMaxHeaderLineBytes + 1) + "\r\n", Kind::refused, 431},
+        {"a header line without an end", "GET / HTTP/1.1\r\nX-Long: " + std::string(20000, 'h'),
+         Kind::refused, 431, 0, 16 + kMaxHeaderLineBytes - 1},
+        {"headers of 64 KiB", "GET / HTTP/1.1\r\n" + headers_64k, Kind::complete, 0,
+         16 + kMaxHeaderSectionBytes},
+        {"headers of 64 KiB + 1", "GET / HTTP/1.1\r\n" + header_section_of(kMaxHeaderSectionBytes + 1),
+         Kind::refused, 431},
+        {"100 header lines", "GET / HTTP/1.1\r\n" + header_lines(100), Kind::complete, 0,
+         16 + header_lines(100).size()},
+        {"101 header lines", "GET / HTTP/1.1\r\n" + header_lines(101), Kind::refused, 431},
+        {"short header lines without an end",
+         "GET / HTTP/1.1\r\n" + repeated("X-Many: 0123456789abcdef\r\n", 5000), Kind::refused, 431, 0,
+         16 + 101 * 26},
+        {"a bare LF ending the request line", "GET / HTTP/1.1\nHost: x\n\n", Kind::refused, 400, 0, 15},
+        {"a bare LF ending a header line", "GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", Kind::refused, 400},
+        {"a bare LF as the empty line", get + "\n", Kind::refused, 400},
+        {"a CR without LF", "GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", Kind::refused, 400},
+        {"NUL in a header value", get + "X-Nul: a" + std::string(1, '\0') + "b\r\n\r\n", Kind::refused, 400},
+        {"NUL in a header name", get + "X-N" + std::string(1, '\0') + "ul: a\r\n\r\n", Kind::refused, 400},
+        {"NUL in the request line", "GET /a" + std::string(1, '\0') + " HTTP/1.1\r\n\r\n", Kind::refused,
+         400},
+        {"a control character in a header value", get + "X-Bell: \x07\r\n\r\n", Kind::refused, 400},
+        {"DEL in a header value", get + "X-Del: \x7f\r\n\r\n", Kind::refused, 400},
+        {"a tab in the request line", "GET\t/ HTTP/1.1\r\n\r\n", Kind::refused, 400},
+        {"a TLS client hello on plain HTTP", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", Kind::refused,
+         400, 0, 1},
+        {"a request line that starts with a space", " GET / HTTP/1.1\r\n\r\n", Kind::refused, 400, 0, 1},
+        {"an empty request line", "\r\nGET / HTTP/1.1\r\n\r\n", Kind::refused, 400, 0, 2},
+        {"a request line of one word", "GET\r\n\r\n", Kind::refused, 400},
+        {"obsolete line folding", get + "X-Folded: a\r\n b\r\n\r\n", Kind::refused, 400},
+        {"a header line without a colon", get + "X-No-Colon\r\n\r\n", Kind::refused, 400},
+        {"white space before the colon", post + "Content-Length : 2\r\n\r\n{}", Kind::refused, 400},
+        {"an empty header name", get + ": value\r\n\r\n", Kind::refused, 400},
+        {"Content-Length: abc", post + "Content-Length: abc\r\n\r\n", Kind::refused, 400},
+        {"Content-Length: 1e3", post + "Content-Length: 1e3\r\n\r\n{}", Kind::refused, 400},
+        {"Content-Length: -1", post + "Content-Length: -1\r\n\r\n", Kind::refused, 400},
+        {"Content-Length: +5", post + "Content-Length: +5\r\n\r\nhello", Kind::refused, 400},
+        {"Content-Length: 5, 5", post + "Content-Length: 5, 5\r\n\r\nhello", Kind::refused, 400},
+        {"an empty Content-Length", post + "Content-Length:\r\n\r\n", Kind::refused, 400},
+        {"two different Content-Lengths", post + "Content-Length: 2\r\nContent-Length: 30\r\n\r\n{}",
+         Kind::refused, 400},
+        {"Content-Length over the limit", post + "Content-Length: 1025\r\n\r\n", Kind::refused, 413},
+        {"Content-Length too large for any integer", post + "Content-Length: 99999999999999999999\r\n\r\n",
+         Kind::refused, 413},
+        {"Transfer-Encoding", post + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", Kind::refused,
+         411},
+        {"Transfer-Encoding with Content-Length",
+         post + "Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n", Kind::refused, 400},
+        {"Content-Length with Transfer-Encoding",
+         post + "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", Kind::refused, 400},
+        {"Content-Encoding: gzip", post + "Content-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",
+         Kind::refused, 415},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        RequestFraming whole(kMaxBody);
+        const FramingVerdict verdict = whole.scan(row.bytes);
+        CHECK(verdict.kind == row.kind);
+        CHECK(verdict.status == row.status);
+        const std::size_t size = row.size != 0 ? row.size : row.bytes.size();
+        if (row.kind == Kind::complete) CHECK(whole.request_size() == size);
+        if (row.kind == Kind::refused) CHECK_FALSE(verdict.error.empty());
+
+        // Fed a byte at a time: the same verdict, a complete request at its last byte, a refusal as early.
+        RequestFraming piecemeal(kMaxBody);
+        FramingVerdict last;
+        std::size_t fed = 0;
+        while (fed < row.bytes.size() && last.kind == Kind::need_more)
+            last = piecemeal.scan(std::string_view(row.bytes).substr(0, ++fed));
+        CHECK(last.kind == row.kind);
+        CHECK(last.status == row.status);
+        if (row.kind == Kind::complete) CHECK(fed == size);
+        if (row.refused_by != 0) CHECK(fed <= row.refused_by);
+    }
+}
+
+TEST_CASE("RequestFraming: Expect: 100-continue is noted when a body is to come; reset() starts over") {
+    RequestFraming framing(kMaxBody);
+    const std::string head = "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    CHECK(framing.scan(head).kind == FramingVerdict::Kind::need_more);
+    CHECK(framing.head_complete());
+    CHECK(framing.head_size() == head.size());
+    CHECK(framing.body_size() == 2);
+    CHECK(framing.expects_continue());
+    CHECK(framing.scan(head + "{}").kind == FramingVerdict::Kind::complete);
+    framing.reset();
+    CHECK_FALSE(framing.head_complete());
+    CHECK(framing.scan("POST /x HTTP/1.1\r\nExpect: 100-continue\r\n\r\n").kind ==
+          FramingVerdict::Kind::complete);
+    CHECK_FALSE(framing.expects_continue()); // no body: nothing to wait for
 }
 
 TEST_CASE(
