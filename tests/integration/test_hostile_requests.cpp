@@ -1076,6 +1076,25 @@ TEST_CASE("500 slow clients that send a byte every 2 s and never finish their he
     CHECK(receiver.stop() == 0);
 }
 
+TEST_CASE("request_read_timeout from the config: a request that has not arrived whole 500ms after its first "
+          "byte gets 408 and the connection closes") {
+    TestReceiver receiver(ReceiverSetup().with_top_level("request_read_timeout: 500ms\n"));
+    receiver.start();
+    RawHttpConnection connection(port_of(receiver.url()));
+    const auto sent_at = std::chrono::steady_clock::now();
+    REQUIRE(connection.send("POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n" + kWebhookAuth +
+                            "Content-Length: 100\r\n\r\n{\"version\":"));
+    const RawHttpResponse response = connection.read_response(5s);
+    const double seconds = seconds_since(sent_at);
+    INFO(response.head << "\n" << response.body << response.error);
+    MESSAGE("request_read_timeout 500ms: HTTP " << response.status << " after " << seconds << " s");
+    CHECK(response.status == 408);
+    CHECK(response.body.find("did not arrive whole within 500ms") != std::string::npos);
+    CHECK(seconds > 0.45);
+    CHECK(seconds < 2.0);
+    CHECK(connection.wait_closed(3s));
+}
+
 TEST_CASE("8 idle keep-alive connections do not block a new client") {
     TestReceiver receiver;
     receiver.start();
