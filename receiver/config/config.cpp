@@ -28,8 +28,9 @@ constexpr int max_retries = 100;
 
 using KeyList = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 8> top_level_keys = {
-    "listen_address", "ledger", "audit", "auth", "tls", "defaults", "notify", "services"};
+constexpr std::array<std::string_view, 9> top_level_keys = {
+    "listen_address", "request_read_timeout", "ledger", "audit", "auth", "tls", "defaults", "notify",
+    "services"};
 constexpr std::array<std::string_view, 1> ledger_keys = {"path"};
 constexpr std::array<std::string_view, 1> audit_keys = {"file"};
 constexpr std::array<std::string_view, 2> auth_keys = {"webhook_token_file", "api_token_file"};
@@ -130,6 +131,12 @@ class ConfigReader {
             auto address = parse_listen_address(*text);
             if (!address) return fail("listen_address", address.error());
             config.listen_address = *text;
+        }
+        if (const YAML::Node* node = find(*entries, "request_read_timeout")) {
+            auto timeout = read_duration(*node, "request_read_timeout");
+            if (!timeout) return make_error(timeout.error());
+            if (timeout->count() <= 0) return fail("request_read_timeout", "must be longer than 0s");
+            config.request_read_timeout = *timeout;
         }
         if (const YAML::Node* node = find(*entries, "ledger")) {
             auto ledger = read_mapping(*node, "ledger", ledger_keys);

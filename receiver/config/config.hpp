@@ -111,6 +111,9 @@ struct TlsSettings {
 struct Config {
     std::string source = "<defaults>"; // the file it came from, for messages
     std::string listen_address = "127.0.0.1:9095";
+    // A request must arrive whole (head and body) within this of its first byte; the listener answers 408
+    // after it. Read at start.
+    Duration request_read_timeout = std::chrono::seconds(10);
     std::string ledger_path = "data/ledger.db"; // resolved against the config's folder
     std::string audit_file;                     // empty: no JSON-lines copy; resolved like ledger_path
     std::string webhook_token_file;             // empty: /webhook needs no token; resolved

@@ -61,7 +61,7 @@ class Daemon {
           api_({engine_, ledger_, audit_, metrics_, [] { return Clock::now(); }, [this] { return reload(); }},
                std::move(loaded.secrets)),
           server_([this](const HttpRequest& request) { return api_.handle(request); }, kMaxBodyBytes,
-                  encode_too_large(), config_->tls) {
+                  encode_too_large(), config_->tls, {.request_timeout = config_->request_read_timeout}) {
         if (auto opened = audit_.set_file(config_->audit_file); !opened) throw StartupError(opened.error());
         // The state changes and their audit events are one transaction: a kill during start-up loses neither.
         std::vector<AuditEvent> interrupted;
@@ -153,10 +153,12 @@ class Daemon {
             const TlsSettings& old_tls = config_->tls;
             const TlsSettings& new_tls = loaded.config.tls;
             if (loaded.config.listen_address != config_->listen_address ||
+                loaded.config.request_read_timeout != config_->request_read_timeout ||
                 loaded.config.ledger_path != config_->ledger_path || new_tls.cert_file != old_tls.cert_file ||
                 new_tls.key_file != old_tls.key_file || new_tls.client_ca_file != old_tls.client_ca_file)
                 log_warn(
-                    "listen_address, ledger.path and the listener's tls files take effect after a restart");
+                    "listen_address, request_read_timeout, ledger.path and the listener's tls files take "
+                    "effect after a restart");
             if (auto opened = audit_.set_file(loaded.config.audit_file); !opened)
                 throw StartupError(opened.error());
             config_ = std::make_shared<const Config>(std::move(loaded.config));

@@ -1,13 +1,14 @@
-// cpp-httplib adapter, server side: turns httplib requests into HttpRequest values and back; only
-// http/ includes httplib.
+// cpp-httplib adapter, server side: httplib parses, routes and writes each whole request that the
+// connection stages took; turns its requests into HttpRequest values and back. Only http/ includes httplib.
 #include "http/server.hpp"
 
-#include "common/url.hpp"
+#include "http/connections.hpp"
 
 #include <httplib.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -15,7 +16,6 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -35,17 +35,109 @@ bool is_loopback_host(const std::string& host) {
     return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+namespace {
+
+// Each listener's connections are read by ConnectionStages (http/connections.hpp); httplib parses, routes
+// and writes one whole request at a time through this Stream, which reads only that request's bytes.
+class ConnectionStream final : public httplib::Stream {
+  public:
+    ConnectionStream(Connection& connection, std::chrono::milliseconds write_timeout)
+        : connection_(connection), request_(connection.request()), write_timeout_(write_timeout) {}
+
+    bool is_readable() const override { return read_ < request_.size(); }
+    bool is_writable() const override { return connection_.wait_writable(write_timeout_); }
+    ssize_t read(char* ptr, size_t size) override {
+        const std::size_t count = std::min(size, request_.size() - read_);
+        std::memcpy(ptr, request_.data() + read_, count);
+        read_ += count;
+        return static_cast<ssize_t>(count);
+    }
+    using httplib::Stream::write;
+    ssize_t write(const char* ptr, size_t size) override {
+        return connection_.write(ptr, size, write_timeout_) ? static_cast<ssize_t>(size) : -1;
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        ip = connection_.remote_addr();
+        port = connection_.remote_port();
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        ip = connection_.local_addr();
+        port = connection_.local_port();
+    }
+    socket_t socket() const override { return connection_.fd(); }
+
+  private:
+    Connection& connection_;
+    std::string_view request_;
+    std::size_t read_ = 0;
+    std::chrono::milliseconds write_timeout_;
+};
+
+// What the stages need of the httplib server, whatever its class (Server or SSLServer).
+class ServerHooks {
+  public:
+    virtual ~ServerHooks() = default;
+    // httplib's parsing, routing and writing of one request (Server::process_request).
+    virtual bool process(httplib::Stream& stream, bool close_connection, bool& connection_closed) = 0;
+    virtual std::size_t max_requests_per_connection() const = 0;
+    ConnectionStages* stages = nullptr; // while serving
+};
+
+template <class Base> class BoundedServer final : public Base, public ServerHooks {
+  public:
+    using Base::Base;
+    bool process(httplib::Stream& stream, bool close_connection, bool& connection_closed) override {
+        return this->process_request(stream, close_connection, connection_closed, nullptr);
+    }
+    std::size_t max_requests_per_connection() const override { return this->keep_alive_max_count_; }
+
+  private:
+    // httplib's accept loop calls this for every accepted socket (on its own thread, see StagesQueue):
+    // instead of a worker reading it with httplib's blocking reads, the reading stage takes it.
+    bool process_and_close_socket(socket_t sock) override {
+        stages->adopt(sock);
+        return true;
+    }
+};
+
+// The task queue httplib creates for each accept loop. Its tasks call process_and_close_socket, which
+// only hands the socket over, so they run at once on the accept thread; the stages' threads do the rest.
+class StagesQueue final : public httplib::TaskQueue {
+  public:
+    StagesQueue(ServerHooks& hooks, ConnectionSettings settings, RequestRunner runner)
+        : hooks_(hooks), stages_(std::move(settings), std::move(runner)) {
+        hooks_.stages = &stages_;
+    }
+    ~StagesQueue() override { hooks_.stages = nullptr; }
+    void enqueue(std::function<void()> task) override { task(); }
+    void shutdown() override { stages_.shutdown(); }
+
+  private:
+    ServerHooks& hooks_;
+    ConnectionStages stages_;
+};
+
+// The request a worker is answering, for the error handler (same thread).
+struct Answering {
+    Connection* connection = nullptr;
+    bool last = false;
+};
+thread_local Answering answering;
+
+} // namespace
+
 class HttpServerImpl {
   public:
-    explicit HttpServerImpl(std::unique_ptr<httplib::Server> created)
-        : owned(std::move(created)), server(*owned) {}
-    std::unique_ptr<httplib::Server> owned; // an httplib::SSLServer when serving HTTPS
+    HttpServerImpl(std::unique_ptr<httplib::Server> created, ServerHooks& server_hooks)
+        : owned(std::move(created)), server(*owned), hooks(server_hooks) {}
+    std::unique_ptr<httplib::Server> owned; // a BoundedServer<httplib::Server or httplib::SSLServer>
     httplib::Server& server;
+    ServerHooks& hooks;
+    ConnectionSettings settings;
     // httplib's stop() does nothing until its accept loop runs (and only that loop closes the listening
     // socket), so stop(), serve() and the destructor meet here.
     std::mutex mutex;
     bool bound = false;
-    int port = 0; // the bound port: accepted connections are the sockets with this local port
     bool stop_requested = false;
     bool serve_entered = false;
     std::atomic<bool> serve_returned{false};
@@ -76,11 +168,6 @@ HttpRequest to_request(const httplib::Request& in) {
     return out;
 }
 
-// The methods httplib reads a body for (detail::expect_content in 0.11).
-bool detail_expects_body(const std::string& method) {
-    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE" || method == "PRI";
-}
-
 void apply(const HttpResponse& in, httplib::Response& out) {
     out.status = in.status;
     for (const auto& [name, value] : in.headers)
@@ -88,15 +175,36 @@ void apply(const HttpResponse& in, httplib::Response& out) {
     out.set_content(in.body, in.content_type);
 }
 
-} // namespace
-
-namespace {
-
-// Each connection holds a worker thread for its whole life (cpp-httplib 0.11 blocks per connection).
-// httplib's default of 8 let 8 idle keep-alive or slow clients stop the server; 64 costs about 1 MiB.
+// Workers answer the requests that the reading stage took whole.
 constexpr std::size_t kWorkerThreads = 64;
-// An idle keep-alive connection is closed after this; it also bounds how long an idle one holds a worker.
-constexpr time_t kKeepAliveSeconds = 5;
+// A connection that sends nothing of a (next) request for this long is closed.
+constexpr std::chrono::seconds kKeepAlive{5};
+// One write of an answer to a client that does not read gives up after this.
+constexpr std::chrono::seconds kWriteTimeout{10};
+constexpr std::size_t kMaxConnectionsCeiling = 4096;
+constexpr std::size_t kMaxConnectionsFloor = 64;
+// File descriptors kept for everything else (the ledger, logs, rollback commands, outgoing calls).
+constexpr std::size_t kReservedDescriptors = 128;
+constexpr std::size_t kMinBufferBudget = 32 * 1024 * 1024;
+
+std::size_t default_max_connections() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return kMaxConnectionsCeiling;
+    const auto descriptors = static_cast<std::size_t>(limit.rlim_cur);
+    const std::size_t usable = descriptors > kReservedDescriptors ? descriptors - kReservedDescriptors : 0;
+    return std::clamp(usable, kMaxConnectionsFloor, kMaxConnectionsCeiling);
+}
+
+RequestRunner make_runner(ServerHooks& hooks) {
+    return [&hooks](Connection& connection, bool last, bool& closed) {
+        ConnectionStream stream(connection, kWriteTimeout);
+        answering = {&connection, last};
+        const bool written = hooks.process(stream, last, closed);
+        answering = {};
+        return written;
+    };
+}
 
 int port_of(const sockaddr_storage& address) {
     if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
@@ -105,18 +213,9 @@ int port_of(const sockaddr_storage& address) {
     return -1;
 }
 
-std::string host_of(const sockaddr_storage& address) {
-    char text[INET6_ADDRSTRLEN] = {};
-    if (address.ss_family == AF_INET)
-        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&address)->sin_addr, text, sizeof text);
-    if (address.ss_family == AF_INET6)
-        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr, text, sizeof text);
-    return text;
-}
-
-// This process's sockets whose local port is `port`: the listening one (listening == true) or the
-// accepted connections. httplib keeps them private, so they are found through /proc/self/fd.
-std::vector<int> sockets_on_port(int port, bool listening) {
+// This process's listening sockets whose local port is `port`. httplib keeps its socket private, so it is
+// found through /proc/self/fd.
+std::vector<int> listening_sockets_on_port(int port) {
     std::vector<int> found;
     std::error_code error;
     for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
@@ -128,8 +227,7 @@ std::vector<int> sockets_on_port(int port, bool listening) {
         }
         int accepting = 0;
         socklen_t length = sizeof accepting;
-        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0) continue;
-        if ((accepting != 0) != listening) continue;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0 || accepting == 0) continue;
         sockaddr_storage local{};
         socklen_t local_length = sizeof local;
         if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) continue;
@@ -138,87 +236,25 @@ std::vector<int> sockets_on_port(int port, bool listening) {
     return found;
 }
 
-// Ends the reading side of the connection from `request`, so that httplib closes it instead of reading
-// what follows (an unread body) as another request. Called after the answer is written: httplib checks
-// that a socket is readable-but-not-at-end before it writes. Linux discards data that arrives after
-// shutdown(SHUT_RD); what already arrived is read here and dropped, so memory stays bounded.
-void stop_reading_connection(const httplib::Request& request) {
-    for (const int fd : sockets_on_port(request.local_port, false)) {
-        sockaddr_storage peer{};
-        socklen_t peer_length = sizeof peer;
-        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0) continue;
-        if (port_of(peer) != request.remote_port || host_of(peer) != request.remote_addr) continue;
-        ::shutdown(fd, SHUT_RD);
-        char discarded[16384];
-        for (int reads = 0; reads < 4096; ++reads)
-            if (::recv(fd, discarded, sizeof discarded, MSG_DONTWAIT) <= 0) break;
-        return;
-    }
-}
-
-// The connection whose answer pre_route marked "close after writing". httplib runs pre-routing, the
-// write and then its logger on the connection's worker thread, so a thread-local carries the mark; the
-// peer is part of it so that a mark left by a failed write never applies to another connection.
-struct CloseAfterAnswer {
-    std::string remote_addr;
-    int remote_port = -1;
+struct MadeServer {
+    std::unique_ptr<httplib::Server> server;
+    ServerHooks* hooks = nullptr;
+    SSL_CTX* tls = nullptr;
 };
-thread_local CloseAfterAnswer close_after_answer;
 
-void mark_close_after_answer(const httplib::Request& request, httplib::Response& response) {
-    if (request.get_header_value("Connection") != "close") response.set_header("Connection", "close");
-    close_after_answer = {request.remote_addr, request.remote_port};
-}
-
-// httplib's logger, called after each answer is written.
-void after_answer(const httplib::Request& request) {
-    if (close_after_answer.remote_port < 0) return;
-    const bool marked = close_after_answer.remote_port == request.remote_port &&
-                        close_after_answer.remote_addr == request.remote_addr;
-    close_after_answer = {};
-    if (marked) stop_reading_connection(request);
-}
-
-// Bodies are accepted only with a Content-Length and without encodings: httplib reads chunked bodies,
-// bodies without a length, and gzip/br/deflate bodies (inflated) whole before any limit applies.
-// Answers here, before httplib reads a body: 411 for Transfer-Encoding, 415 for Content-Encoding (both
-// closing the connection, as their bodies stay unread), and a POST, PUT, PATCH or DELETE without a
-// Content-Length is a request without a body (RFC 9112 6.3), passed to the handler at once instead of
-// waiting for the client to close.
-httplib::Server::HandlerResponse pre_route(const httplib::Request& request, httplib::Response& response,
-                                           const HttpHandler& handler) {
-    const bool has_content_length = request.has_header("Content-Length");
-    const std::string encoding = request.get_header_value("Content-Encoding");
-    int status = 0;
-    const char* error = "";
-    if (request.has_header("Transfer-Encoding")) {
-        status = 411;
-        error = "{\"error\":\"Transfer-Encoding is not accepted; send the body with a Content-Length\"}";
-    } else if (request.has_header("Content-Encoding") && encoding != "identity") {
-        status = 415;
-        error = "{\"error\":\"Content-Encoding is not accepted; send the body uncompressed\"}";
-    } else if (!has_content_length && detail_expects_body(request.method)) {
-        apply(handler(to_request(request)), response);
-        mark_close_after_answer(request, response);
-        return httplib::Server::HandlerResponse::Handled;
-    } else {
-        return httplib::Server::HandlerResponse::Unhandled;
+MadeServer make_server(const TlsSettings& tls) {
+    if (!tls.serves_https()) {
+        auto server = std::make_unique<BoundedServer<httplib::Server>>();
+        ServerHooks* hooks = server.get();
+        return {std::move(server), hooks, nullptr};
     }
-    response.status = status;
-    response.set_content(error, "application/json");
-    mark_close_after_answer(request, response);
-    return httplib::Server::HandlerResponse::Handled;
-}
-
-std::unique_ptr<httplib::Server> make_server(const TlsSettings& tls) {
-    if (!tls.serves_https()) return std::make_unique<httplib::Server>();
     for (const std::string* file : {&tls.cert_file, &tls.key_file, &tls.client_ca_file}) {
         if (file->empty()) continue;
         std::FILE* opened = std::fopen(file->c_str(), "rb");
         if (opened == nullptr) throw std::runtime_error("cannot read " + *file + ": " + std::strerror(errno));
         std::fclose(opened);
     }
-    auto server = std::make_unique<httplib::SSLServer>(
+    auto server = std::make_unique<BoundedServer<httplib::SSLServer>>(
         tls.cert_file.c_str(), tls.key_file.c_str(),
         tls.client_ca_file.empty() ? nullptr : tls.client_ca_file.c_str());
     if (server->is_valid() && !tls.client_ca_file.empty() &&
@@ -232,32 +268,46 @@ std::unique_ptr<httplib::Server> make_server(const TlsSettings& tls) {
             (tls.client_ca_file.empty() ? "" : " and tls.client_ca_file " + tls.client_ca_file) +
             ": not a PEM certificate and its matching private key");
     }
-    return server;
+    ServerHooks* hooks = server.get();
+    SSL_CTX* context = server->ssl_context();
+    return {std::move(server), hooks, context};
 }
 
 } // namespace
 
 HttpServer::HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::string too_large_body,
-                       const TlsSettings& tls)
-    : impl_(std::make_unique<HttpServerImpl>(make_server(tls))) {
+                       const TlsSettings& tls, const HttpServerLimits& limits) {
+    MadeServer made = make_server(tls);
+    impl_ = std::make_unique<HttpServerImpl>(std::move(made.server), *made.hooks);
+    ConnectionSettings& settings = impl_->settings;
+    settings.max_body_bytes = max_body_bytes;
+    settings.too_large_body = too_large_body;
+    settings.request_timeout = limits.request_timeout;
+    settings.idle_timeout = kKeepAlive;
+    settings.write_timeout = kWriteTimeout;
+    settings.max_connections =
+        limits.max_connections != 0 ? limits.max_connections : default_max_connections();
+    settings.buffer_budget =
+        limits.buffer_budget != 0 ? limits.buffer_budget : std::max(kMinBufferBudget, 2 * max_body_bytes);
+    settings.worker_threads = kWorkerThreads;
+    settings.max_requests_per_connection = made.hooks->max_requests_per_connection();
+    settings.tls = made.tls;
+
     auto& server = impl_->server;
-    server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+    HttpServerImpl* impl = impl_.get();
+    server.new_task_queue = [impl] {
+        return new StagesQueue(impl->hooks, impl->settings, make_runner(impl->hooks));
+    };
     server.set_tcp_nodelay(true);
-    // Applies to bodies with a Content-Length, the only ones pre_route lets through.
+    // The reading stage refuses larger bodies before this applies.
     server.set_payload_max_length(max_body_bytes);
-    server.set_read_timeout(10, 0);
-    server.set_write_timeout(10, 0);
-    server.set_keep_alive_timeout(kKeepAliveSeconds);
+    // For the Keep-Alive header of answers.
+    server.set_keep_alive_timeout(kKeepAlive.count());
     // httplib's default socket options set SO_REUSEPORT, which lets a second receiver bind the same port
     // and silently take half of the webhooks. SO_REUSEADDR alone still allows a quick restart.
     server.set_socket_options([](socket_t socket) {
         int yes = 1;
         ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    server.set_logger(
-        [](const httplib::Request& request, const httplib::Response&) { after_answer(request); });
-    server.set_pre_routing_handler([handler](const httplib::Request& request, httplib::Response& response) {
-        return pre_route(request, response, handler);
     });
     auto dispatch = [handler](const httplib::Request& request, httplib::Response& response) {
         apply(handler(to_request(request)), response);
@@ -269,9 +319,16 @@ HttpServer::HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::str
     server.Delete(any_path, dispatch);
     server.Patch(any_path, dispatch);
     server.Options(any_path, dispatch);
-    // httplib answers some requests itself (body too large, bad request line): give them JSON bodies.
-    server.set_error_handler([too_large_body](const httplib::Request&, httplib::Response& response) {
+    // httplib answers some requests itself (a request line it cannot parse, a bad Range): JSON bodies, and
+    // the connection is not used again after such a request.
+    server.set_error_handler([too_large_body](const httplib::Request& request, httplib::Response& response) {
         if (!response.body.empty()) return;
+        if (answering.connection != nullptr) {
+            answering.connection->close_after_answer();
+            // httplib adds it itself for the last request or when the client asked.
+            if (!answering.last && request.get_header_value("Connection") != "close")
+                response.set_header("Connection", "close");
+        }
         if (response.status == 413)
             response.set_content(too_large_body, "application/json");
         else
@@ -298,7 +355,7 @@ namespace {
 // listening socket is private to httplib, so find it (a listening socket bound to `port`) and raise
 // its backlog; listen() on a listening socket only changes the backlog.
 void raise_listen_backlog(int port) {
-    for (const int fd : sockets_on_port(port, true))
+    for (const int fd : listening_sockets_on_port(port))
         ::listen(fd, SOMAXCONN);
 }
 
@@ -316,7 +373,6 @@ Result<int> HttpServer::bind(const ListenAddress& address) {
     raise_listen_backlog(port);
     std::lock_guard lock(impl_->mutex);
     impl_->bound = true;
-    impl_->port = port;
     return port;
 }
 
@@ -330,11 +386,14 @@ void HttpServer::serve() {
     // stop() came first: run the accept loop only to have it stopped, which closes the socket.
     std::thread stopper;
     if (stop_at_once) stopper = std::thread([this] { impl_->stop_when_running(); });
+    // Returns after the accept loop ends and the stages have shut down (StagesQueue::shutdown).
     impl_->server.listen_after_bind();
     impl_->serve_returned = true;
     if (stopper.joinable()) stopper.join();
 }
 
+// The accept loop ends; the stages then close the connections waiting for a request at once, and those
+// with a request being answered right after their answer.
 void HttpServer::stop() {
     {
         std::lock_guard lock(impl_->mutex);
@@ -342,19 +401,6 @@ void HttpServer::stop() {
         if (!impl_->serve_entered) return; // serve(), if it comes, stops at once
     }
     impl_->stop_when_running();
-    // serve() returns once every worker is done. A worker waiting on an idle keep-alive connection only
-    // notices after kKeepAliveSeconds, so after a grace second for requests in flight, the connections
-    // still open get their reading side shut: each worker then finishes the answer it is writing, if
-    // any, and ends. Bounded: 10 s at most.
-    using std::chrono::steady_clock;
-    const auto started = steady_clock::now();
-    while (!impl_->serve_returned && steady_clock::now() - started < std::chrono::seconds(10)) {
-        if (steady_clock::now() - started >= std::chrono::seconds(1)) {
-            for (const int fd : sockets_on_port(impl_->port, false))
-                ::shutdown(fd, SHUT_RD);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
 }
 
 } // namespace rollback

@@ -42,18 +42,36 @@ bool is_loopback_host(const std::string& host);
 
 class HttpServerImpl;
 
-// Every request, whatever its method and path, goes to the one handler. Bodies over max_body_bytes get
-// 413 with a JSON error before the handler runs. Bodies must come with a Content-Length: Transfer-Encoding
-// gets 411 and Content-Encoding (other than identity) 415, unread, and the connection is closed; a POST
-// without a Content-Length has an empty body. 64 worker threads, one per open connection; idle keep-alive
-// connections close after 5 s, and stop() ends them within about a second. TCP_NODELAY is on.
-// With tls.cert_file/key_file it serves HTTPS only; with tls.client_ca_file it also requires a client
-// certificate signed by one of those CAs (mutual TLS). A certificate or key that cannot be loaded throws
-// std::runtime_error naming the file (a start-up failure).
+// The listener's bounds beyond the body size (the request head's are in http/request_framing.hpp).
+struct HttpServerLimits {
+    // A request must arrive whole, head and body, within this of its first byte; after it, 408.
+    Duration request_timeout = std::chrono::seconds(10);
+    // Connections open at once; a new one beyond it closes the one that has waited longest (503 if it was
+    // sending a request). 0: the open-file limit (RLIMIT_NOFILE) less 128, at least 64, at most 4096.
+    std::size_t max_connections = 0;
+    // Bytes of unfinished requests held at once, all connections together; beyond it, the largest is
+    // refused with 503. 0: 32 MiB, or twice max_body_bytes when that is more.
+    std::size_t buffer_budget = 0;
+};
+
+// Every request, whatever its method and path, goes to the one handler, and only once it has arrived
+// whole: a reading stage (one thread, epoll) takes the bytes of every connection, so slow clients hold a
+// buffer of what they sent but never a worker, and refuses what breaks a bound with a JSON error and
+// "Connection: close" before httplib parses anything: a request line over 8 KiB (414), a header line over
+// 8 KiB, headers over 64 KiB or more than 100 header lines (431), a body over max_body_bytes (413, with
+// too_large_body), Transfer-Encoding (411; with Content-Length too: 400), Content-Encoding other than
+// identity (415), a malformed or doubled Content-Length, bare LF or CR, NUL or other control characters
+// (400), a request that has not arrived whole within limits.request_timeout (408); a request without a
+// Content-Length has no body. Whole requests go to 64 workers, which answer them with httplib; a
+// keep-alive connection sending nothing for 5 s is closed, and stop() closes the idle ones at once.
+// TCP_NODELAY is on. With tls.cert_file/key_file it serves HTTPS only (the handshake is part of the reading
+// stage); with tls.client_ca_file it also requires a client certificate signed by one of those CAs (mutual
+// TLS). A certificate or key that cannot be loaded throws std::runtime_error naming the file (a start-up
+// failure).
 class HttpServer {
   public:
     HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::string too_large_body,
-               const TlsSettings& tls = {});
+               const TlsSettings& tls = {}, const HttpServerLimits& limits = {});
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

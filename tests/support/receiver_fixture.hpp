@@ -129,6 +129,8 @@ struct ReceiverSetup {
     std::string script_body;
     // The ledger's folder, relative to the config (a test may mount a small file system there first).
     std::string ledger_folder = "data";
+    // YAML lines added at the top level of the config (e.g. "request_read_timeout: 500ms\n").
+    std::string top_level_yaml;
 
     ReceiverSetup& with_services(std::string yaml) {
         services_yaml = std::move(yaml);
@@ -140,6 +142,10 @@ struct ReceiverSetup {
     }
     ReceiverSetup& with_ledger_folder(std::string folder) {
         ledger_folder = std::move(folder);
+        return *this;
+    }
+    ReceiverSetup& with_top_level(std::string yaml) {
+        top_level_yaml = std::move(yaml);
         return *this;
     }
 };
@@ -157,9 +163,8 @@ class TestReceiver {
         dir_.write("secrets/webhook-token", kFixtureWebhookToken + "\n");
         dir_.write("secrets/api-token", kFixtureApiToken + "\n");
         config_path_ =
-            dir_.write("receiver.yml", "listen_address: 127.0.0.1:0\n"
-                                       "ledger: {path: " +
-                                           setup_.ledger_folder +
+            dir_.write("receiver.yml", "listen_address: 127.0.0.1:0\n" + setup_.top_level_yaml +
+                                           "ledger: {path: " + setup_.ledger_folder +
                                            "/ledger.db}\n"
                                            "auth:\n  webhook_token_file: secrets/webhook-token\n"
                                            "  api_token_file: secrets/api-token\n"

@@ -73,6 +73,7 @@ TEST_CASE("an empty document gives every default") {
         CAPTURE(text);
         CHECK(config.source == "test.yml");
         CHECK(config.listen_address == "127.0.0.1:9095");
+        CHECK(config.request_read_timeout == 10s);
         CHECK(config.ledger_path == "data/ledger.db");
         CHECK(config.audit_file.empty());
         CHECK(config.webhook_token_file.empty());
@@ -106,6 +107,7 @@ TEST_CASE("empty sections mean their defaults") {
 TEST_CASE("a full document sets every key") {
     const Config config = parse_ok(R"(
 listen_address: 0.0.0.0:9100
+request_read_timeout: 2m30s
 ledger: {path: state/ledger.db}
 audit: {file: state/audit.jsonl}
 auth:
@@ -133,6 +135,7 @@ services:
 )",
                                    "/srv/rr");
     CHECK(config.listen_address == "0.0.0.0:9100");
+    CHECK(config.request_read_timeout == 150s);
     CHECK(config.ledger_path == "/srv/rr/state/ledger.db");
     CHECK(config.audit_file == "/srv/rr/state/audit.jsonl");
     CHECK(config.webhook_token_file == "/srv/rr/secrets/webhook-token");
@@ -180,15 +183,15 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"audit: {file: \"unterminated\n", "test.yml: YAML syntax error at line 2, column 1: "},
         {"- listen_address\n",
          "test.yml: the top level must be a mapping of settings (known keys: listen_address, "
-         "ledger, audit, auth, tls, defaults, notify, services)"},
+         "request_read_timeout, ledger, audit, auth, tls, defaults, notify, services)"},
         {"just text\n", "test.yml: the top level must be a mapping"},
         {"ledger: {path: a}\n---\nledger: {path: b}\n", "test.yml: found 2 YAML documents"},
         {"? [a, b]\n: c\n", "test.yml: top level: every key must be a non-empty string"},
         {"ledger: {path: a}\nledger: {path: b}\n", "test.yml: ledger: key given more than once; keep one"},
         // Unknown keys at every level.
         {"listen: 1.2.3.4:5\n",
-         "test.yml: listen: unknown key (known keys: listen_address, ledger, audit, auth, "
-         "tls, defaults, notify, services)"},
+         "test.yml: listen: unknown key (known keys: listen_address, request_read_timeout, ledger, audit, "
+         "auth, tls, defaults, notify, services)"},
         {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path)"},
         {"audit: {path: a.jsonl}\n", "test.yml: audit.path: unknown key (known keys: file)"},
         {"auth: {token_file: t}\n",
@@ -245,6 +248,9 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"listen_address: 'http://localhost:9095'\n", "(no scheme such as http://;"},
         {"listen_address: 'local host:9095'\n", "the host may hold only letters, digits, '.', '-' and '_'"},
         // Durations.
+        {"request_read_timeout: 0s\n", "test.yml: request_read_timeout: must be longer than 0s"},
+        {"request_read_timeout: 10x\n", "test.yml: request_read_timeout: \"10x\" is not a duration"},
+        {"request_read_timeout: [10s]\n", "test.yml: request_read_timeout: expected a duration"},
         {"services: {checkout: {watch_window: 15x}}\n",
          "test.yml: services.checkout.watch_window: \"15x\" is not "
          "a duration (use e.g. 500ms, 30s, 15m, 1h30m)"},
