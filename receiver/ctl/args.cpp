@@ -225,11 +225,11 @@ Status build_command(CtlArgs& args, std::map<std::string, std::string>& values,
         auto query = required("query");
         if (!query) return Error{query.error()};
         verify.query = *query;
-        auto threshold_text = required("threshold");
-        if (!threshold_text) return Error{threshold_text.error()};
-        auto threshold = parse_threshold(*threshold_text);
-        if (!threshold) return Error{threshold.error()};
-        verify.threshold = *threshold;
+        if (values.count("threshold")) { // default: HighErrorRate's 5-minute threshold (VerifyArgs)
+            auto threshold = parse_threshold(values["threshold"]);
+            if (!threshold) return Error{threshold.error()};
+            verify.threshold = *threshold;
+        }
         if (values.count("duration")) {
             auto duration = parse_positive_duration("duration", values["duration"], false);
             if (!duration) return Error{duration.error()};
@@ -472,7 +472,7 @@ healthy, ...), is itself a rollback, or has no previous version. Follow it with
   --actor A        Who asked (written to the audit trail).
 )txt" + exit_status;
     case CtlCommand::verify:
-        return R"txt(usage: rollbackctl verify --prometheus URL --query PROMQL --threshold X [<flags>]
+        return R"txt(usage: rollbackctl verify --prometheus URL --query PROMQL [--threshold X] [<flags>]
 
 The post-deploy gate: polls Prometheus' GET /api/v1/query every --interval for --duration (the first
 poll at once, the last when the duration ends) and takes the largest value of the answer. Prints one
@@ -481,9 +481,10 @@ line per poll, e.g. "[ 45s/5m0s] value=0.0031 threshold=0.01 ok".
   --prometheus URL          Prometheus, e.g. http://prometheus:9090 (a path prefix is kept).
   --query PROMQL            An instant query, e.g.
                             max(endpoint:http_requests:error_rate5m{service="checkout"})
-  --threshold X             Fail when a value is over X (a value equal to X passes).
-  --duration DUR            How long to watch (default 5m).
-  --interval DUR            Time between polls (default 15s).
+  --threshold X             Fail when a value is over X (a value equal to X passes; default 0.01,
+                            the HighErrorRate alert's 5-minute threshold).
+  --duration DUR            How long to watch (default 5m, the alert's 5-minute window).
+  --interval DUR            Time between polls (default 15s, Prometheus' evaluation interval).
   --no-data ok|fail         An empty answer (or only NaN): keep polling (ok, default) or fail at once.
   --on-error fail|ignore    No answer or an HTTP error from Prometheus: exit 2 at once (fail, default)
                             or keep polling (ignore; exit 2 if no poll succeeded by the end).

@@ -63,7 +63,7 @@ enum class ErrorPolicy { fail, ignore };
 struct VerifyArgs {
     std::string prometheus_url;
     std::string query;
-    double threshold = 0;
+    double threshold = 0.01; // HighErrorRate's 5-minute threshold (rules/error-rate.rules.yml)
     Duration duration = std::chrono::minutes(5);
     Duration interval = std::chrono::seconds(15);
     NoDataPolicy no_data = NoDataPolicy::ok;

@@ -189,7 +189,6 @@ TEST_CASE("arguments that do not parse: the message names the problem") {
         {{"rollback", "--reason", "x"}, "rollback takes exactly one DEPLOYMENT_ID"},
         {{"verify", "--query", "up", "--threshold", "1"}, "verify needs --prometheus"},
         {{"verify", "--prometheus", "http://p", "--threshold", "1"}, "verify needs --query"},
-        {{"verify", "--prometheus", "http://p", "--query", "up"}, "verify needs --threshold"},
         {{"verify", "--prometheus", "http://p", "--query", "up", "--threshold", "1%"},
          "--threshold: expected a number"},
         {{"verify", "--prometheus", "http://p", "--query", "up", "--threshold", "nan"}, "--threshold"},
@@ -250,3 +249,11 @@ TEST_CASE("base URLs and percent-encoding") {
 
 } // namespace
 } // namespace rollback
+
+TEST_CASE("verify's threshold defaults to the alert's: 0.01 over the 5-minute window, polled every 15s") {
+    auto parsed = rollback::parse_ctl_args({"verify", "--prometheus", "http://p", "--query", "up"}, {});
+    REQUIRE(parsed.ok());
+    CHECK(parsed->verify.threshold == 0.01);
+    CHECK(parsed->verify.duration == std::chrono::minutes(5));
+    CHECK(parsed->verify.interval == std::chrono::seconds(15));
+}
