@@ -688,8 +688,10 @@ TEST_CASE("a repeated ignored alert needs no ledger write: it is answered while 
     REQUIRE(count(f.events(), "alert_ignored") == 1);
 
     const std::string ledger_path = f.dir.file("ledger.db");
-    testing::ChildProcess holder(
-        {"/usr/bin/sqlite3", ledger_path, "BEGIN IMMEDIATE;", ".shell sleep 20", "COMMIT;"});
+    // The holder waits for the lock (a probe below may hold it for a moment); without a timeout its
+    // BEGIN would fail at such a moment and it would sleep without the lock.
+    testing::ChildProcess holder({"/usr/bin/sqlite3", "-cmd", ".timeout 10000", ledger_path,
+                                  "BEGIN IMMEDIATE;", ".shell sleep 20", "COMMIT;"});
     bool locked = false;
     for (int i = 0; i < 100 && !locked; ++i) {
         testing::ChildProcess probe(
