@@ -151,7 +151,7 @@ Connection::Connection(int fd, ssl_st* ssl, std::size_t max_body_bytes, std::ato
 Connection::~Connection() {
     if (ssl_ != nullptr) SSL_free(ssl_);
     ::close(fd_);
-    --open_count_;
+    if (counted_open_) --open_count_;
 }
 
 Connection::Receive Connection::receive(bool keep) {
@@ -199,6 +199,8 @@ void Connection::shut_writing() {
         ERR_clear_error();
         SSL_shutdown(ssl_); // close_notify, without waiting for the client's
     }
+    if (counted_open_) --open_count_;
+    counted_open_ = false;
     ::shutdown(fd_, SHUT_WR);
 }
 
@@ -538,7 +540,8 @@ void ConnectionStages::sweep(Steady::time_point now) {
 }
 
 // Makes room for a new connection: closes the connection waiting longest, preferring one that is only
-// being drained, then one idle between requests; one still sending its request gets a 503 first.
+// being drained, then one idle between requests; one still sending its request (or a new one that has
+// sent nothing yet) gets a 503 first.
 bool ConnectionStages::shed_one() {
     Connection* victim = nullptr;
     auto rank = [](const Connection& connection) {
@@ -546,7 +549,9 @@ bool ConnectionStages::shed_one() {
         case Connection::State::draining:
             return 0;
         case Connection::State::idle:
-            return 1;
+            // A new client whose first bytes have not arrived yet is about to send, not idle: shedding it
+            // would refuse the newcomer instead of the connection that waited longest.
+            return connection.requests_ == 0 ? 3 : 1;
         case Connection::State::handshake:
             return 2;
         case Connection::State::reading:

@@ -85,11 +85,14 @@ class Connection {
 
     Receive receive(bool keep);            // one read; keep: append to received_, else drop
     bool send_now(std::string_view bytes); // without waiting; false if not all of it went out
-    void shut_writing();                   // TLS close_notify, then FIN
+    // TLS close_notify, then FIN. The connection is ending: from here it no longer counts against
+    // max_connections (the client sees the end at once and may connect again before the close).
+    void shut_writing();
 
     int fd_;
     ssl_st* ssl_;
     std::atomic<std::size_t>& open_count_;
+    bool counted_open_ = true; // in open_count_ (until shut_writing or the close)
     State state_ = State::idle;
     std::chrono::steady_clock::time_point since_; // entered the state (reading: the request's first byte)
     ReceivedBytes received_;                      // from the first byte of the request being read

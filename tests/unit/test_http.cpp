@@ -810,6 +810,30 @@ TEST_CASE("beyond max_connections a new connection sheds the one that waited lon
     CHECK(status_of(sending[5]->answer()) == 200);
 }
 
+TEST_CASE("a new connection whose request has not arrived yet is not the one shed: the oldest sender is") {
+    HttpServerLimits limits;
+    limits.max_connections = 4;
+    RunningServer server(echo, {}, limits);
+    std::vector<std::unique_ptr<RawClient>> sending;
+    for (int i = 0; i < 4; ++i) {
+        sending.push_back(std::make_unique<RawClient>(server.port()));
+        REQUIRE(sending.back()->send("GET /slow HTTP/1.1\r\nHost: x\r\n"));
+        std::this_thread::sleep_for(30ms); // oldest first
+    }
+    std::this_thread::sleep_for(100ms); // all four wait in the reading stage
+    // A client connected, its request still on the way (as under load, when the accept comes first).
+    RawClient fresh(server.port());
+    const std::string shed = sending[0]->answer(2s);
+    CAPTURE(shed);
+    CHECK(status_of(shed) == 503);
+    CHECK(sending[0]->closes_within(1s));
+    CHECK(fresh.silent_for(200ms)); // still open
+    REQUIRE(fresh.send("GET /new HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    CHECK(status_of(fresh.answer(2s)) == 200);
+    for (std::size_t i = 1; i < sending.size(); ++i)
+        CHECK(sending[i]->silent_for(1ms));
+}
+
 TEST_CASE("the bytes of unfinished requests are bounded all together: over buffer_budget the largest is "
           "refused with 503, the others go on") {
     HttpServerLimits limits;
