@@ -75,6 +75,9 @@ for program in rollback-receiver rollbackctl; do
 done
 # start_receiver NAME CONFIG: starts the receiver, sets $port from its "listening" log line.
 start_receiver() {
+  # The log exists before the first look at it (the background job opens it only once it runs; a sed
+  # of a missing file would end the test under set -e and pipefail).
+  : >"$work/$1.log"
   "$bin/rollback-receiver" --config.file="$2" >"$work/$1.log" 2>&1 &
   pids+=($!)
   port=""
