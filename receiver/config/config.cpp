@@ -25,12 +25,20 @@ namespace rollback {
 namespace {
 
 constexpr int max_retries = 100;
+constexpr int max_rollback_concurrency = 256;
 
 using KeyList = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 9> top_level_keys = {
-    "listen_address", "request_read_timeout", "ledger", "audit", "auth", "tls", "defaults", "notify",
-    "services"};
+constexpr std::array<std::string_view, 10> top_level_keys = {"listen_address",
+                                                             "request_read_timeout",
+                                                             "rollback_concurrency",
+                                                             "ledger",
+                                                             "audit",
+                                                             "auth",
+                                                             "tls",
+                                                             "defaults",
+                                                             "notify",
+                                                             "services"};
 constexpr std::array<std::string_view, 1> ledger_keys = {"path"};
 constexpr std::array<std::string_view, 1> audit_keys = {"file"};
 constexpr std::array<std::string_view, 2> auth_keys = {"webhook_token_file", "api_token_file"};
@@ -137,6 +145,11 @@ class ConfigReader {
             if (!timeout) return make_error(timeout.error());
             if (timeout->count() <= 0) return fail("request_read_timeout", "must be longer than 0s");
             config.request_read_timeout = *timeout;
+        }
+        if (const YAML::Node* node = find(*entries, "rollback_concurrency")) {
+            auto workers = read_whole_number(*node, "rollback_concurrency", 1, max_rollback_concurrency);
+            if (!workers) return make_error(workers.error());
+            config.rollback_concurrency = *workers;
         }
         if (const YAML::Node* node = find(*entries, "ledger")) {
             auto ledger = read_mapping(*node, "ledger", ledger_keys);
@@ -360,7 +373,7 @@ class ConfigReader {
             rollback.timeout = *duration;
         }
         if (const YAML::Node* value = find(*entries, "retries")) {
-            auto retries = read_retries(*value, path + ".retries");
+            auto retries = read_whole_number(*value, path + ".retries", 0, max_retries);
             if (!retries) return make_error(retries.error());
             rollback.retries = *retries;
         }
@@ -671,8 +684,10 @@ class ConfigReader {
         return targets;
     }
 
-    Result<int> read_retries(const YAML::Node& node, const std::string& path) const {
-        const std::string expected = "expected a whole number from 0 to " + std::to_string(max_retries);
+    // A whole number written in decimal digits, from `min` to `max` (both at most three digits).
+    Result<int> read_whole_number(const YAML::Node& node, const std::string& path, int min, int max) const {
+        const std::string expected =
+            "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max);
         if (!node.IsScalar()) return fail(path, expected);
         const std::string& text = node.Scalar();
         if (text.empty() || text.size() > 3) return fail(path, expected);
@@ -681,7 +696,7 @@ class ConfigReader {
             if (c < '0' || c > '9') return fail(path, expected);
             value = value * 10 + (c - '0');
         }
-        if (value > max_retries) return fail(path, expected);
+        if (value < min || value > max) return fail(path, expected);
         return value;
     }
 

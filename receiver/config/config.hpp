@@ -114,6 +114,9 @@ struct Config {
     // A request must arrive whole (head and body) within this of its first byte; the listener answers 408
     // after it. Read at start.
     Duration request_read_timeout = std::chrono::seconds(10);
+    // At most this many rollbacks run at once (threads, child processes, outgoing calls); further claimed
+    // ones wait in order for a free worker. 1..256. Read at start.
+    int rollback_concurrency = 8;
     std::string ledger_path = "data/ledger.db"; // resolved against the config's folder
     std::string audit_file;                     // empty: no JSON-lines copy; resolved like ledger_path
     std::string webhook_token_file;             // empty: /webhook needs no token; resolved

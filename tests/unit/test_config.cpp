@@ -74,6 +74,7 @@ TEST_CASE("an empty document gives every default") {
         CHECK(config.source == "test.yml");
         CHECK(config.listen_address == "127.0.0.1:9095");
         CHECK(config.request_read_timeout == 10s);
+        CHECK(config.rollback_concurrency == 8);
         CHECK(config.ledger_path == "data/ledger.db");
         CHECK(config.audit_file.empty());
         CHECK(config.webhook_token_file.empty());
@@ -108,6 +109,7 @@ TEST_CASE("a full document sets every key") {
     const Config config = parse_ok(R"(
 listen_address: 0.0.0.0:9100
 request_read_timeout: 2m30s
+rollback_concurrency: 3
 ledger: {path: state/ledger.db}
 audit: {file: state/audit.jsonl}
 auth:
@@ -136,6 +138,7 @@ services:
                                    "/srv/rr");
     CHECK(config.listen_address == "0.0.0.0:9100");
     CHECK(config.request_read_timeout == 150s);
+    CHECK(config.rollback_concurrency == 3);
     CHECK(config.ledger_path == "/srv/rr/state/ledger.db");
     CHECK(config.audit_file == "/srv/rr/state/audit.jsonl");
     CHECK(config.webhook_token_file == "/srv/rr/secrets/webhook-token");
@@ -161,6 +164,12 @@ services:
     CHECK(checkout.rollback.retry_backoff == 1s);
 }
 
+TEST_CASE("rollback_concurrency takes every whole number from 1 to 256") {
+    CHECK(parse_ok("rollback_concurrency: 1\n").rollback_concurrency == 1);
+    CHECK(parse_ok("rollback_concurrency: 256\n").rollback_concurrency == 256);
+    CHECK(parse_ok("rollback_concurrency: '16'\n").rollback_concurrency == 16);
+}
+
 TEST_CASE("any scalar is accepted where a string is expected") {
     CHECK(parse_ok("ledger: {path: 2024}").ledger_path == "2024");
     CHECK(parse_ok("ledger: {path: 'quoted path.db'}").ledger_path == "quoted path.db");
@@ -183,15 +192,15 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"audit: {file: \"unterminated\n", "test.yml: YAML syntax error at line 2, column 1: "},
         {"- listen_address\n",
          "test.yml: the top level must be a mapping of settings (known keys: listen_address, "
-         "request_read_timeout, ledger, audit, auth, tls, defaults, notify, services)"},
+         "request_read_timeout, rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services)"},
         {"just text\n", "test.yml: the top level must be a mapping"},
         {"ledger: {path: a}\n---\nledger: {path: b}\n", "test.yml: found 2 YAML documents"},
         {"? [a, b]\n: c\n", "test.yml: top level: every key must be a non-empty string"},
         {"ledger: {path: a}\nledger: {path: b}\n", "test.yml: ledger: key given more than once; keep one"},
         // Unknown keys at every level.
         {"listen: 1.2.3.4:5\n",
-         "test.yml: listen: unknown key (known keys: listen_address, request_read_timeout, ledger, audit, "
-         "auth, tls, defaults, notify, services)"},
+         "test.yml: listen: unknown key (known keys: listen_address, request_read_timeout, "
+         "rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services)"},
         {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path)"},
         {"audit: {path: a.jsonl}\n", "test.yml: audit.path: unknown key (known keys: file)"},
         {"auth: {token_file: t}\n",
@@ -251,6 +260,18 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"request_read_timeout: 0s\n", "test.yml: request_read_timeout: must be longer than 0s"},
         {"request_read_timeout: 10x\n", "test.yml: request_read_timeout: \"10x\" is not a duration"},
         {"request_read_timeout: [10s]\n", "test.yml: request_read_timeout: expected a duration"},
+        // The bound on rollbacks running at once.
+        {"rollback_concurrency: 0\n",
+         "test.yml: rollback_concurrency: expected a whole number from 1 to 256"},
+        {"rollback_concurrency: 257\n",
+         "test.yml: rollback_concurrency: expected a whole number from 1 to 256"},
+        {"rollback_concurrency: -4\n",
+         "test.yml: rollback_concurrency: expected a whole number from 1 to 256"},
+        {"rollback_concurrency: 1000000\n", "test.yml: rollback_concurrency: expected a whole number"},
+        {"rollback_concurrency: 2.5\n", "test.yml: rollback_concurrency: expected a whole number"},
+        {"rollback_concurrency: eight\n", "test.yml: rollback_concurrency: expected a whole number"},
+        {"rollback_concurrency: [8]\n", "test.yml: rollback_concurrency: expected a whole number"},
+        {"rollback_concurrency:\n", "test.yml: rollback_concurrency: expected a whole number"},
         {"services: {checkout: {watch_window: 15x}}\n",
          "test.yml: services.checkout.watch_window: \"15x\" is not "
          "a duration (use e.g. 500ms, 30s, 15m, 1h30m)"},
