@@ -154,11 +154,11 @@ class Daemon {
             const TlsSettings& new_tls = loaded.config.tls;
             if (loaded.config.listen_address != config_->listen_address ||
                 loaded.config.request_read_timeout != config_->request_read_timeout ||
+                loaded.config.rollback_concurrency != config_->rollback_concurrency ||
                 loaded.config.ledger_path != config_->ledger_path || new_tls.cert_file != old_tls.cert_file ||
                 new_tls.key_file != old_tls.key_file || new_tls.client_ca_file != old_tls.client_ca_file)
-                log_warn(
-                    "listen_address, request_read_timeout, ledger.path and the listener's tls files take "
-                    "effect after a restart");
+                log_warn("listen_address, request_read_timeout, rollback_concurrency, ledger.path and the "
+                         "listener's tls files take effect after a restart");
             if (auto opened = audit_.set_file(loaded.config.audit_file); !opened)
                 throw StartupError(opened.error());
             config_ = std::make_shared<const Config>(std::move(loaded.config));
@@ -177,7 +177,7 @@ class Daemon {
     }
 
     DaemonFlags flags_;
-    std::mutex reload_mutex_;               // guards config_ once serving started
+    std::mutex reload_mutex_;              // guards config_ once serving started
     std::shared_ptr<const Config> config_; // the constructor's; reload() replaces it
     Metrics metrics_;
     SqliteLedger ledger_;

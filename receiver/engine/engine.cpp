@@ -25,7 +25,13 @@ std::string ignore_key(std::string_view reason, const Alert& alert, const std::s
 Engine::Engine(EngineDependencies dependencies, std::shared_ptr<const Config> config)
     : deps_(std::move(dependencies)), own_http_(deps_.http ? nullptr : std::make_unique<NetworkHttpCaller>()),
       http_(deps_.http ? *deps_.http : *own_http_), notifier_(http_, deps_.metrics),
-      config_(std::move(config)) {}
+      config_(std::move(config)),
+      pool_(
+          static_cast<std::size_t>(config_->rollback_concurrency),
+          [this](QueuedRollback& queued) { execute_rollback(queued.target, queued.alert, *queued.config); },
+          [&queued_gauge = deps_.metrics.rollbacks_queued](std::size_t length) {
+              queued_gauge.set({}, static_cast<double>(length));
+          }) {}
 
 Engine::~Engine() {
     shutdown();
@@ -449,17 +455,10 @@ Result<Engine::StartOutcome> Engine::start_rollback(const Deployment& target, co
     deps_.audit.publish(event);
     notify(AuditEventKind::rollback_started, claimed_target, alert, *config, "");
 
-    // Claimed: a thread runs it even if shutdown() began meanwhile (cancel_ then ends it as interrupted), so
+    // Claimed at once, queued for a worker: a repeat of the alert while it waits finds it rolling_back. When
+    // shutdown() began meanwhile the pool takes nothing more, and the claim ends here as interrupted, so
     // that a claim never stays rolling_back in a running receiver.
-    std::lock_guard lock(mutex_);
-    reap_finished_locked();
-    Running& running = running_.emplace_back();
-    running.thread = std::thread([this, &running, claimed_target, alert, config] {
-        execute_rollback(claimed_target, alert, *config);
-        std::lock_guard done_lock(mutex_);
-        running.finished = true;
-        wake_.notify_all();
-    });
+    if (auto refused = pool_.submit({claimed_target, alert, std::move(config)})) end_unstarted(*refused);
     return StartOutcome::started;
 }
 
@@ -512,7 +511,20 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
         {"attempts", std::min(attempt, max_attempts)},
         {"duration_ms", static_cast<long long>(duration * 1000)}};
     numbers.insert(numbers.end(), result.numbers.begin(), result.numbers.end());
+    finish_rollback(target, alert, config, result, numbers);
+}
 
+void Engine::end_unstarted(const QueuedRollback& rollback) {
+    Attempt never_started;
+    never_started.cancelled = true;
+    never_started.description = "not started: the receiver stopped while the rollback waited for a free "
+                                "worker (rollback_concurrency); it is not run again on its own";
+    finish_rollback(rollback.target, rollback.alert, *rollback.config, never_started, {{"attempts", 0}});
+}
+
+void Engine::finish_rollback(const Deployment& target, const Alert& alert, const Config& config,
+                             const Attempt& result,
+                             const std::vector<std::pair<std::string, long long>>& numbers) {
     const bool interrupted = result.cancelled;
     const AuditEventKind kind = result.succeeded ? AuditEventKind::rollback_succeeded
                                 : interrupted    ? AuditEventKind::rollback_interrupted
@@ -554,44 +566,31 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
     if (!interrupted) notify(kind, target, alert, config, result.description);
 }
 
-void Engine::reap_finished_locked() {
-    for (auto it = running_.begin(); it != running_.end();) {
-        if (it->finished) {
-            it->thread.join();
-            it = running_.erase(it);
-        } else {
-            ++it;
-        }
-    }
+std::size_t Engine::running_count() const {
+    return pool_.running();
 }
 
-std::size_t Engine::running_count() const {
-    std::lock_guard lock(mutex_);
-    return static_cast<std::size_t>(
-        std::count_if(running_.begin(), running_.end(), [](const Running& r) { return !r.finished; }));
+std::size_t Engine::queued_count() const {
+    return pool_.queued();
 }
 
 void Engine::wait_idle() {
-    std::unique_lock lock(mutex_);
-    while (true) {
-        reap_finished_locked();
-        if (running_.empty()) return;
-        wake_.wait_for(lock, std::chrono::milliseconds(20));
-    }
+    pool_.wait_idle();
 }
 
 void Engine::shutdown(Duration grace) {
     std::vector<Pending> dropped;
     {
-        std::unique_lock lock(mutex_);
-        if (stopping_ && !timer_thread_.joinable() && running_.empty()) return;
+        std::lock_guard lock(mutex_);
+        if (stopping_ && !timer_thread_.joinable() && pool_.running() == 0) return;
         stopping_ = true;
-        const auto give_up = std::chrono::steady_clock::now() + grace;
-        while (std::chrono::steady_clock::now() < give_up) {
-            reap_finished_locked();
-            if (running_.empty()) break;
-            wake_.wait_for(lock, std::chrono::milliseconds(20));
-        }
+    }
+    // From here no queued rollback starts: they are ended as interrupted below, after the running ones had
+    // their grace (a ledger that fails then gets one try; the next start's sweep marks what is left).
+    const std::vector<QueuedRollback> unstarted = pool_.stop();
+    pool_.wait_idle_for(grace);
+    {
+        std::lock_guard lock(mutex_);
         cancel_ = true;
         for (auto& [id, pending] : pending_)
             dropped.push_back(std::move(pending));
@@ -607,13 +606,13 @@ void Engine::shutdown(Duration grace) {
         if (auto written = deps_.audit.record(event); !written)
             deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
     }
+    for (const QueuedRollback& rollback : unstarted)
+        end_unstarted(rollback);
     {
         std::unique_lock lock(mutex_);
-        while (!running_.empty() || starting_ > 0) {
-            reap_finished_locked();
-            if (!running_.empty() || starting_ > 0) wake_.wait_for(lock, std::chrono::milliseconds(20));
-        }
+        wake_.wait(lock, [this] { return starting_ == 0; });
     }
+    pool_.join();
     // The last messages (a rollback that just ended) get a moment; a dead chat cannot hold up the stop.
     notifier_.stop(std::min<Duration>(grace, std::chrono::seconds(2)));
 }

@@ -5,6 +5,7 @@
 #include "audit/audit.hpp"
 #include "config/config.hpp"
 #include "engine/decision.hpp"
+#include "engine/worker_pool.hpp"
 #include "http/client.hpp"
 #include "ledger/ledger.hpp"
 #include "model/model.hpp"
@@ -14,7 +15,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,15 +79,18 @@ class Engine {
     void start_timer_thread();
 
     // Stops taking new rollbacks, gives running ones up to `grace` to finish, then cancels them (their
-    // deployments become rollback_interrupted), stops the timer thread and joins every thread. Pending
-    // debounced rollbacks are dropped and audited as cancelled (reason shutdown).
+    // deployments become rollback_interrupted), stops the timer thread and joins every thread. Claimed
+    // rollbacks still waiting for a worker never start: they become rollback_interrupted too (reason
+    // shutdown, 0 attempts). Pending debounced rollbacks are dropped and audited as cancelled (reason
+    // shutdown).
     void shutdown(Duration grace = Duration::zero());
 
-    // Blocks until no rollback is running (tests, graceful stop).
+    // Blocks until no rollback is running or waiting for a worker (tests, graceful stop).
     void wait_idle();
     // Blocks until every queued notify: message has been sent or has failed (tests).
     void wait_notifications_sent();
-    std::size_t running_count() const;
+    std::size_t running_count() const; // rollbacks running now: at most the config's rollback_concurrency
+    std::size_t queued_count() const;  // claimed rollbacks waiting for a free worker
 
   private:
     struct Pending {
@@ -96,9 +99,11 @@ class Engine {
         TimePoint due;
         std::set<std::string> firing_fingerprints;
     };
-    struct Running {
-        std::thread thread;
-        std::atomic<bool> finished{false};
+    // A claimed rollback (its deployment is rolling_back) waiting for a worker, with its config generation.
+    struct QueuedRollback {
+        Deployment target;
+        Alert alert;
+        std::shared_ptr<const Config> config;
     };
 
     // What the alerts of one notification are decided against, read once per (service, environment).
@@ -109,14 +114,17 @@ class Engine {
     // Removes the alert from pending rollbacks; cancels those it was the last firing alert of.
     Status handle_resolved(const Alert& alert);
     enum class StartOutcome { started, already_claimed, shutting_down };
-    // Claims the deployment and runs its rollback on a background thread with the settings of `config`
-    // (one config generation for the whole rollback, whatever a reload does meanwhile).
+    // Claims the deployment and queues its rollback for a worker of the pool, to run with the settings of
+    // `config` (one config generation for the whole rollback, whatever a reload does meanwhile).
     Result<StartOutcome> start_rollback(const Deployment& target, const Alert& alert,
                                         std::shared_ptr<const Config> config,
                                         std::string_view trigger = "alert_firing");
     // Whether automatic rollbacks of the service are paused now.
     Result<bool> is_paused(const std::string& service);
     void execute_rollback(const Deployment& target, const Alert& alert, const Config& config);
+    // Ends a claimed rollback that never started (the receiver stopped while it waited for a worker) as
+    // rollback_interrupted, with its audit event: no claim is left rolling_back by a running receiver.
+    void end_unstarted(const QueuedRollback& rollback);
     // Runs a ledger write until it succeeds; gives up only when the engine shuts down (then false).
     bool write_until_stored(std::string_view what, const Ledger::WriteBody& body);
     // One attempt of the service's action (command, webhook or github_workflow).
@@ -130,11 +138,15 @@ class Engine {
     };
     Attempt run_attempt(const Deployment& target, const Alert& alert, const RollbackSettings& rollback,
                         const Config& config);
+    // Stores the outcome (the new state and its event in one transaction, written until stored), then
+    // counts it and sends its notification. `numbers` go into the event's detail.
+    void finish_rollback(const Deployment& target, const Alert& alert, const Config& config,
+                         const Attempt& result,
+                         const std::vector<std::pair<std::string, long long>>& numbers);
     // Queues the service's notify: messages for `event`; never blocks.
     void notify(AuditEventKind event, const Deployment& target, const Alert& alert, const Config& config,
                 const std::string& result);
     AuditEvent event_for(AuditEventKind kind, const Deployment& target, const Alert* alert) const;
-    void reap_finished_locked();
     void update_pending_gauge_locked();
 
     EngineDependencies deps_;
@@ -144,14 +156,16 @@ class Engine {
     mutable std::mutex config_mutex_;
     std::shared_ptr<const Config> config_;
 
-    mutable std::mutex mutex_; // guards pending_, running_, starting_, stopping_
+    mutable std::mutex mutex_; // guards pending_, starting_, stopping_
     std::condition_variable wake_;
     std::map<std::string, Pending> pending_; // by deployment id
-    std::list<Running> running_;
-    int starting_ = 0; // start_rollback calls between their stopping_ check and their thread's start
+    int starting_ = 0; // start_rollback calls between their stopping_ check and handing their claim over
     bool stopping_ = false;
     std::atomic<bool> cancel_{false};
     std::thread timer_thread_;
+    // Runs the claimed rollbacks, config_->rollback_concurrency at a time (the size read at construction),
+    // the others in order. Last: its threads start once everything they use exists.
+    WorkerPool<QueuedRollback> pool_;
 };
 
 } // namespace rollback

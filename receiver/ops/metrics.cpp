@@ -134,6 +134,10 @@ Metrics::Metrics()
                     MetricFamily::Type::counter, {"handler", "code"}),
       pending_rollbacks("rollback_receiver_pending_rollbacks", "Rollbacks waiting for their debounce to end.",
                         MetricFamily::Type::gauge, {}),
+      rollbacks_queued(
+          "rollback_receiver_rollbacks_queued",
+          "Claimed rollbacks waiting for a free worker (at most rollback_concurrency run at once).",
+          MetricFamily::Type::gauge, {}),
       config_reload_success("rollback_receiver_config_last_reload_successful",
                             "Whether the last configuration reload succeeded (1) or kept the old config (0).",
                             MetricFamily::Type::gauge, {}),
@@ -150,14 +154,26 @@ Metrics::Metrics()
                            MetricFamily::Type::counter, {}) {
     build_info.set({ROLLBACK_RECEIVER_VERSION}, 1);
     pending_rollbacks.set({}, 0);
+    rollbacks_queued.set({}, 0);
     config_reload_success.set({}, 1);
     audit_write_failures.add({}, 0);
     ledger_write_retries.add({}, 0);
-    all_ = {&build_info,        &notifications,        &alerts,
-            &audit_repeats,     &deployments_recorded, &rollbacks,
-            &rollback_duration, &rollback_attempts,    &http_request_duration,
-            &http_requests,     &pending_rollbacks,    &config_reload_success,
-            &config_reloads,    &notifications_sent,   &audit_write_failures,
+    all_ = {&build_info,
+            &notifications,
+            &alerts,
+            &audit_repeats,
+            &deployments_recorded,
+            &rollbacks,
+            &rollback_duration,
+            &rollback_attempts,
+            &http_request_duration,
+            &http_requests,
+            &pending_rollbacks,
+            &rollbacks_queued,
+            &config_reload_success,
+            &config_reloads,
+            &notifications_sent,
+            &audit_write_failures,
             &ledger_write_retries};
 }
 

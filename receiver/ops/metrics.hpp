@@ -52,6 +52,7 @@ class Metrics {
     MetricFamily http_request_duration; // {handler}
     MetricFamily http_requests;         // {handler, code}
     MetricFamily pending_rollbacks;     // gauge, debounce timers running
+    MetricFamily rollbacks_queued;      // gauge, claimed rollbacks waiting for a free worker
     MetricFamily config_reload_success; // gauge 1/0
     MetricFamily config_reloads;        // {result}
     MetricFamily notifications_sent;    // {event, result}: notify: messages, result success|failure|dropped

@@ -3,6 +3,7 @@
 #include "ledger/sqlite_ledger.hpp"
 
 #include "support/child_process.hpp"
+#include "support/eventually.hpp"
 #include "support/fakes.hpp"
 #include "support/fault_injecting_ledger.hpp"
 #include "support/ledger_steps.hpp"
@@ -18,6 +19,7 @@
 
 using namespace rollback;
 using namespace std::chrono_literals;
+using rollback::testing::eventually;
 using rollback::testing::FakeHttp;
 using rollback::testing::FakeRunner;
 using rollback::testing::pause_service;
@@ -713,20 +715,6 @@ TEST_CASE("a repeated ignored alert needs no ledger write: it is answered while 
     CHECK(count(f.events(), "alert_ignored") == 1);
 }
 
-namespace {
-
-// Waits (bounded) until `done` holds; false when it never did.
-bool eventually(const std::function<bool()>& done, Duration limit = 5s) {
-    const auto give_up = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > give_up) return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
-
-} // namespace
-
 TEST_CASE("a rollback whose outcome cannot be stored is written again until it is, and counted only then") {
     Fixture f;
     f.record("d1", "v2", "v1");
@@ -794,4 +782,117 @@ TEST_CASE("during shutdown an alert is refused for a retry, never audited as alr
     REQUIRE(manual.ok());
     CHECK(manual->outcome == Outcome::shutting_down);
     CHECK(f.runner.call_count() == 0);
+}
+
+namespace {
+
+std::function<void(Config&)> concurrency(int workers) {
+    return [workers](Config& config) { config.rollback_concurrency = workers; };
+}
+
+// Records deployment "d<i>" of service "svc<i>" for each i, and one notification with a firing alert for
+// each of them, in that order.
+Notification deploy_services(Fixture& f, int count, std::vector<std::string>& services) {
+    for (int i = 0; i < count; ++i) {
+        services.push_back("svc" + std::to_string(i));
+        f.record("d" + std::to_string(i), "v2", "v1", services.back());
+    }
+    f.advance(1min);
+    Notification n = f.notification();
+    const Alert first = n.alerts.front();
+    n.alerts.clear();
+    for (int i = 0; i < count; ++i) {
+        Alert alert = first;
+        alert.labels["service"] = services[static_cast<std::size_t>(i)];
+        alert.fingerprint = "fp" + std::to_string(i);
+        n.alerts.push_back(alert);
+    }
+    return n;
+}
+
+} // namespace
+
+TEST_CASE(
+    "rollback_concurrency: at most that many rollbacks run at once; the rest wait in order, each once") {
+    using Outcome = ManualRollbackResult::Outcome;
+    Fixture f(0s, false, 2, concurrency(2));
+    f.runner.hold_until_released = true;
+    std::vector<std::string> services;
+    const Notification n = deploy_services(f, 10, services);
+    REQUIRE(f.engine->handle_notification(n).ok());
+    REQUIRE(eventually([&] { return f.runner.call_count() == 2; }));
+    CHECK(f.engine->running_count() == 2);
+    CHECK(f.engine->queued_count() == 8);
+    CHECK(f.metrics.rollbacks_queued.value({}) == 8);
+    for (int i = 0; i < 10; ++i) // claimed at once, whether running or waiting for a worker
+        CHECK(f.state_of("d" + std::to_string(i)) == DeploymentState::rolling_back);
+
+    // The same alerts again, and a manual rollback, while 8 wait: each deployment is already claimed.
+    REQUIRE(f.engine->handle_notification(n).ok());
+    CHECK(f.metrics.alerts.value({"ignore", "already_handled"}) == 10);
+    auto manual = f.engine->manual_rollback("d9", "by hand", "bob");
+    REQUIRE(manual.ok());
+    CHECK(manual->outcome == Outcome::refused);
+    CHECK(f.runner.call_count() == 2);
+
+    // One run ends at a time: exactly one waiting rollback starts each time, the oldest first.
+    for (std::size_t started = 3; started <= 10; ++started) {
+        f.runner.release(1);
+        REQUIRE(eventually([&] { return f.runner.call_count() == started; }));
+        CHECK(f.runner.running_now() <= 2);
+        CHECK(f.engine->queued_count() == 10 - started);
+    }
+    f.runner.release(2);
+    f.engine->wait_idle();
+
+    CHECK(f.runner.most_running_at_once() == 2);
+    const std::vector<std::string> order = f.runner.services_run();
+    REQUIRE(order.size() == 10);
+    CHECK(std::set<std::string>(order.begin(), order.begin() + 2) ==
+          std::set<std::string>{services[0], services[1]}); // started together
+    CHECK(std::vector<std::string>(order.begin() + 2, order.end()) ==
+          std::vector<std::string>(services.begin() + 2, services.end()));
+    for (int i = 0; i < 10; ++i) {
+        const std::string id = "d" + std::to_string(i);
+        CHECK(f.state_of(id) == DeploymentState::rolled_back);
+        CHECK(count(f.events(id), "rollback_started") == 1);
+        CHECK(count(f.events(id), "rollback_succeeded") == 1);
+    }
+    CHECK(f.metrics.rollbacks_queued.value({}) == 0);
+    CHECK(f.engine->running_count() == 0);
+}
+
+TEST_CASE("shutdown with rollbacks waiting for a worker: they never start and end interrupted, audited") {
+    Fixture f(0s, false, 2, concurrency(2));
+    f.runner.block_until_cancel = true;
+    std::vector<std::string> services;
+    REQUIRE(f.engine->handle_notification(deploy_services(f, 6, services)).ok());
+    REQUIRE(eventually([&] { return f.runner.call_count() == 2; }));
+    CHECK(f.engine->queued_count() == 4);
+    f.engine->shutdown();
+
+    CHECK(f.runner.call_count() == 2); // none started after shutdown began
+    CHECK(f.runner.most_running_at_once() == 2);
+    CHECK(f.metrics.rollbacks_queued.value({}) == 0);
+    const std::vector<std::string> ran = f.runner.services_run();
+    const std::set<std::string> running(ran.begin(), ran.end());
+    for (int i = 0; i < 6; ++i) {
+        const std::string id = "d" + std::to_string(i);
+        CAPTURE(id);
+        CHECK(f.state_of(id) == DeploymentState::rollback_interrupted);
+        CHECK(f.metrics.rollbacks.value({services[static_cast<std::size_t>(i)], "interrupted"}) == 1);
+        AuditFilter filter;
+        filter.deployment_id = id;
+        auto trail = f.ledger.list_audit(filter);
+        REQUIRE(trail.ok());
+        std::vector<AuditEvent> interrupted;
+        for (const AuditEvent& event : *trail)
+            if (event.event == "rollback_interrupted") interrupted.push_back(event);
+        REQUIRE(interrupted.size() == 1);
+        CHECK(interrupted[0].reason == "shutdown");
+        if (running.count(services[static_cast<std::size_t>(i)]) == 0) {
+            CHECK(interrupted[0].detail.find("\"attempts\":0") != std::string::npos);
+            CHECK(interrupted[0].detail.find("waited for a free worker") != std::string::npos);
+        }
+    }
 }

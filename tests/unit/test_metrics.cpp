@@ -195,6 +195,7 @@ const std::set<std::string> kFamilies{
     "rollback_receiver_http_request_duration_seconds",
     "rollback_receiver_http_requests_total",
     "rollback_receiver_pending_rollbacks",
+    "rollback_receiver_rollbacks_queued",
     "rollback_receiver_config_last_reload_successful",
     "rollback_receiver_config_reloads_total",
     "rollback_receiver_notifications_sent_total",
@@ -220,6 +221,7 @@ void fill_every_family(Metrics& metrics) {
     metrics.http_requests.add({"/webhook", "200"});
     metrics.http_requests.add({"/webhook", "401"});
     metrics.pending_rollbacks.set({}, 2);
+    metrics.rollbacks_queued.set({}, 3);
     metrics.config_reload_success.set({}, 0);
     metrics.config_reloads.add({"failure"});
     metrics.notifications_sent.add({"rollback_started", "success"});
@@ -249,6 +251,7 @@ TEST_CASE("Metrics renders every family with the rollback_receiver_ prefix") {
     CHECK(text.find("rollback_receiver_build_info{version=\"" ROLLBACK_RECEIVER_VERSION "\"} 1\n") !=
           std::string::npos);
     CHECK(text.find("\nrollback_receiver_pending_rollbacks 2\n") != std::string::npos);
+    CHECK(text.find("\nrollback_receiver_rollbacks_queued 3\n") != std::string::npos);
     CHECK(text.find("\nrollback_receiver_config_last_reload_successful 0\n") != std::string::npos);
     CHECK(text.find("\nrollback_receiver_rollback_duration_seconds_count{service=\"checkout\"} 2\n") !=
           std::string::npos);
@@ -258,9 +261,11 @@ TEST_CASE("a fresh Metrics object starts with build_info, no pending rollbacks a
     Metrics metrics;
     CHECK(metrics.build_info.value({ROLLBACK_RECEIVER_VERSION}) == 1);
     CHECK(metrics.pending_rollbacks.value({}) == 0);
+    CHECK(metrics.rollbacks_queued.value({}) == 0);
     CHECK(metrics.config_reload_success.value({}) == 1);
     const std::string text = metrics.render();
     CHECK(text.find("\nrollback_receiver_pending_rollbacks 0\n") != std::string::npos);
+    CHECK(text.find("\nrollback_receiver_rollbacks_queued 0\n") != std::string::npos);
     CHECK(text.find("\nrollback_receiver_config_last_reload_successful 1\n") != std::string::npos);
 }
 
