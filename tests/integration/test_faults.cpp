@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -628,4 +629,117 @@ TEST_CASE("read-only ledger: the file system turns read-only under the daemon; 5
     receiver.start();
     CHECK(receiver.record("while-ro", "checkout", "v3", "v2").status == 201);
     CHECK(receiver.stop() == 0);
+}
+
+namespace {
+
+// A receiver with `rollback_concurrency` whose script counts the runs going on at once: each run holds a
+// file in running/ while it sleeps and appends how many it saw there (itself included) to concurrency.txt.
+ReceiverSetup concurrency_counting_setup(int rollback_concurrency, const std::string& sleep_seconds) {
+    return ReceiverSetup()
+        .with_top_level("rollback_concurrency: " + std::to_string(rollback_concurrency) + "\n")
+        .with_script("here=$(dirname \"$0\")/..\n"
+                     "mkdir -p \"$here/running\"\n"
+                     "touch \"$here/running/$ROLLBACK_DEPLOYMENT_ID\"\n"
+                     "ls \"$here/running\" | wc -l >> \"$here/concurrency.txt\"\n"
+                     "sleep " +
+                     sleep_seconds +
+                     "\n"
+                     "rm \"$here/running/$ROLLBACK_DEPLOYMENT_ID\"\n");
+}
+
+// One notification with a firing alert for each service.
+std::string firing_notification_for_all(const std::vector<std::string>& services, TimePoint starts_at) {
+    json body = json::parse(firing_notification_for(services.front(), starts_at, "a000000000000000"));
+    const json first = body["alerts"][0];
+    body["alerts"] = json::array();
+    for (std::size_t i = 0; i < services.size(); ++i) {
+        json alert = first;
+        alert["labels"]["service"] = services[i];
+        char fingerprint[17];
+        std::snprintf(fingerprint, sizeof fingerprint, "%016zx", i + 1);
+        alert["fingerprint"] = fingerprint;
+        body["alerts"].push_back(alert);
+    }
+    body["groupLabels"] = json::object();
+    return body.dump();
+}
+
+// Records deployment "<prefix><i>" of service "svc<i>" for each i below `count`; the services, in order.
+std::vector<std::string> record_one_per_service(const TestReceiver& receiver, const std::string& prefix,
+                                                int count) {
+    std::vector<std::string> services;
+    for (int i = 0; i < count; ++i) {
+        services.push_back("svc" + std::to_string(i));
+        REQUIRE(receiver.record(prefix + std::to_string(i), services.back(), "v2", "v1").status == 201);
+    }
+    return services;
+}
+
+double gauge_value(const std::string& metrics_text, const std::string& name) {
+    const std::string prefix = "\n" + name + " ";
+    const auto at = metrics_text.find(prefix);
+    if (at == std::string::npos) return -1;
+    return std::stod(metrics_text.substr(at + prefix.size()));
+}
+
+} // namespace
+
+TEST_CASE(
+    "one notification for 50 services with rollback_concurrency 4: never more than 4 at once, each once") {
+    TestReceiver receiver(concurrency_counting_setup(4, "0.3"));
+    receiver.start();
+    const std::vector<std::string> services = record_one_per_service(receiver, "bulk-", 50);
+    const auto answer = receiver.webhook(firing_notification_for_all(services, Clock::now() + 1s));
+    REQUIRE(answer.status == 200);
+    // Every rollback was claimed before the answer; with 4 workers and 0.3 s each most of them still wait.
+    const auto during = http_request(receiver.url(), "GET", "/metrics");
+    CHECK(gauge_value(during.body, "rollback_receiver_rollbacks_queued") > 0);
+
+    for (int i = 0; i < 50; ++i) {
+        const std::string id = "bulk-" + std::to_string(i);
+        CHECK(receiver.wait_for_state(id, {"rolled_back", "rollback_failed"}, 60s) == "rolled_back");
+    }
+    const std::vector<std::string> runs = receiver.runs();
+    CHECK(runs.size() == 50);
+    CHECK(std::set<std::string>(runs.begin(), runs.end()).size() == 50);
+    const std::vector<std::string> seen = lines_of(receiver.dir().file("concurrency.txt"));
+    REQUIRE(seen.size() == 50);
+    int most = 0;
+    for (const std::string& line : seen)
+        most = std::max(most, std::stoi(line));
+    MESSAGE("at most " << most << " rollbacks ran at once");
+    CHECK(most <= 4);
+    CHECK(most >= 2); // they do run side by side
+    const auto after = http_request(receiver.url(), "GET", "/metrics");
+    CHECK(gauge_value(after.body, "rollback_receiver_rollbacks_queued") == 0);
+    CHECK(after.body.find("rollback_receiver_rollbacks_total{service=\"svc49\",result=\"succeeded\"} 1") !=
+          std::string::npos);
+}
+
+TEST_CASE("SIGTERM with rollbacks waiting for a worker: the running ones finish, the waiting ones end "
+          "interrupted and are never run") {
+    TestReceiver receiver(concurrency_counting_setup(2, "1"));
+    receiver.start();
+    const std::vector<std::string> services = record_one_per_service(receiver, "wait-", 12);
+    REQUIRE(receiver.webhook(firing_notification_for_all(services, Clock::now() + 1s)).status == 200);
+    for (int i = 0; i < 500 && receiver.runs().empty(); ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE_FALSE(receiver.runs().empty());
+    CHECK(receiver.stop() == 0); // the running ones finish within the 10 s grace
+
+    const std::vector<std::string> runs = receiver.runs();
+    const std::set<std::string> ran(runs.begin(), runs.end());
+    CHECK(runs.size() == ran.size());
+    CHECK(ran.size() <= 4); // 2 at once; the grace does not start waiting ones
+    LedgerFile ledger(receiver.ledger_path());
+    CHECK(ids_in_state(ledger, "rolling_back").empty());
+    CHECK(ids_in_state(ledger, "rolled_back") == ran);
+    const std::set<std::string> interrupted = ids_in_state(ledger, "rollback_interrupted");
+    CHECK(interrupted.size() == 12 - ran.size());
+    const auto shutdown_events =
+        ledger.column("SELECT deployment_id FROM audit_events WHERE event = 'rollback_interrupted' AND "
+                      "reason = 'shutdown' AND detail LIKE '%\"attempts\":0%'");
+    CHECK(std::set<std::string>(shutdown_events.begin(), shutdown_events.end()) == interrupted);
+    CHECK(shutdown_events.size() == interrupted.size());
 }
