@@ -55,9 +55,15 @@ class WorkingDirectoryGuard {
 
 void write_file(const std::string& path, const std::string& content) {
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    REQUIRE(out.good());
+    {
+        std::ofstream out(path, std::ios::binary);
+        out << content;
+        REQUIRE(out.good());
+    }
+    // Whatever the umask: load_config refuses secret files their group or others may write.
+    std::filesystem::permissions(path,
+                                 std::filesystem::perms::group_write | std::filesystem::perms::others_write,
+                                 std::filesystem::perm_options::remove);
 }
 
 Config parse_ok(const std::string& yaml, const std::string& base_dir = "") {
