@@ -726,10 +726,10 @@ class ConfigReader {
 // others may write is refused like every secret file (check_files_readable).
 Status read_token(const Config& config, const std::string& key, const std::string& file, std::string& token) {
     if (file.empty()) return ok_status();
-    if (auto private_file = check_not_writable_by_others(file); !private_file)
-        return make_error(config.source + ": " + key + ": " + private_file.error());
     auto content = read_file(file);
     if (!content) return make_error(config.source + ": " + key + ": " + content.error());
+    if (auto private_file = check_not_writable_by_others(file); !private_file)
+        return make_error(config.source + ": " + key + ": " + private_file.error());
     const std::string_view trimmed = trim(*content);
     if (trimmed.empty()) {
         return make_error(config.source + ": " + key + ": " + file + " is empty; put the bearer token in it");
