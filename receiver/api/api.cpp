@@ -6,6 +6,7 @@
 #include "ops/logging.hpp"
 
 #include <charconv>
+#include <optional>
 
 namespace rollback {
 namespace {
@@ -42,6 +43,36 @@ HttpResponse unauthorized(std::string_view what) {
     return response;
 }
 
+HttpResponse read_only_token() {
+    return error_response(403,
+                          "this is the read token (auth.read_token_file): it may only read (GET /api/v1/*); "
+                          "recording, pausing, resuming, rolling back and reloading need the API token "
+                          "(auth.api_token_file)");
+}
+
+// Percent-decodes one path segment ("a%2Fb" -> "a/b"); nullopt for a malformed escape.
+std::optional<std::string> decode_path_segment(std::string_view segment) {
+    auto hex_value = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string decoded;
+    for (std::size_t i = 0; i < segment.size(); ++i) {
+        if (segment[i] != '%') {
+            decoded += segment[i];
+            continue;
+        }
+        if (i + 2 >= segment.size()) return std::nullopt;
+        const int high = hex_value(segment[i + 1]), low = hex_value(segment[i + 2]);
+        if (high < 0 || low < 0) return std::nullopt;
+        decoded += static_cast<char>(high * 16 + low);
+        i += 2;
+    }
+    return decoded;
+}
+
 // `limit` query parameter: 1..1000, default 100.
 Result<int> read_limit(const HttpRequest& request) {
     auto it = request.query.find("limit");
@@ -59,7 +90,8 @@ std::string query_value(const HttpRequest& request, const std::string& name) {
     return it == request.query.end() ? std::string() : it->second;
 }
 
-// Matches `path` against a route pattern segment by segment; "{id}" matches one non-empty segment.
+// Matches the path as sent against a route pattern segment by segment: a literal segment only as written
+// ("/%2D/reload" is not "/-/reload"); "{id}" matches one non-empty segment, percent-decoded into `id`.
 bool matches(std::string_view pattern, std::string_view path, std::string& id) {
     while (!pattern.empty() && !path.empty()) {
         const auto pattern_end = pattern.find('/', 1);
@@ -68,7 +100,9 @@ bool matches(std::string_view pattern, std::string_view path, std::string& id) {
         const std::string_view path_segment = path.substr(0, path_end);
         if (pattern_segment == "/{id}") {
             if (path_segment.size() < 2) return false;
-            id = std::string(path_segment.substr(1));
+            auto decoded = decode_path_segment(path_segment.substr(1));
+            if (!decoded || decoded->empty()) return false;
+            id = std::move(*decoded);
         } else if (pattern_segment != path_segment) {
             return false;
         }
@@ -112,55 +146,56 @@ struct Api::Route {
         Handler handler;
     };
     const char* pattern; // "{id}" matches one path segment; also the handler label of the metrics
-    bool needs_api_token;
+    RouteToken token;
     std::vector<Method> methods; // in the order the Allow header of a 405 lists them
 };
 
 const std::vector<Api::Route>& Api::routes() {
     using Request = const HttpRequest&;
     using Id = const std::string&;
-    // Everything under /api/v1 needs the API token; /webhook checks the webhook token itself.
+    // /webhook needs the webhook token; /api/v1/* and /-/reload the API token (GET: or the read token).
+    constexpr RouteToken webhook = RouteToken::webhook, api_token = RouteToken::api, none = RouteToken::none;
     static const std::vector<Route> table{
-        {"/webhook", false, {{"POST", [](Api& api, Request request, Id) { return api.webhook(request); }}}},
+        {"/webhook", webhook, {{"POST", [](Api& api, Request request, Id) { return api.webhook(request); }}}},
         {"/api/v1/deployments",
-         true,
+         api_token,
          {{"GET", [](Api& api, Request request, Id) { return api.list_deployments(request); }},
           {"POST", [](Api& api, Request request, Id) { return api.record_deployment(request); }}}},
         {"/api/v1/deployments/{id}",
-         true,
+         api_token,
          {{"GET", [](Api& api, Request, Id id) { return api.get_deployment(id); }}}},
         {"/api/v1/deployments/{id}/rollback",
-         true,
+         api_token,
          {{"POST", [](Api& api, Request request, Id id) { return api.manual_rollback(id, request); }}}},
-        {"/api/v1/services", true, {{"GET", [](Api& api, Request, Id) { return api.list_pauses(); }}}},
+        {"/api/v1/services", api_token, {{"GET", [](Api& api, Request, Id) { return api.list_pauses(); }}}},
         {"/api/v1/services/{id}/pause",
-         true,
+         api_token,
          {{"POST", [](Api& api, Request request, Id id) { return api.pause(id, request); }}}},
         {"/api/v1/services/{id}/resume",
-         true,
+         api_token,
          {{"POST", [](Api& api, Request, Id id) { return api.resume(id); }}}},
         {"/api/v1/audit",
-         true,
+         api_token,
          {{"GET", [](Api& api, Request request, Id) { return api.list_audit(request); }}}},
         {"/metrics",
-         false,
+         none,
          {{"GET",
            [](Api& api, Request, Id) {
                return text_response(200, api.deps_.metrics.render(),
                                     "text/plain; version=0.0.4; charset=utf-8");
            }}}},
         {"/-/healthy",
-         false,
+         none,
          {{"GET", [](Api&, Request, Id) { return text_response(200, "rollback-receiver is Healthy.\n"); }}}},
         {"/-/ready",
-         false,
+         none,
          {{"GET",
            [](Api& api, Request, Id) {
                return api.ready_ ? text_response(200, "rollback-receiver is Ready.\n")
                                  : text_response(503, "rollback-receiver is not ready.\n");
            }}}},
         {"/-/reload",
-         false,
+         api_token,
          {{"POST", [](Api& api, Request, Id) { return api.reload(); }},
           {"PUT", [](Api& api, Request, Id) { return api.reload(); }}}},
     };
@@ -184,15 +219,7 @@ HttpResponse Api::route(const HttpRequest& request, std::string& handler_name) {
             response.headers.emplace_back("Allow", allow);
             return response;
         }
-        if (candidate.needs_api_token) {
-            std::string api_token;
-            {
-                std::lock_guard lock(secrets_mutex_);
-                api_token = secrets_.api_token;
-            }
-            if (!is_authorized(request.header("authorization"), api_token))
-                return unauthorized("auth.api_token_file");
-        }
+        if (auto refused = guard(candidate.token, request)) return std::move(*refused);
         return handler(*this, request, id);
     }
     return error_response(
@@ -201,17 +228,51 @@ HttpResponse Api::route(const HttpRequest& request, std::string& handler_name) {
                  "/metrics, /-/healthy, /-/ready, /-/reload)");
 }
 
-HttpResponse Api::webhook(const HttpRequest& request) {
+std::optional<HttpResponse> Api::guard(RouteToken token, const HttpRequest& request) {
+    if (token == RouteToken::none) return std::nullopt;
     std::string webhook_token;
+    ApiTokens api_tokens;
     {
         std::lock_guard lock(secrets_mutex_);
         webhook_token = secrets_.webhook_token;
+        api_tokens = {secrets_.api_token, secrets_.read_token};
     }
-    if (!is_authorized(request.header("authorization"), webhook_token)) {
+    const bool write = is_write_method(request.method);
+    const bool credential_free =
+        token == RouteToken::webhook ? webhook_token.empty() : api_tokens.api.empty();
+    if (write) {
+        const std::string refusal = cross_site_refusal(
+            {request.header("origin"), request.header("host"), request.header("sec-fetch-site")},
+            credential_free);
+        if (!refusal.empty()) return error_response(403, refusal);
+    }
+    const std::string authorization = request.header("authorization");
+    if (token == RouteToken::webhook && !is_authorized(authorization, webhook_token)) {
         deps_.metrics.notifications.add({"unauthorized"});
         return unauthorized(
             "auth.webhook_token_file (Alertmanager: http_config.authorization.credentials_file)");
     }
+    if (token == RouteToken::api) {
+        switch (check_api_access(authorization, api_tokens, write)) {
+        case ApiAccess::allowed:
+            break;
+        case ApiAccess::unauthorized:
+            return unauthorized(api_tokens.read.empty()
+                                    ? "auth.api_token_file"
+                                    : "auth.api_token_file (or, to read, auth.read_token_file)");
+        case ApiAccess::read_only:
+            return read_only_token();
+        }
+    }
+    if (write && credential_free && !request.body.empty() &&
+        !has_json_content_type(request.header("content-type")))
+        return error_response(415, "Content-Type: \"" + request.header("content-type") +
+                                       "\": send the body as Content-Type: application/json (without tokens "
+                                       "configured, a write must say so: a page of another site cannot)");
+    return std::nullopt;
+}
+
+HttpResponse Api::webhook(const HttpRequest& request) {
     auto notification = parse_webhook(request.body);
     if (!notification) {
         deps_.metrics.notifications.add({"invalid"});
@@ -238,8 +299,8 @@ HttpResponse Api::record_deployment(const HttpRequest& request) {
     const TimePoint now = deps_.now();
     if (parsed->deployed_at && *parsed->deployed_at > now + kMaxDeployedAtAhead) {
         deps_.metrics.deployments_recorded.add({"invalid"});
-        return error_response(400, "deployed_at: " + format_rfc3339_ms(*parsed->deployed_at) + " is more than " +
-                                       format_duration(kMaxDeployedAtAhead) +
+        return error_response(400, "deployed_at: " + format_rfc3339_ms(*parsed->deployed_at) +
+                                       " is more than " + format_duration(kMaxDeployedAtAhead) +
                                        " in the future; send the time the deployment happened, or leave "
                                        "deployed_at out to use the time the request arrives");
     }
@@ -398,7 +459,8 @@ HttpResponse Api::pause(const std::string& service, const HttpRequest& request) 
     // The pause and its event in one transaction.
     auto written = deps_.ledger.write("pausing \"" + service + "\"", [&](LedgerTransaction& transaction) {
         if (auto stored = transaction.pause_service(pause); !stored) return stored;
-        if (auto appended = transaction.append_audit(event); !appended) return Status(Error{appended.error()});
+        if (auto appended = transaction.append_audit(event); !appended)
+            return Status(Error{appended.error()});
         return ok_status();
     });
     if (!written)
@@ -416,7 +478,8 @@ HttpResponse Api::resume(const std::string& service) {
         if (!removed) return Status(Error{removed.error()});
         resumed = *removed;
         if (!resumed) return ok_status();
-        if (auto appended = transaction.append_audit(event); !appended) return Status(Error{appended.error()});
+        if (auto appended = transaction.append_audit(event); !appended)
+            return Status(Error{appended.error()});
         return ok_status();
     });
     if (!written)
@@ -437,9 +500,10 @@ HttpResponse Api::list_pauses() {
 
 HttpResponse Api::reload() {
     if (!deps_.reload) return error_response(500, "reload is not available");
-    auto reloaded = deps_.reload();
-    if (!reloaded)
-        return error_response(500, "config not reloaded, the old one stays in use: " + reloaded.error());
+    // The reason goes to the log only: a config error may quote a secret (a notify URL is one).
+    if (!deps_.reload())
+        return error_response(500, "the new configuration was rejected; the old one stays in force; see the "
+                                   "receiver's log for why");
     return json_response(200, "{\"status\":\"reloaded\"}");
 }
 

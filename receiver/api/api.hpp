@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace rollback {
 
@@ -37,11 +38,17 @@ class Api {
     HttpResponse handle(const HttpRequest& request);
 
   private:
-    // One row of the route table: the path pattern, whether it needs the API token, and the handler of
-    // each method it takes. route() matches the rows in order and calls the handler of the first match.
+    // The token a route checks: none, the webhook token, or the API token (GET also the read token).
+    enum class RouteToken { none, webhook, api };
+    // One row of the route table: the path pattern, its token, and the handler of each method it takes.
+    // route() matches the rows in order and calls the handler of the first match.
     struct Route;
     static const std::vector<Route>& routes();
     HttpResponse route(const HttpRequest& request, std::string& handler_name);
+    // The refusal of a request the route's token rules do not let through, in this order: a write from a
+    // page of another site 403, a missing or wrong token 401, the read token on a write 403, a write with a
+    // body that is not application/json on a route without a token 415. nullopt: let it through.
+    std::optional<HttpResponse> guard(RouteToken token, const HttpRequest& request);
     HttpResponse webhook(const HttpRequest& request);
     HttpResponse record_deployment(const HttpRequest& request);
     // The deployment_recorded event of a created deployment and a deployment_superseded event for each

@@ -1,7 +1,9 @@
-// Authorization header parsing (Bearer, Basic) and constant-time token comparison.
+// Authorization header parsing (Bearer, Basic), constant-time token comparison, the read-only token and the
+// cross-site rules for writes.
 #include "api/auth.hpp"
 
 #include "common/text.hpp"
+#include "http/server.hpp" // is_loopback_host
 
 #include <algorithm>
 #include <cctype>
@@ -42,6 +44,22 @@ std::string base64_decode(std::string_view text) {
     return out;
 }
 
+std::string lower_case(std::string_view text) {
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    return lower;
+}
+
+// The host of "host[:port]" or "[v6]:port", without brackets.
+std::string_view host_of_authority(std::string_view authority) {
+    if (!authority.empty() && authority.front() == '[') {
+        const auto close = authority.find(']');
+        return close == std::string_view::npos ? std::string_view() : authority.substr(1, close - 1);
+    }
+    return authority.substr(0, authority.find(':'));
+}
+
 } // namespace
 
 bool constant_time_equals(std::string_view a, std::string_view b) {
@@ -67,6 +85,46 @@ bool is_authorized(std::string_view authorization_header, std::string_view expec
         return constant_time_equals(std::string_view(decoded).substr(colon + 1), expected_token);
     }
     return false;
+}
+
+ApiAccess check_api_access(std::string_view authorization_header, const ApiTokens& tokens, bool write) {
+    if (tokens.api.empty()) return ApiAccess::allowed;
+    const bool api_token = is_authorized(authorization_header, tokens.api);
+    const bool read_token = !tokens.read.empty() && is_authorized(authorization_header, tokens.read);
+    if (api_token) return ApiAccess::allowed;
+    if (!read_token) return ApiAccess::unauthorized;
+    return write ? ApiAccess::read_only : ApiAccess::allowed;
+}
+
+bool is_write_method(std::string_view method) {
+    return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+std::string cross_site_refusal(const RequestOrigin& request, bool credential_free) {
+    const std::string fetch_site = lower_case(trim(request.sec_fetch_site));
+    if (!fetch_site.empty() && fetch_site != "same-origin" && fetch_site != "none")
+        return "Sec-Fetch-Site: " + fetch_site + ": a page of another site may not change anything here";
+    const std::string origin = lower_case(trim(request.origin));
+    if (origin.empty()) return "";
+    const auto scheme_end = origin.find("://");
+    const std::string_view authority = scheme_end == std::string::npos
+                                           ? std::string_view()
+                                           : std::string_view(origin).substr(scheme_end + 3);
+    const std::string_view scheme = std::string_view(origin).substr(0, scheme_end);
+    if (authority.empty() || (scheme != "http" && scheme != "https") ||
+        authority != lower_case(trim(request.host)))
+        return "Origin: " + origin +
+               " is not this receiver; a page of another site may not change anything here";
+    if (credential_free && !is_loopback_host(std::string(host_of_authority(authority))))
+        return "Origin: " + origin +
+               " is not a loopback address; without tokens only pages on 127.0.0.1, [::1] or localhost may "
+               "change anything here";
+    return "";
+}
+
+bool has_json_content_type(std::string_view content_type_header) {
+    const std::string_view media_type = trim(content_type_header.substr(0, content_type_header.find(';')));
+    return lower_case(media_type) == "application/json";
 }
 
 } // namespace rollback

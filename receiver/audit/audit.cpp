@@ -2,6 +2,7 @@
 #include "audit/audit.hpp"
 
 #include "codec/codec.hpp"
+#include "common/files.hpp"
 #include "ops/logging.hpp"
 
 #include <cerrno>
@@ -19,11 +20,14 @@ Status AuditTrail::set_file(const std::string& path) {
     if (path == file_path_) return ok_status();
     UniqueFd fd;
     if (!path.empty()) {
-        std::error_code ignored;
-        const auto parent = std::filesystem::path(path).parent_path();
-        if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
-        fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-        if (!fd.valid()) return make_error("audit.file: cannot open " + path + ": " + std::strerror(errno));
+        // Private like the ledger it copies: the folder 0700 and the file 0600 when created, whatever the
+        // umask.
+        const std::string folder = std::filesystem::path(path).parent_path().string();
+        if (auto created = create_private_folders(folder); !created)
+            return make_error("audit.file: " + created.error());
+        auto opened = open_private_file(path, O_WRONLY | O_APPEND);
+        if (!opened) return make_error("audit.file: " + opened.error());
+        fd = std::move(*opened);
     }
     file_ = std::move(fd);
     file_path_ = path;

@@ -41,7 +41,8 @@ constexpr std::array<std::string_view, 10> top_level_keys = {"listen_address",
                                                              "services"};
 constexpr std::array<std::string_view, 1> ledger_keys = {"path"};
 constexpr std::array<std::string_view, 1> audit_keys = {"file"};
-constexpr std::array<std::string_view, 2> auth_keys = {"webhook_token_file", "api_token_file"};
+constexpr std::array<std::string_view, 3> auth_keys = {"webhook_token_file", "api_token_file",
+                                                       "read_token_file"};
 constexpr std::array<std::string_view, 5> defaults_keys = {"service_label", "environment_label",
                                                            "watch_window", "debounce", "rollback"};
 constexpr std::array<std::string_view, 4> service_keys = {"watch_window", "debounce", "rollback", "notify"};
@@ -252,7 +253,7 @@ class ConfigReader {
         if (node.IsMap()) {
             for (const auto& pair : node) {
                 const std::string key = pair.first.IsScalar() ? pair.first.Scalar() : std::string();
-                if (key == "webhook_token" || key == "api_token") {
+                if (key == "webhook_token" || key == "api_token" || key == "read_token") {
                     return fail("auth." + key,
                                 "tokens are not allowed in the config file; put the token in a "
                                 "file and set auth." +
@@ -265,10 +266,16 @@ class ConfigReader {
         for (const auto& [key, value] : *entries) {
             auto text = read_path(value, "auth." + key);
             if (!text) return make_error(text.error());
-            std::string& field =
-                key == "webhook_token_file" ? config.webhook_token_file : config.api_token_file;
+            std::string& field = key == "webhook_token_file" ? config.webhook_token_file
+                                 : key == "api_token_file"   ? config.api_token_file
+                                                             : config.read_token_file;
             field = resolve_path(*text, base_dir_);
         }
+        if (!config.read_token_file.empty() && config.api_token_file.empty())
+            return fail(
+                "auth.read_token_file",
+                "a read token needs auth.api_token_file too: without the API token the API is open to "
+                "everyone who can reach it, reads and writes alike");
         return ok_status();
     }
 
@@ -730,11 +737,14 @@ class ConfigReader {
     std::string base_dir_;
 };
 
-// Reads one token file named by `key` into `token`; the token itself never appears in a message.
+// Reads one token file named by `key` into `token`; the token itself never appears in a message. A file
+// others may write is refused like every secret file (check_files_readable).
 Status read_token(const Config& config, const std::string& key, const std::string& file, std::string& token) {
     if (file.empty()) return ok_status();
     auto content = read_file(file);
     if (!content) return make_error(config.source + ": " + key + ": " + content.error());
+    if (auto private_file = check_not_writable_by_others(file); !private_file)
+        return make_error(config.source + ": " + key + ": " + private_file.error());
     const std::string_view trimmed = trim(*content);
     if (trimmed.empty()) {
         return make_error(config.source + ": " + key + ": " + file + " is empty; put the bearer token in it");
@@ -747,8 +757,27 @@ Status read_token(const Config& config, const std::string& key, const std::strin
     return ok_status();
 }
 
+// Each token opens other doors: two files holding the same token would make the webhook token an API
+// token, or the read token a writing one. The message names the keys only (both tokens are the
+// operator's, read at start: no outside input to time the comparison by).
+Status check_tokens_differ(const LoadedConfig& loaded) {
+    const std::array<std::pair<std::string_view, const std::string*>, 3> tokens{{
+        {"auth.webhook_token_file", &loaded.secrets.webhook_token},
+        {"auth.api_token_file", &loaded.secrets.api_token},
+        {"auth.read_token_file", &loaded.secrets.read_token},
+    }};
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+        for (std::size_t j = i + 1; j < tokens.size(); ++j)
+            if (!tokens[i].second->empty() && *tokens[i].second == *tokens[j].second)
+                return make_error(loaded.config.source + ": " + std::string(tokens[i].first) + " and " +
+                                  std::string(tokens[j].first) +
+                                  " hold the same token; each must be its own (e.g. openssl rand -hex 32)");
+    return ok_status();
+}
+
 // Every file the config names for later (secrets read on each call, CA bundles, the listener's
-// certificate) must be readable now, so that a typo fails the start or the reload, not a rollback.
+// certificate and key) must be readable now, so that a typo fails the start or the reload, not a rollback;
+// and none may be writable by its group or by others: each is a secret or decides whom the receiver trusts.
 Status check_files_readable(const Config& config) {
     std::vector<std::pair<std::string, std::string>> files; // key path, file
     auto add = [&](const std::string& key, const std::string& file) {
@@ -780,6 +809,8 @@ Status check_files_readable(const Config& config) {
     for (const auto& [key, file] : files) {
         if (auto readable = read_file(file); !readable)
             return make_error(config.source + ": " + key + ": " + readable.error());
+        if (auto private_file = check_not_writable_by_others(file); !private_file)
+            return make_error(config.source + ": " + key + ": " + private_file.error());
     }
     return ok_status();
 }
@@ -920,6 +951,12 @@ Result<LoadedConfig> load_config(const std::string& path) {
         !status) {
         return make_error(status.error());
     }
+    if (auto status = read_token(loaded.config, "auth.read_token_file", loaded.config.read_token_file,
+                                 loaded.secrets.read_token);
+        !status) {
+        return make_error(status.error());
+    }
+    if (auto status = check_tokens_differ(loaded); !status) return make_error(status.error());
     if (auto status = check_files_readable(loaded.config); !status) return make_error(status.error());
     return loaded;
 }

@@ -120,7 +120,8 @@ struct Config {
     std::string ledger_path = "data/ledger.db"; // resolved against the config's folder
     std::string audit_file;                     // empty: no JSON-lines copy; resolved like ledger_path
     std::string webhook_token_file;             // empty: /webhook needs no token; resolved
-    std::string api_token_file;                 // empty: /api/v1/* needs no token; resolved
+    std::string api_token_file;                 // empty: /api/v1/* and /-/reload need no token; resolved
+    std::string read_token_file;                // empty: no read-only token; needs api_token_file; resolved
     std::string service_label = "service";
     std::string environment_label = "environment";
     TlsSettings tls;
@@ -135,6 +136,7 @@ struct Config {
 struct Secrets {
     std::string webhook_token; // empty: none required
     std::string api_token;     // empty: none required
+    std::string read_token;    // may only read the API; empty: none
 };
 
 // Parses YAML text. `source_name` appears in every message; relative paths are resolved against
@@ -146,7 +148,9 @@ Result<Config> parse_config(std::string_view yaml_text, const std::string& sourc
                             const std::string& base_dir);
 
 // Reads the file, parses it (base_dir = the file's folder) and reads the token files into `secrets`
-// (surrounding whitespace trimmed; a missing, unreadable or empty token file is an error naming the key).
+// (surrounding whitespace trimmed; a missing, unreadable or empty token file is an error naming the key,
+// and so are two token files holding the same token). Every token, secret, key and CA file it names must
+// be readable and not writable by its group or by others (the error names the file and "chmod go-w").
 struct LoadedConfig {
     Config config;
     Secrets secrets;

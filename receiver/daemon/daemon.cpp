@@ -36,27 +36,44 @@ LoadedConfig load_with_overrides(const DaemonFlags& flags) {
     return std::move(*loaded);
 }
 
+// What the listener was started with: listen_address and the tls files take effect only at a restart, so a
+// reload checks its new tokens against these, not against the new config's listener settings.
+struct Listener {
+    ListenAddress address;
+    std::string listen_address; // as written, for messages
+    bool requires_client_certificates = false;
+};
+
 // Without tokens (or client certificates), only loopback: anyone who can reach /webhook could otherwise
-// trigger rollbacks.
-void check_exposure(const LoadedConfig& loaded, const ListenAddress& address) {
-    if (is_loopback_host(address.host)) return;
-    if (!loaded.config.tls.client_ca_file.empty()) return; // mutual TLS: every client holds a certificate
+// trigger rollbacks. Checked at start and again by every reload (a reload must not drop the tokens of a
+// receiver listening on 0.0.0.0).
+Status check_exposure(const Secrets& secrets, const Listener& listener) {
+    if (is_loopback_host(listener.address.host)) return ok_status();
+    if (listener.requires_client_certificates)
+        return ok_status(); // mutual TLS: every client holds a certificate
     std::string missing;
-    if (loaded.secrets.webhook_token.empty()) missing += "auth.webhook_token_file";
-    if (loaded.secrets.api_token.empty())
+    if (secrets.webhook_token.empty()) missing += "auth.webhook_token_file";
+    if (secrets.api_token.empty())
         missing += std::string(missing.empty() ? "" : " and ") + "auth.api_token_file";
-    if (!missing.empty())
-        throw StartupError(
-            "refusing to listen on " + loaded.config.listen_address + " without tokens: set " + missing +
-            " in the config (or require client certificates with tls.client_ca_file), or listen on a "
-            "loopback address such as 127.0.0.1:9095");
+    if (missing.empty()) return ok_status();
+    return make_error(
+        "refusing to listen on " + listener.listen_address + " without tokens: set " + missing +
+        " in the config (or require client certificates with tls.client_ca_file), or listen on a "
+        "loopback address such as 127.0.0.1:9095");
+}
+
+Listener listener_of(const LoadedConfig& loaded) {
+    auto address = parse_listen_address(loaded.config.listen_address);
+    if (!address) throw StartupError("listen address: " + address.error());
+    return {*address, loaded.config.listen_address, !loaded.config.tls.client_ca_file.empty()};
 }
 
 class Daemon {
   public:
-    Daemon(const DaemonFlags& flags, LoadedConfig loaded)
-        : flags_(flags), config_(std::make_shared<const Config>(std::move(loaded.config))),
-          ledger_(config_->ledger_path), audit_(ledger_, metrics_),
+    Daemon(const DaemonFlags& flags, LoadedConfig loaded, Listener listener)
+        : flags_(flags), listener_(std::move(listener)),
+          config_(std::make_shared<const Config>(std::move(loaded.config))), ledger_(config_->ledger_path),
+          audit_(ledger_, metrics_),
           engine_({ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run}, config_),
           api_({engine_, ledger_, audit_, metrics_, [] { return Clock::now(); }, [this] { return reload(); }},
                std::move(loaded.secrets)),
@@ -92,15 +109,14 @@ class Daemon {
     int run() {
         // A snapshot: once serving starts, POST /-/reload may replace config_ on a request thread.
         const std::shared_ptr<const Config> config = current_config();
-        auto address = parse_listen_address(config->listen_address);
-        if (!address) throw StartupError("listen address: " + address.error());
-        auto port = server_.bind(*address);
+        const ListenAddress& address = listener_.address;
+        auto port = server_.bind(address);
         if (!port) throw StartupError(port.error());
         engine_.start_timer_thread();
         std::thread serving([this] { server_.serve(); });
         api_.set_ready(true);
         const std::string shown_host =
-            address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
+            address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
         log_info("listening",
                  {{"address", shown_host + ":" + std::to_string(*port)},
                   {"scheme", config->tls.serves_https() ? "https" : "http"},
@@ -159,6 +175,8 @@ class Daemon {
                 new_tls.key_file != old_tls.key_file || new_tls.client_ca_file != old_tls.client_ca_file)
                 log_warn("listen_address, request_read_timeout, rollback_concurrency, ledger.path and the "
                          "listener's tls files take effect after a restart");
+            if (auto exposed = check_exposure(loaded.secrets, listener_); !exposed)
+                throw StartupError(exposed.error());
             if (auto opened = audit_.set_file(loaded.config.audit_file); !opened)
                 throw StartupError(opened.error());
             config_ = std::make_shared<const Config>(std::move(loaded.config));
@@ -177,6 +195,7 @@ class Daemon {
     }
 
     DaemonFlags flags_;
+    const Listener listener_;              // what serves until the restart, whatever a reload reads
     std::mutex reload_mutex_;              // guards config_ once serving started
     std::shared_ptr<const Config> config_; // the constructor's; reload() replaces it
     Metrics metrics_;
@@ -218,11 +237,11 @@ int run_daemon(int argc, char** argv) {
 
     try {
         LoadedConfig loaded = load_with_overrides(*flags);
-        auto address = parse_listen_address(loaded.config.listen_address);
-        if (!address) throw StartupError("listen address: " + address.error());
-        check_exposure(loaded, *address);
+        Listener listener = listener_of(loaded);
+        if (auto exposed = check_exposure(loaded.secrets, listener); !exposed)
+            throw StartupError(exposed.error());
         log_info("starting", {{"version", ROLLBACK_RECEIVER_VERSION}, {"config", flags->config_file}});
-        Daemon daemon(*flags, std::move(loaded));
+        Daemon daemon(*flags, std::move(loaded), std::move(listener));
         return daemon.run();
     } catch (const std::exception& error) {
         log_error("start-up failed", {{"err", error.what()}});

@@ -155,7 +155,9 @@ namespace {
 HttpRequest to_request(const httplib::Request& in) {
     HttpRequest out;
     out.method = in.method;
-    out.path = in.path;
+    // The path as sent, not httplib's decoded in.path: routes match it literally, so "/%2D/reload" is no
+    // route and "/api/v1/deployments/x%2Frollback" is not the rollback route (api/ decodes an {id} itself).
+    out.path = in.target.substr(0, in.target.find('?'));
     for (const auto& [name, value] : in.params)
         out.query.emplace(name, value);
     for (const auto& [name, value] : in.headers) {

@@ -17,7 +17,7 @@ namespace rollback {
 
 struct HttpRequest {
     std::string method;
-    std::string path;
+    std::string path; // as sent, percent-encoding kept (the query parameters are decoded)
     std::map<std::string, std::string> query;
     std::map<std::string, std::string> headers; // names lower-cased
     std::string body;

@@ -1,6 +1,7 @@
 // The ledger on SQLite: RAII owners for the connection and statements, migrations, one transaction per write.
 #include "ledger/sqlite_ledger.hpp"
 
+#include "common/files.hpp"
 #include "common/unique_fd.hpp"
 
 #include <fcntl.h>
@@ -907,12 +908,13 @@ SqliteLedger::SqliteLedger(const std::string& path) {
         throw std::runtime_error(
             "ledger: the ledger path is empty: set ledger.path in the config or --ledger.path");
     if (path != ":memory:") {
-        const auto folder = std::filesystem::path(path).parent_path();
-        std::error_code error;
-        if (!folder.empty()) std::filesystem::create_directories(folder, error);
-        if (error)
-            throw std::runtime_error("ledger: cannot create the folder " + folder.string() + " for " + path +
-                                     ": " + error.message() + " (create it or choose another ledger.path)");
+        // The folder (0700) and the file (0600) are created private whatever the umask; SQLite gives the
+        // -wal and -shm files the mode of the database file. Existing ones keep the mode they have.
+        const std::string folder = std::filesystem::path(path).parent_path().string();
+        if (auto created = create_private_folders(folder); !created)
+            throw std::runtime_error("ledger: " + created.error() + " for " + path +
+                                     " (create it or choose another ledger.path)");
+        (void)open_private_file(path, O_RDONLY); // if it cannot, SQLite's open below says why
     }
     db_ = std::make_unique<SqliteDatabase>(path);
     if (auto configured = configure_connection(*db_); !configured)

@@ -1,5 +1,6 @@
 // The real rollback-receiver binary over HTTP on loopback: exactly once, restarts, bad input, signals.
 #include "support/daemon_process.hpp"
+#include "support/raw_http.hpp"
 
 #include "common/time_util.hpp"
 
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 using namespace rollback;
 using namespace rollback::testing;
@@ -367,9 +369,11 @@ TEST_CASE("reload: SIGHUP and POST /-/reload apply a good config and keep the ol
     // Bad config: reload fails, the old config (with its rollback command) stays in use.
     const std::string good = TempDir::read(stack.config_path);
     stack.dir.write("receiver.yml", good + "bogus_key: 1\n");
-    auto failed = http_request(stack.url, "POST", "/-/reload");
+    auto failed = stack.api("POST", "/-/reload");
     CHECK(failed.status == 500);
-    CHECK(json::parse(failed.body)["error"].get<std::string>().find("bogus_key") != std::string::npos);
+    CHECK(json::parse(failed.body)["error"] ==
+          "the new configuration was rejected; the old one stays in force; see the receiver's log for why");
+    CHECK(stack.daemon->log().find("bogus_key") != std::string::npos); // the reason is in the log only
     stack.daemon->signal(SIGHUP);
     std::this_thread::sleep_for(200ms);
     REQUIRE(stack.record("d1", "v2", "v1").status == 201);
@@ -394,6 +398,178 @@ TEST_CASE("reload: SIGHUP and POST /-/reload apply a good config and keep the ol
     auto metrics = http_request(stack.url, "GET", "/metrics");
     CHECK(metrics.body.find("rollback_receiver_config_reloads_total{result=\"failure\"} 2") !=
           std::string::npos);
+}
+
+TEST_CASE("POST /-/reload needs the API token; a failed reload answers a generic error, the secret in the "
+          "config only in the log") {
+    Stack stack;
+    stack.start();
+    const auto anonymous = http_request(stack.url, "POST", "/-/reload");
+    CHECK(anonymous.status == 401);
+    CHECK(json::parse(anonymous.body)["error"].get<std::string>().find("auth.api_token_file") !=
+          std::string::npos);
+    CHECK(http_request(stack.url, "POST", "/-/reload", "", {{"Authorization", "Bearer " + kWebhookToken}})
+              .status == 401); // the webhook token is not the API token
+    CHECK(stack.daemon->log().find("config reloaded") == std::string::npos);
+    CHECK(stack.api("POST", "/-/reload").status == 200);
+    CHECK(stack.api("PUT", "/-/reload").status == 200);
+
+    // A notify URL is a secret (a Slack hook's path is its key); the config error quotes it.
+    const std::string good = TempDir::read(stack.config_path);
+    stack.dir.write("receiver.yml",
+                    good + "notify:\n  - url: 'ftp://hooks.slack.example/services/T0/B0/SECRETXYZ'\n");
+    const auto failed = stack.api("POST", "/-/reload");
+    CHECK(failed.status == 500);
+    CHECK(json::parse(failed.body)["error"] ==
+          "the new configuration was rejected; the old one stays in force; see the receiver's log for why");
+    CHECK(failed.body.find("SECRETXYZ") == std::string::npos);
+    CHECK(failed.body.find("notify") == std::string::npos);
+    CHECK(stack.daemon->log().find("notify[0].url") != std::string::npos);
+}
+
+TEST_CASE(
+    "a reload re-applies the start-up checks: dropping the tokens of a receiver that is not on loopback "
+    "is refused and the old tokens stay") {
+    Stack stack;
+    // 127.1 is 127.0.0.1 to bind() but not a loopback address to the exposure rule (only dotted quads, ::1
+    // and localhost count): a non-loopback listener for the rule while the test stays on loopback.
+    stack.start({"--web.listen-address=127.1:0"});
+    stack.write_config("", false);
+    stack.daemon->signal(SIGHUP);
+    for (int i = 0; i < 250 && stack.daemon->log().find("config reload failed") == std::string::npos; ++i)
+        std::this_thread::sleep_for(20ms);
+    CHECK(stack.daemon->log().find("refusing to listen on 127.1:0 without tokens") != std::string::npos);
+    CHECK(stack.api("POST", "/-/reload").status == 500);
+    CHECK(http_request(stack.url, "GET", "/api/v1/deployments").status == 401); // the old tokens are in force
+    CHECK(stack.api("GET", "/api/v1/deployments").status == 200);
+    CHECK(stack.daemon->log().find("config reloaded") == std::string::npos);
+}
+
+namespace {
+
+// One request as a browser's form or fetch could send it: `content_type` ("" leaves it out) and
+// `extra_headers` (Origin, Sec-Fetch-Site; a Host there replaces the receiver's own), on a connection of
+// its own, to 127.0.0.1:port.
+RawHttpResponse browser_write(const std::string& url, const std::string& path, const std::string& body,
+                              const std::string& content_type, const std::string& extra_headers) {
+    RawHttpConnection connection(port_of(url));
+    std::string request = "POST " + path +
+                          " HTTP/1.1\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n" + extra_headers;
+    if (extra_headers.find("Host: ") == std::string::npos)
+        request += "Host: " + url.substr(url.find("://") + 3) + "\r\n";
+    if (!content_type.empty()) request += "Content-Type: " + content_type + "\r\n";
+    REQUIRE(connection.send(request + "\r\n" + body));
+    return connection.read_response();
+}
+
+} // namespace
+
+TEST_CASE("without tokens, a write a page of another site could send is refused, and nothing is recorded or "
+          "rolled back") {
+    Stack stack("", "", false);
+    stack.start();
+    const std::string deployment =
+        R"({"id":"d1","service":"checkout","environment":"prod","version":"v2","previous_version":"v1"})";
+    const std::string evil = "Origin: http://evil.example\r\n";
+    struct Row {
+        const char* why;
+        std::string path;
+        std::string body;
+        std::string content_type;
+        std::string headers;
+        int status;
+    };
+    const std::vector<Row> refused{
+        {"a text/plain form from another site", "/api/v1/deployments", deployment, "text/plain", evil, 403},
+        {"JSON from another site", "/api/v1/deployments", deployment, "application/json", evil, 403},
+        {"Sec-Fetch-Site: cross-site", "/api/v1/deployments", deployment, "application/json",
+         "Sec-Fetch-Site: cross-site\r\n", 403},
+        {"Origin: null (a sandboxed frame)", "/api/v1/deployments", deployment, "application/json",
+         "Origin: null\r\n", 403},
+        {"a rebound name: Origin and Host agree, neither is loopback", "/api/v1/deployments", deployment,
+         "application/json",
+         "Host: evil.example:" + std::to_string(port_of(stack.url)) +
+             "\r\nOrigin: http://evil.example:" + std::to_string(port_of(stack.url)) + "\r\n",
+         403},
+        {"text/plain without an Origin", "/api/v1/deployments", deployment, "text/plain", "", 415},
+        {"a form body", "/api/v1/deployments", deployment, "application/x-www-form-urlencoded", "", 415},
+        {"no Content-Type", "/api/v1/deployments", deployment, "", "", 415},
+        {"a webhook from another site", "/webhook", firing_notification(Clock::now() + 1s), "text/plain",
+         evil, 403},
+        {"a text/plain webhook", "/webhook", firing_notification(Clock::now() + 1s), "text/plain", "", 415},
+        {"a manual rollback from another site", "/api/v1/deployments/d0/rollback", R"({"reason":"x"})",
+         "text/plain", evil, 403},
+        {"a pause from another site", "/api/v1/services/checkout/pause", R"({"reason":"x"})", "text/plain",
+         evil, 403},
+        {"a body-less reload from another site", "/-/reload", "", "", evil, 403},
+    };
+    REQUIRE(stack.record("d0", "v1", "v0").status == 201); // something to roll back
+    for (const Row& row : refused) {
+        CAPTURE(row.why);
+        const RawHttpResponse response =
+            browser_write(stack.url, row.path, row.body, row.content_type, row.headers);
+        CHECK(response.status == row.status);
+        CHECK(json::parse(response.body, nullptr, false).contains("error"));
+    }
+    std::this_thread::sleep_for(200ms);
+    CHECK(stack.runs().empty());
+    const auto listed = json::parse(stack.api("GET", "/api/v1/deployments").body)["deployments"];
+    REQUIRE(listed.size() == 1); // d0 only
+    CHECK(listed[0]["state"] == "watching");
+    CHECK(json::parse(stack.api("GET", "/api/v1/services").body)["services"].empty());
+    CHECK(stack.daemon->log().find("config reloaded") == std::string::npos);
+
+    // What a script or a page of the receiver itself sends still works.
+    const std::string self = "Origin: " + stack.url + "\r\n";
+    CHECK(browser_write(stack.url, "/api/v1/deployments", deployment, "application/json; charset=utf-8", self)
+              .status == 201);
+    CHECK(browser_write(stack.url, "/-/reload", "", "application/x-www-form-urlencoded", "").status ==
+          200); // curl -XPOST -d '': no body, no content to check
+    CHECK(browser_write(stack.url, "/api/v1/services/checkout/resume", "", "",
+                        "Sec-Fetch-Site: same-origin\r\n")
+              .status == 200);
+}
+
+TEST_CASE("a token file that its group or others may write fails the start, naming the file and the fix") {
+    for (const mode_t mode : {mode_t{0666}, mode_t{0660}}) {
+        CAPTURE(mode);
+        Stack stack;
+        const std::string token_file = stack.dir.file("secrets/api-token");
+        REQUIRE(::chmod(token_file.c_str(), mode) == 0);
+        DaemonProcess refused({"--config.file=" + stack.config_path}, stack.dir.file("refused.log"));
+        CHECK(refused.wait_exit() == 1);
+        CHECK(refused.log().find("auth.api_token_file: " + token_file + " is writable by") !=
+              std::string::npos);
+        CHECK(refused.log().find("run chmod go-w " + token_file) != std::string::npos);
+        CHECK(refused.log().find(kApiToken) == std::string::npos);
+        REQUIRE(::chmod(token_file.c_str(), 0600) == 0);
+        stack.start();
+        // A reload applies the same check.
+        REQUIRE(::chmod(token_file.c_str(), mode) == 0);
+        CHECK(stack.api("POST", "/-/reload").status == 500);
+        CHECK(stack.daemon->log().find("run chmod go-w " + token_file) != std::string::npos);
+        CHECK(stack.api("GET", "/api/v1/deployments").status == 200); // the old token stays
+    }
+}
+
+TEST_CASE("the ledger, its -wal, the audit file and the folder the receiver creates for them are private, "
+          "whatever the umask") {
+    Stack stack;
+    const mode_t previous_umask = ::umask(0); // the daemon inherits it
+    stack.start();
+    ::umask(previous_umask);
+    REQUIRE(stack.record("d1", "v2", "v1").status == 201);
+    auto mode_of = [&](const std::string& name) {
+        struct stat status {};
+        REQUIRE_MESSAGE(::stat(stack.dir.file(name).c_str(), &status) == 0, name);
+        return status.st_mode & 07777;
+    };
+    CHECK(mode_of("data") == 0700);
+    CHECK(mode_of("data/ledger.db") == 0600);
+    CHECK(mode_of("data/ledger.db-wal") == 0600);
+    CHECK(mode_of("data/ledger.db-shm") == 0600);
+    CHECK(mode_of("data/audit.jsonl") == 0600);
 }
 
 TEST_CASE("dry run: audits rollback_dry_run and runs nothing") {

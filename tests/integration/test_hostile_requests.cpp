@@ -1194,7 +1194,7 @@ TEST_CASE("a POST without Content-Length is a request without a body, answered a
     receiver.start();
     RawHttpConnection connection(port_of(receiver.url()));
     const auto sent_at = std::chrono::steady_clock::now();
-    REQUIRE(connection.send("POST /-/reload HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    REQUIRE(connection.send("POST /-/reload HTTP/1.1\r\nHost: 127.0.0.1\r\n" + kApiAuth + "\r\n"));
     const RawHttpResponse response = connection.read_response(2s);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count();
     INFO(response.head << response.body << response.error);

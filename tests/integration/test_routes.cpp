@@ -1,4 +1,5 @@
-// The route table over HTTP: methods and 405 with Allow, the token each route needs, 404, metrics labels.
+// The route table over HTTP: methods and 405 with Allow, the token each route needs (the read token only
+// reads), 404, routing on the path as sent, metrics labels.
 #include "support/raw_http.hpp"
 #include "support/receiver_fixture.hpp"
 
@@ -34,18 +35,24 @@ const std::vector<RouteCase> kRoutes{
     {"/metrics", "/metrics", "GET", false},
     {"/-/healthy", "/-/healthy", "GET", false},
     {"/-/ready", "/-/ready", "GET", false},
-    {"/-/reload", "/-/reload", "POST, PUT", false},
+    {"/-/reload", "/-/reload", "POST, PUT", true},
 };
+
+// METHOD path with an empty body, on a connection of its own, with `token` as the bearer token ("": none).
+RawHttpResponse send_with_token(const TestReceiver& receiver, const std::string& method,
+                                const std::string& path, const std::string& token) {
+    RawHttpConnection connection(port_of(receiver.url()));
+    std::string request =
+        method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n";
+    if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
+    REQUIRE(connection.send(request + "\r\n"));
+    return connection.read_response();
+}
 
 // METHOD path with an empty body, on a connection of its own, with the API token or none.
 RawHttpResponse send_request(const TestReceiver& receiver, const std::string& method, const std::string& path,
                              bool with_api_token) {
-    RawHttpConnection connection(port_of(receiver.url()));
-    std::string request =
-        method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n";
-    if (with_api_token) request += "Authorization: Bearer " + kFixtureApiToken + "\r\n";
-    REQUIRE(connection.send(request + "\r\n"));
-    return connection.read_response();
+    return send_with_token(receiver, method, path, with_api_token ? kFixtureApiToken : "");
 }
 
 // The value of header `name` in a response's head, "" when it has none.
@@ -96,7 +103,8 @@ TEST_CASE("each route takes its methods; any other gets 405 with the route's met
     }
 }
 
-TEST_CASE("the /api/v1 routes need the API token; /webhook needs the webhook token; the others need none") {
+TEST_CASE("the /api/v1 routes and /-/reload need the API token; /webhook needs the webhook token; the others "
+          "need none") {
     TestReceiver receiver;
     receiver.start();
     for (const RouteCase& route : kRoutes) {
@@ -144,4 +152,75 @@ TEST_CASE("a path no route matches gets 404 naming the routes; the metrics label
     }
     CHECK(metrics.body.find("rollback_receiver_http_requests_total{handler=\"other\",code=\"404\"} 4\n") !=
           std::string::npos);
+}
+
+TEST_CASE("the read token reads every GET of /api/v1 and is refused with 403 on every write; no other route "
+          "takes it") {
+    TestReceiver receiver(ReceiverSetup{}.with_read_token());
+    receiver.start();
+    REQUIRE(receiver.record("d1", "checkout", "v2", "v1").status == 201);
+    for (const RouteCase& route : kRoutes) {
+        for (const std::string& method : methods_of(route.allow)) {
+            CAPTURE(route.path);
+            CAPTURE(method);
+            const RawHttpResponse response = send_with_token(receiver, method, route.path, kFixtureReadToken);
+            if (route.path == "/webhook") {
+                CHECK(response.status == 401); // the tokens are not interchangeable
+            } else if (route.needs_api_token && method == "GET") {
+                CHECK(response.status == 200);
+            } else if (route.needs_api_token) {
+                CHECK(response.status == 403);
+                CHECK(response.body.find(
+                          "it may only read (GET /api/v1/*); recording, pausing, resuming, "
+                          "rolling back and reloading need the API token (auth.api_token_file)") !=
+                      std::string::npos);
+            } else {
+                CHECK(response.status == 200);
+            }
+        }
+    }
+    // Nothing the read token sent changed anything: d1 is still watching, no pause, no second deployment.
+    CHECK(receiver.deployment("d1")["state"] == "watching");
+    const auto listed = nlohmann::json::parse(receiver.api("GET", "/api/v1/deployments").body);
+    CHECK(listed["deployments"].size() == 1);
+    CHECK(nlohmann::json::parse(receiver.api("GET", "/api/v1/services").body)["services"].empty());
+    // Without any token, the 401 names both files.
+    const RawHttpResponse anonymous = send_request(receiver, "GET", "/api/v1/deployments", false);
+    CHECK(anonymous.status == 401);
+    CHECK(anonymous.body.find("auth.read_token_file") != std::string::npos);
+}
+
+TEST_CASE("routes match the path as sent: an encoded character never reaches a route; an encoded {id} is "
+          "decoded") {
+    TestReceiver receiver;
+    receiver.start();
+    REQUIRE(receiver.record("d1", "checkout", "v2", "v1").status == 201);
+    struct Row {
+        std::string method;
+        std::string path;
+        int status;
+    };
+    const std::vector<Row> rows{
+        {"POST", "/%2D/reload", 404},
+        {"POST", "/%2d/reload", 404},
+        {"POST", "/-/%72eload", 404},
+        {"GET", "/%61pi/v1/deployments", 404},
+        {"GET", "/api/v1/deployments%2Fd1", 404},
+        {"GET", "/-/healthy%00", 404},
+        // "d1%2Frollback" is one id segment, "d1/rollback", of the GET-only deployment route: never a
+        // rollback
+        {"POST", "/api/v1/deployments/d1%2Frollback", 405},
+        {"GET", "/api/v1/deployments/d1%2Frollback", 404},
+        {"GET", "/api/v1/deployments/d%31", 200}, // rollbackctl percent-encodes ids
+        {"GET", "/api/v1/deployments/d%3", 404},  // a broken escape matches nothing
+        {"GET", "/api/v1/deployments/%", 404},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.method);
+        CAPTURE(row.path);
+        CHECK(send_request(receiver, row.method, row.path, true).status == row.status);
+    }
+    CHECK(receiver.deployment("d1")["state"] == "watching");
+    const std::string log = TempDir::read(receiver.dir().file("receiver.log"));
+    CHECK(log.find("config reloaded") == std::string::npos);
 }

@@ -31,6 +31,7 @@ inline constexpr bool kSanitizedBuild = false;
 
 inline const std::string kFixtureWebhookToken = "webhook-token-7c1d2e";
 inline const std::string kFixtureApiToken = "api-token-3b4a5f";
+inline const std::string kFixtureReadToken = "read-token-8e9d0c"; // auth.read_token_file, with_read_token()
 
 inline std::vector<std::string> lines_of(const std::string& path) {
     std::vector<std::string> lines;
@@ -131,6 +132,8 @@ struct ReceiverSetup {
     std::string ledger_folder = "data";
     // YAML lines added at the top level of the config (e.g. "request_read_timeout: 500ms\n").
     std::string top_level_yaml;
+    // Also configure auth.read_token_file holding kFixtureReadToken.
+    bool read_token = false;
 
     ReceiverSetup& with_services(std::string yaml) {
         services_yaml = std::move(yaml);
@@ -148,6 +151,10 @@ struct ReceiverSetup {
         top_level_yaml = std::move(yaml);
         return *this;
     }
+    ReceiverSetup& with_read_token() {
+        read_token = true;
+        return *this;
+    }
 };
 
 class TestReceiver {
@@ -162,16 +169,17 @@ class TestReceiver {
                    true);
         dir_.write("secrets/webhook-token", kFixtureWebhookToken + "\n");
         dir_.write("secrets/api-token", kFixtureApiToken + "\n");
-        config_path_ =
-            dir_.write("receiver.yml", "listen_address: 127.0.0.1:0\n" + setup_.top_level_yaml +
-                                           "ledger: {path: " + setup_.ledger_folder +
-                                           "/ledger.db}\n"
-                                           "auth:\n  webhook_token_file: secrets/webhook-token\n"
-                                           "  api_token_file: secrets/api-token\n"
-                                           "defaults:\n  watch_window: 30m\n  rollback: " +
-                                           setup_.default_rollback + "\nservices:\n" +
-                                           (setup_.services_yaml.empty() ? "  checkout: {watch_window: 30m}\n"
-                                                                         : setup_.services_yaml));
+        if (setup_.read_token) dir_.write("secrets/read-token", kFixtureReadToken + "\n");
+        config_path_ = dir_.write(
+            "receiver.yml",
+            "listen_address: 127.0.0.1:0\n" + setup_.top_level_yaml +
+                "ledger: {path: " + setup_.ledger_folder +
+                "/ledger.db}\n"
+                "auth:\n  webhook_token_file: secrets/webhook-token\n"
+                "  api_token_file: secrets/api-token\n" +
+                (setup_.read_token ? "  read_token_file: secrets/read-token\n" : "") +
+                "defaults:\n  watch_window: 30m\n  rollback: " + setup_.default_rollback + "\nservices:\n" +
+                (setup_.services_yaml.empty() ? "  checkout: {watch_window: 30m}\n" : setup_.services_yaml));
     }
 
     // Starts the daemon and waits for it to listen (REQUIREd).

@@ -26,11 +26,16 @@ class TempDir {
     const std::filesystem::path& path() const { return path_; }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
 
-    // Writes `text` to `name` (folders created) and returns the full path.
+    // Writes `text` to `name` (folders created; the file not writable by group or others) and returns the
+    // full path.
     std::string write(const std::string& name, const std::string& text, bool executable = false) const {
         const auto full = path_ / name;
         std::filesystem::create_directories(full.parent_path());
         std::ofstream(full, std::ios::binary) << text;
+        // Never writable by group or others, whatever the umask: the receiver refuses such token files.
+        std::filesystem::permissions(
+            full, std::filesystem::perms::group_write | std::filesystem::perms::others_write,
+            std::filesystem::perm_options::remove);
         if (executable)
             std::filesystem::permissions(full, std::filesystem::perms::owner_all,
                                          std::filesystem::perm_options::add);

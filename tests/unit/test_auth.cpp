@@ -1,4 +1,5 @@
-// Unit tests for Authorization header checks (Bearer and Basic) and the constant-time comparison.
+// Unit tests for Authorization header checks (Bearer and Basic), the constant-time comparison, the read
+// token and the cross-site rules for writes.
 #include "api/auth.hpp"
 
 #include <doctest/doctest.h>
@@ -110,6 +111,99 @@ TEST_CASE("constant_time_equals compares whole strings, lengths included") {
         CHECK(constant_time_equals(row.a, row.b) == row.equal);
         CHECK(constant_time_equals(row.b, row.a) == row.equal); // symmetric
     }
+}
+
+TEST_CASE(
+    "check_api_access: the API token reads and writes, the read token only reads, nothing else gets in") {
+    const ApiTokens both{"api-token-1", "read-token-2"};
+    const ApiTokens api_only{"api-token-1", ""};
+    const ApiTokens open{"", ""};
+    struct Row {
+        const char* header;
+        ApiTokens tokens;
+        bool write;
+        ApiAccess expected;
+        const char* why;
+    };
+    const std::vector<Row> rows{
+        {"Bearer api-token-1", both, false, ApiAccess::allowed, "the API token reads"},
+        {"Bearer api-token-1", both, true, ApiAccess::allowed, "the API token writes"},
+        {"Bearer read-token-2", both, false, ApiAccess::allowed, "the read token reads"},
+        {"Bearer read-token-2", both, true, ApiAccess::read_only, "the read token may not write"},
+        {"Basic dTpyZWFkLXRva2VuLTI=", both, true, ApiAccess::read_only, "u:read-token-2 as basic auth"},
+        {"Basic dTpyZWFkLXRva2VuLTI=", both, false, ApiAccess::allowed, "u:read-token-2 reads"},
+        {"", both, false, ApiAccess::unauthorized, "no header"},
+        {"Bearer read-token-", both, false, ApiAccess::unauthorized, "a prefix of the read token"},
+        {"Bearer webhook-token", both, false, ApiAccess::unauthorized, "another token"},
+        {"Bearer ", api_only, false, ApiAccess::unauthorized, "an empty token matches nothing"},
+        {"Bearer read-token-2", api_only, false, ApiAccess::unauthorized, "no read token configured"},
+        {"", open, true, ApiAccess::allowed, "no API token: the API is open"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.why);
+        CHECK(check_api_access(row.header, row.tokens, row.write) == row.expected);
+    }
+}
+
+TEST_CASE("is_write_method: everything but GET, HEAD and OPTIONS changes something") {
+    for (const char* method : {"GET", "HEAD", "OPTIONS"})
+        CHECK_FALSE(is_write_method(method));
+    for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "PROPFIND"})
+        CHECK(is_write_method(method));
+}
+
+TEST_CASE("cross_site_refusal: a write from a page of another site is refused; clients that are not "
+          "browsers pass") {
+    struct Row {
+        RequestOrigin request;
+        bool credential_free;
+        const char* refusal_part; // "" when allowed
+    };
+    const std::vector<Row> rows{
+        {{"", "127.0.0.1:9095", ""}, true, ""}, // curl, CI, Alertmanager: no Origin, no Sec-Fetch-Site
+        {{"http://evil.example", "127.0.0.1:9095", ""},
+         true,
+         "Origin: http://evil.example is not this receiver"},
+        {{"http://evil.example", "127.0.0.1:9095", ""}, false, "is not this receiver"},
+        {{"null", "127.0.0.1:9095", ""}, true, "Origin: null is not this receiver"},
+        {{"http://127.0.0.1:9095", "127.0.0.1:9095", ""}, true, ""},
+        {{"HTTP://LocalHost:9095", "localhost:9095", "same-origin"}, true, ""},
+        {{"http://[::1]:9095", "[::1]:9095", ""}, true, ""},
+        {{"http://localhost:3000", "localhost:9095", ""}, true, "Origin: http://localhost:3000 is not this"},
+        {{"http://127.0.0.1:9095", "localhost:9095", ""}, true, "is not this receiver"},
+        {{"ftp://127.0.0.1:9095", "127.0.0.1:9095", ""}, true, "is not this receiver"},
+        {{"127.0.0.1:9095", "127.0.0.1:9095", ""}, true, "is not this receiver"},
+        // DNS rebinding: evil.example now resolves to 127.0.0.1, so Origin and Host agree.
+        {{"http://evil.example:9095", "evil.example:9095", ""}, true, "is not a loopback address"},
+        {{"https://receiver.internal:9095", "receiver.internal:9095", ""}, false, ""}, // with tokens
+        {{"", "127.0.0.1:9095", "cross-site"}, true, "Sec-Fetch-Site: cross-site"},
+        {{"", "127.0.0.1:9095", "Cross-Site"}, false, "Sec-Fetch-Site: cross-site"},
+        {{"", "127.0.0.1:9095", "same-site"}, true, "Sec-Fetch-Site: same-site"},
+        {{"", "127.0.0.1:9095", "same-origin"}, true, ""},
+        {{"", "127.0.0.1:9095", "none"}, true, ""}, // typed into the address bar by the user
+        {{"http://127.0.0.1:9095", "127.0.0.1:9095", "cross-site"}, true, "Sec-Fetch-Site: cross-site"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.request.origin);
+        CAPTURE(row.request.host);
+        CAPTURE(row.request.sec_fetch_site);
+        CAPTURE(row.credential_free);
+        const std::string refusal = cross_site_refusal(row.request, row.credential_free);
+        if (std::string(row.refusal_part).empty())
+            CHECK(refusal.empty());
+        else
+            CHECK_MESSAGE(refusal.find(row.refusal_part) != std::string::npos, refusal);
+    }
+}
+
+TEST_CASE("has_json_content_type: application/json with any parameters; what a form can send is not") {
+    for (const char* accepted : {"application/json", "application/json; charset=utf-8", "Application/JSON",
+                                 " application/json ;charset=UTF-8"})
+        CHECK_MESSAGE(has_json_content_type(accepted), accepted);
+    for (const char* refused :
+         {"", "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
+          "multipart/form-data; boundary=x", "application/json-seq", "application/jsonx", "text/json"})
+        CHECK_FALSE_MESSAGE(has_json_content_type(refused), refused);
 }
 
 } // namespace

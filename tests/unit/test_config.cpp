@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -53,9 +55,15 @@ class WorkingDirectoryGuard {
 
 void write_file(const std::string& path, const std::string& content) {
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    REQUIRE(out.good());
+    {
+        std::ofstream out(path, std::ios::binary);
+        out << content;
+        REQUIRE(out.good());
+    }
+    // Whatever the umask: load_config refuses secret files their group or others may write.
+    std::filesystem::permissions(path,
+                                 std::filesystem::perms::group_write | std::filesystem::perms::others_write,
+                                 std::filesystem::perm_options::remove);
 }
 
 Config parse_ok(const std::string& yaml, const std::string& base_dir = "") {
@@ -204,7 +212,8 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path)"},
         {"audit: {path: a.jsonl}\n", "test.yml: audit.path: unknown key (known keys: file)"},
         {"auth: {token_file: t}\n",
-         "test.yml: auth.token_file: unknown key (known keys: webhook_token_file, api_token_file)"},
+         "test.yml: auth.token_file: unknown key (known keys: webhook_token_file, api_token_file, "
+         "read_token_file)"},
         {"defaults: {rollbak: {}}\n", "test.yml: defaults.rollbak: unknown key (known keys: service_label, "
                                       "environment_label, watch_window, debounce, rollback)"},
         {"defaults: {rollback: {cmd: [x]}}\n",
@@ -673,6 +682,155 @@ TEST_CASE("load_config checks that every secret and certificate file it names ca
                           loaded.error());
         }
     }
+}
+
+TEST_CASE("a token, secret, key or CA file its group or others may write fails the load, naming the file and "
+          "the fix") {
+    TempDir temp;
+    const std::string config_path = temp.path() + "/receiver.yml";
+    write_file(temp.path() + "/secret", "s3cr3t-value\n");
+    write_file(temp.path() + "/api-token", "api-token-1\n");
+    struct Row {
+        std::string yaml;
+        std::string key;
+    };
+    const Row rows[] = {
+        {"auth: {webhook_token_file: secret}\n", "auth.webhook_token_file"},
+        {"auth: {api_token_file: secret}\n", "auth.api_token_file"},
+        {"auth: {api_token_file: api-token, read_token_file: secret}\n", "auth.read_token_file"},
+        {"services: {a: {rollback: {webhook: {url: 'http://h/', headers: {X-T: {file: secret}}}}}}\n",
+         "services.a.rollback.webhook.headers.X-T.file"},
+        {"services: {a: {rollback: {github_workflow: {repository: o/r, workflow: w.yml, ref: main, "
+         "token_file: secret}}}}\n",
+         "services.a.rollback.github_workflow.token_file"},
+        {"notify: [{url: 'http://h/', headers: {Authorization: {file: secret}}}]\n",
+         "notify[0].headers.Authorization.file"},
+        {"tls: {cert_file: api-token, key_file: secret}\n", "tls.key_file"},
+        {"tls: {ca_file: secret}\n", "tls.ca_file"},
+    };
+    const struct {
+        mode_t mode;
+        const char* shown;
+    } modes[] = {{0666, "writable by everyone (mode 0666)"}, {0620, "writable by its group (mode 0620)"}};
+    for (const Row& row : rows) {
+        for (const auto& mode : modes) {
+            CAPTURE(row.yaml);
+            CAPTURE(mode.shown);
+            write_file(config_path, row.yaml);
+            REQUIRE(::chmod((temp.path() + "/secret").c_str(), mode.mode) == 0);
+            const auto loaded = load_config(config_path);
+            REQUIRE_FALSE(loaded.ok());
+            CHECK(loaded.error() == config_path + ": " + row.key + ": " + temp.path() + "/secret is " +
+                                        mode.shown + "; run chmod go-w " + temp.path() + "/secret");
+            CHECK(loaded.error().find("s3cr3t-value") == std::string::npos);
+            REQUIRE(::chmod((temp.path() + "/secret").c_str(), 0640) == 0); // readable by a group is fine
+            const auto fixed = load_config(config_path);
+            CHECK_MESSAGE(fixed.ok(), fixed.error());
+        }
+    }
+}
+
+TEST_CASE("auth.read_token_file: a third token, read like the others; all three must differ") {
+    TempDir temp;
+    const std::string config_path = temp.path() + "/receiver.yml";
+    const std::string all_three =
+        "auth: {webhook_token_file: webhook, api_token_file: api, read_token_file: read}\n";
+    SUBCASE("read and trimmed") {
+        write_file(config_path, all_three);
+        write_file(temp.path() + "/webhook", "webhook-1\n");
+        write_file(temp.path() + "/api", "api-2\n");
+        write_file(temp.path() + "/read", " read-3\n");
+        const auto loaded = load_config(config_path);
+        REQUIRE_MESSAGE(loaded.ok(), loaded.error());
+        CHECK(loaded->config.read_token_file == temp.path() + "/read");
+        CHECK(loaded->secrets.read_token == "read-3");
+    }
+    SUBCASE("two files holding the same token are an error naming both keys, not the token") {
+        const struct {
+            const char* webhook;
+            const char* api;
+            const char* read;
+            const char* keys;
+        } rows[] = {
+            {"same-x", "same-x", "read-3", "auth.webhook_token_file and auth.api_token_file"},
+            {"same-x", "api-2", "same-x", "auth.webhook_token_file and auth.read_token_file"},
+            {"webhook-1", "same-x", "same-x", "auth.api_token_file and auth.read_token_file"},
+        };
+        for (const auto& row : rows) {
+            CAPTURE(row.keys);
+            write_file(config_path, all_three);
+            write_file(temp.path() + "/webhook", std::string(row.webhook) + "\n");
+            write_file(temp.path() + "/api", std::string(row.api) + "\n");
+            write_file(temp.path() + "/read", std::string(row.read) + "\n");
+            const auto loaded = load_config(config_path);
+            REQUIRE_FALSE(loaded.ok());
+            CHECK(loaded.error() == config_path + ": " + row.keys +
+                                        " hold the same token; each must be its own "
+                                        "(e.g. openssl rand -hex 32)");
+            CHECK(loaded.error().find("same-x") == std::string::npos);
+        }
+    }
+    SUBCASE("a read token without the API token is an error: the API would be open anyway") {
+        write_file(config_path, "auth: {read_token_file: read}\n");
+        write_file(temp.path() + "/read", "read-3\n");
+        const auto loaded = load_config(config_path);
+        REQUIRE_FALSE(loaded.ok());
+        CHECK(loaded.error().find(config_path +
+                                  ": auth.read_token_file: a read token needs auth.api_token_file") !=
+              std::string::npos);
+    }
+    SUBCASE("the token itself is not allowed in the config") {
+        const auto parsed = parse_config("auth: {read_token: abc}\n", "test.yml", ".");
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error().find("auth.read_token: tokens are not allowed in the config file") !=
+              std::string::npos);
+    }
+}
+
+// Restores the process's umask when the test ends.
+class UmaskGuard {
+  public:
+    explicit UmaskGuard(mode_t mask) : previous_(::umask(mask)) {}
+    ~UmaskGuard() { ::umask(previous_); }
+    UmaskGuard(const UmaskGuard&) = delete;
+    UmaskGuard& operator=(const UmaskGuard&) = delete;
+
+  private:
+    mode_t previous_;
+};
+
+mode_t mode_of(const std::string& path) {
+    struct stat status {};
+    REQUIRE(::stat(path.c_str(), &status) == 0);
+    return status.st_mode & 07777;
+}
+
+TEST_CASE("create_private_folders and open_private_file create 0700 and 0600 whatever the umask; existing "
+          "ones keep their mode") {
+    TempDir temp;
+    for (const mode_t mask : {mode_t{0}, mode_t{022}, mode_t{0277}}) {
+        CAPTURE(mask);
+        UmaskGuard umask_for_this_round(mask);
+        const std::string top = temp.path() + "/round-" + std::to_string(mask);
+        REQUIRE_MESSAGE(create_private_folders(top + "/a/b").ok(), top);
+        CHECK(mode_of(top) == 0700);
+        CHECK(mode_of(top + "/a") == 0700);
+        CHECK(mode_of(top + "/a/b") == 0700);
+        auto opened = open_private_file(top + "/a/b/file", O_WRONLY | O_APPEND);
+        REQUIRE_MESSAGE(opened.ok(), opened.error());
+        CHECK(mode_of(top + "/a/b/file") == 0600);
+    }
+    UmaskGuard usual(022);
+    write_file(temp.path() + "/existing", "x\n");
+    REQUIRE(::chmod((temp.path() + "/existing").c_str(), 0640) == 0);
+    CHECK(open_private_file(temp.path() + "/existing", O_RDONLY).ok());
+    CHECK(mode_of(temp.path() + "/existing") == 0640);
+    CHECK(create_private_folders(temp.path()).ok()); // exists: nothing to do, its mode stays
+    const auto blocked = create_private_folders(temp.path() + "/existing/below");
+    REQUIRE_FALSE(blocked.ok());
+    CHECK(blocked.error() == "cannot create the folder " + temp.path() + "/existing: Not a directory");
+    CHECK(open_private_file(temp.path() + "/absent/file", O_RDONLY).error() ==
+          "cannot open " + temp.path() + "/absent/file: No such file or directory");
 }
 
 TEST_CASE("read_secret_file trims the secret and rejects what cannot be one") {

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <atomic>
@@ -270,6 +271,29 @@ TEST_CASE("the constructor throws a message naming the path when the ledger cann
             CHECK(message.find(test.path) != std::string::npos);
         }
     }
+}
+
+TEST_CASE("a new ledger, its -wal and -shm are 0600 and the folders it creates 0700, whatever the umask") {
+    TempFolder folder;
+    const mode_t previous_umask = ::umask(0); // the widest: every mode below is the receiver's own doing
+    const std::string path = folder.file("data/ledgers/ledger.db");
+    auto mode_of = [](const std::string& file) {
+        struct stat status {};
+        REQUIRE_MESSAGE(::stat(file.c_str(), &status) == 0, file);
+        return status.st_mode & 07777;
+    };
+    {
+        SqliteLedger ledger(path);
+        REQUIRE(
+            record_deployment(ledger, deploy("deploy-1", "checkout", "production", "v1", 0), "key-1", at(1))
+                .ok());
+        CHECK(mode_of(folder.file("data")) == 0700);
+        CHECK(mode_of(folder.file("data/ledgers")) == 0700);
+        CHECK(mode_of(path) == 0600);
+        CHECK(mode_of(path + "-wal") == 0600);
+        CHECK(mode_of(path + "-shm") == 0600);
+    }
+    ::umask(previous_umask);
 }
 
 TEST_CASE("record_deployment is idempotent on the id: created, repeated, conflict") {
