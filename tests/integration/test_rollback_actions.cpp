@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -615,6 +616,62 @@ TEST_CASE("targets that echo the request with a 500: no secret in the ledger, au
     }
     // The failing chat's URL is logged without its secret path.
     CHECK(receiver.daemon().log().find("url=" + echo.base_url() + "/<redacted>") != std::string::npos);
+}
+
+TEST_CASE("a secret file rotated and reloaded (SIGHUP) is scrubbed from then on") {
+    FakeServer echo;
+    echo.script("/hooks/echo", {{500, "", Duration::zero(), true}});
+    const std::string first = "first-secret-value-0123";
+    const std::string second = "second-secret-value-4567";
+    TestReceiver receiver(with_services("  checkout:\n"
+                                        "    rollback:\n"
+                                        "      webhook:\n"
+                                        "        url: \"" +
+                                        echo.base_url() +
+                                        "/hooks/echo\"\n"
+                                        "        headers: {X-Api-Key: {file: secrets/rotating}}\n"
+                                        "      timeout: 5s\n"
+                                        "      retries: 0\n"));
+    receiver.dir().write("secrets/rotating", first + "\n");
+    start_with_deployment(receiver);
+    receiver.dir().write("secrets/rotating", second + "\n"); // read on each call: the action sends this one
+    receiver.daemon().signal(SIGHUP);
+    for (int i = 0; i < 500 && receiver.daemon().log().find("config reloaded") == std::string::npos; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(receiver.daemon().log().find("config reloaded") != std::string::npos);
+
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rollback_failed");
+    REQUIRE(echo.requests("/hooks/echo").size() == 1);
+    CHECK(echo.requests("/hooks/echo")[0].header("x-api-key") == second);
+    const auto events = receiver.audit("deploy-42");
+    CHECK(only_event(events, "rollback_failed")["detail"]["output"].get<std::string>().find(
+              "\"x-api-key\":\"<redacted>\"") != std::string::npos);
+    receiver.stop();
+    for (const std::string& text : {json(events).dump(), receiver.daemon().log()})
+        CHECK(text.find(second) == std::string::npos);
+}
+
+TEST_CASE(
+    "a GitHub API that echoes the request with a 500: the GitHub token stays out of the trail and the log") {
+    FakeServer github;
+    github.script(kDispatchPath, {{500, "", Duration::zero(), true}});
+    TestReceiver receiver(with_services(github_workflow_yaml(github, "", 0)));
+    start_with_deployment(receiver);
+
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rollback_failed");
+    const auto requests = github.requests(kDispatchPath);
+    REQUIRE(requests.size() == 1);
+    CHECK(requests[0].header("authorization") == "Bearer " + kGithubToken);
+    const auto events = receiver.audit("deploy-42");
+    const json failed = only_event(events, "rollback_failed");
+    CAPTURE(failed.dump());
+    CHECK(failed["detail"]["output"].get<std::string>().find("Bearer <redacted>") != std::string::npos);
+    receiver.stop();
+    for (const std::string& text :
+         {json(events).dump(), receiver.daemon().log(), TempDir::read(receiver.ledger_path())})
+        CHECK(text.find(kGithubToken) == std::string::npos);
 }
 
 TEST_CASE("notify: a hostile alert name, summary and generatorURL reach the chat escaped, with no link") {
