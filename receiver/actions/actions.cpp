@@ -2,6 +2,7 @@
 #include "actions/actions.hpp"
 
 #include "codec/codec.hpp"
+#include "common/mrkdwn.hpp"
 #include "common/url.hpp"
 #include "config/placeholders.hpp"
 
@@ -126,7 +127,8 @@ Result<HttpCall> notification_call(const NotifyTarget& target, const std::string
 
 std::string describe_action(const RollbackSettings& rollback,
                             const std::map<std::string, std::string>& values) {
-    if (rollback.webhook) return "POST " + expand_placeholders(rollback.webhook->target.url, values);
+    if (rollback.webhook)
+        return "POST " + redact_url(expand_placeholders(rollback.webhook->target.url, values));
     if (rollback.github_workflow) {
         const GithubWorkflowAction& workflow = *rollback.github_workflow;
         return "workflow_dispatch " + workflow.repository + " " + workflow.workflow + "@" + workflow.ref;
@@ -153,23 +155,29 @@ bool http_failure_is_retryable(const HttpCallResult& result) {
 
 std::string notification_text(const std::string& event, const Deployment& target, const Alert& alert,
                               const std::string& result) {
-    const std::string versions = " from " + (target.version.empty() ? "?" : target.version) + " to " +
-                                 (target.previous_version.empty() ? "?" : target.previous_version);
+    // Every value below comes from outside (the deployment from CI, the alert from Alertmanager, the result
+    // from the action's target): escaped, so none of it reads as mrkdwn (<!channel>, <url|label>).
+    const std::string versions =
+        " from " + escape_mrkdwn(target.version.empty() ? "?" : target.version) + " to " +
+        escape_mrkdwn(target.previous_version.empty() ? "?" : target.previous_version);
+    const std::string who = escape_mrkdwn(with_environment(target));
     std::string text;
     if (event == "rollback_started")
-        text = ":rewind: Rolling back " + with_environment(target) + versions;
+        text = ":rewind: Rolling back " + who + versions;
     else if (event == "rollback_succeeded")
-        text = ":white_check_mark: Rolled back " + with_environment(target) + versions;
+        text = ":white_check_mark: Rolled back " + who + versions;
     else
-        text = ":x: Rollback of " + with_environment(target) + versions + " FAILED: " + result +
+        text = ":x: Rollback of " + who + versions + " FAILED: " + escape_mrkdwn(result) +
                " (the bad version may still be live)";
-    text += " (deployment " + target.id + ")";
+    text += " (deployment " + escape_mrkdwn(target.id) + ")";
     const std::string alertname = alert.label("alertname");
     const std::string summary = alert.annotation("summary");
     if (!alertname.empty() || !summary.empty()) {
-        text += "\n" + alertname + (alertname.empty() || summary.empty() ? "" : ": ") + summary;
+        text +=
+            "\n" + escape_mrkdwn(alertname + (alertname.empty() || summary.empty() ? "" : ": ") + summary);
     }
-    if (!alert.generator_url.empty()) text += "\n<" + alert.generator_url + "|graph>";
+    if (const std::string link = mrkdwn_link(alert.generator_url, "graph"); !link.empty())
+        text += "\n" + link;
     return text;
 }
 

@@ -43,7 +43,8 @@ Result<HttpCall> notification_call(const NotifyTarget& target, const std::string
                                    const std::string& default_ca_file, const SecretReader& secrets);
 
 // The action in one line for the rollback_started audit detail: the command line with quoted arguments,
-// "POST https://..." or "workflow_dispatch my-org/app rollback.yml@main".
+// "POST https://host/<redacted>" (redact_url: a URL's path or query may hold a secret) or
+// "workflow_dispatch my-org/app rollback.yml@main".
 std::string describe_action(const RollbackSettings& rollback,
                             const std::map<std::string, std::string>& values);
 
@@ -55,7 +56,8 @@ std::string describe_http_outcome(const std::string& action_kind, const HttpCall
 // (bad token, unknown workflow, invalid inputs) and a refused certificate fail the same way every time.
 bool http_failure_is_retryable(const HttpCallResult& result);
 
-// The notification's text for a person in a chat channel, e.g.
+// The notification's text for a person in a chat channel, in Slack's mrkdwn: every value from outside
+// escaped (escape_mrkdwn), the graph a link only for an http(s) generatorURL (mrkdwn_link), e.g.
 //   ":rewind: Rolling back checkout (production) from v2 to v1 — HighErrorRate: error ratio 5.3% ...
 //    <http://prometheus/graph?...>"
 std::string notification_text(const std::string& event, const Deployment& target, const Alert& alert,

@@ -36,7 +36,8 @@ class AuditTrail {
     bool is_known_repeat(std::string_view event, std::string_view reason, const std::string& dedupe_key);
 
     // The log line and the JSON-lines copy of an event the ledger already holds (written with a state change
-    // in that change's Ledger::write); `stored.sequence` is set.
+    // in that change's Ledger::write); `stored.sequence` is set. Pass the event as appended: the daemon's
+    // ScrubbingLedger scrubbed its secrets then, in place (and the logger scrubs every line again).
     void publish(const AuditEvent& stored);
 
     static constexpr std::size_t kRecentKeys = 10'000; // about 3 MiB at most

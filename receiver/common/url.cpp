@@ -6,8 +6,36 @@
 
 namespace rollback {
 
+namespace {
+
+// Where the host (with any user info and port) starts in `url`.
+std::size_t host_start(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    return scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+}
+
+} // namespace
+
+std::string_view url_path_and_query(std::string_view url) {
+    const std::size_t host_end = url.find_first_of("/?#", host_start(url));
+    return host_end == std::string_view::npos ? std::string_view() : url.substr(host_end);
+}
+
+std::string redact_url(std::string_view url) {
+    const std::string_view rest = url_path_and_query(url);
+    const std::size_t start = host_start(url);
+    std::string_view authority = url.substr(start, url.size() - rest.size() - start);
+    std::string shown(url.substr(0, start));
+    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+        shown += "<redacted>@";
+        authority.remove_prefix(at + 1);
+    }
+    shown += authority;
+    return rest.empty() || rest == "/" ? shown + std::string(rest) : shown + "/<redacted>";
+}
+
 Result<HttpUrl> parse_http_url(std::string_view url, std::string_view default_scheme) {
-    const std::string quoted = "\"" + std::string(url) + "\"";
+    const std::string quoted = "\"" + redact_url(url) + "\"";
     const std::string form = " (expected http://HOST[:PORT][/PATH] or https://...)";
     if (url.empty()) return make_error("the URL is empty" + form);
     for (const char c : url) {

@@ -4,7 +4,9 @@
 #include "actions/command_runner.hpp"
 #include "api/api.hpp"
 #include "audit/audit.hpp"
+#include "audit/scrubbing_ledger.hpp"
 #include "config/config.hpp"
+#include "config/secret_values.hpp"
 #include "daemon/flags.hpp"
 #include "engine/engine.hpp"
 #include "http/client.hpp"
@@ -12,6 +14,7 @@
 #include "ledger/sqlite_ledger.hpp"
 #include "ops/logging.hpp"
 #include "ops/metrics.hpp"
+#include "ops/secret_scrubber.hpp"
 
 #include <csignal>
 #include <iostream>
@@ -68,21 +71,37 @@ Listener listener_of(const LoadedConfig& loaded) {
     return {*address, loaded.config.listen_address, !loaded.config.tls.client_ca_file.empty()};
 }
 
+// The scrubber of `loaded`'s secrets, installed for log lines and chat messages; the caller gives it to the
+// ledger. A secret too short to scrub is named (never shown) in a warning.
+std::shared_ptr<const SecretScrubber> install_scrubber(const LoadedConfig& loaded) {
+    auto scrubber = std::make_shared<const SecretScrubber>(configured_secret_values(loaded));
+    install_secret_scrubber(scrubber);
+    for (const std::string& key : scrubber->unscrubbed_keys())
+        log_warn("a secret shorter than 8 characters is not scrubbed from the trail and the logs; use a "
+                 "longer one",
+                 {{"key", key}});
+    return scrubber;
+}
+
 class Daemon {
   public:
-    Daemon(const DaemonFlags& flags, LoadedConfig loaded, Listener listener)
+    Daemon(const DaemonFlags& flags, LoadedConfig loaded, Listener listener,
+           std::shared_ptr<const SecretScrubber> scrubber)
         : flags_(flags), listener_(std::move(listener)),
           config_(std::make_shared<const Config>(std::move(loaded.config))), ledger_(config_->ledger_path),
-          audit_(ledger_, metrics_),
-          engine_({ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run}, config_),
-          api_({engine_, ledger_, audit_, metrics_, [] { return Clock::now(); }, [this] { return reload(); }},
+          scrubbed_ledger_(ledger_, std::move(scrubber)), audit_(scrubbed_ledger_, metrics_),
+          engine_({scrubbed_ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run},
+                  config_),
+          api_({engine_, scrubbed_ledger_, audit_, metrics_, [] { return Clock::now(); },
+                [this] { return reload(); }},
                std::move(loaded.secrets)),
           server_([this](const HttpRequest& request) { return api_.handle(request); }, kMaxBodyBytes,
                   encode_too_large(), config_->tls, {.request_timeout = config_->request_read_timeout}) {
         if (auto opened = audit_.set_file(config_->audit_file); !opened) throw StartupError(opened.error());
         // The state changes and their audit events are one transaction: a kill during start-up loses neither.
         std::vector<AuditEvent> interrupted;
-        auto swept = ledger_.write("interrupting unfinished rollbacks", [&](LedgerTransaction& transaction) {
+        auto swept = scrubbed_ledger_.write("interrupting unfinished rollbacks", [&](LedgerTransaction&
+                                                                                         transaction) {
             interrupted.clear(); // a body may run again only after a failed try; start clean
             auto deployments = transaction.interrupt_unfinished_rollbacks();
             if (!deployments) return Status(Error{deployments.error()});
@@ -179,6 +198,7 @@ class Daemon {
                 throw StartupError(exposed.error());
             if (auto opened = audit_.set_file(loaded.config.audit_file); !opened)
                 throw StartupError(opened.error());
+            scrubbed_ledger_.set_scrubber(install_scrubber(loaded));
             config_ = std::make_shared<const Config>(std::move(loaded.config));
             engine_.set_config(config_);
             api_.set_secrets(std::move(loaded.secrets));
@@ -200,6 +220,7 @@ class Daemon {
     std::shared_ptr<const Config> config_; // the constructor's; reload() replaces it
     Metrics metrics_;
     SqliteLedger ledger_;
+    ScrubbingLedger scrubbed_ledger_; // what everything else writes through: events stored scrubbed
     AuditTrail audit_;
     ProcessCommandRunner runner_;
     Engine engine_;
@@ -240,8 +261,9 @@ int run_daemon(int argc, char** argv) {
         Listener listener = listener_of(loaded);
         if (auto exposed = check_exposure(loaded.secrets, listener); !exposed)
             throw StartupError(exposed.error());
+        auto scrubber = install_scrubber(loaded);
         log_info("starting", {{"version", ROLLBACK_RECEIVER_VERSION}, {"config", flags->config_file}});
-        Daemon daemon(*flags, std::move(loaded), std::move(listener));
+        Daemon daemon(*flags, std::move(loaded), std::move(listener), std::move(scrubber));
         return daemon.run();
     } catch (const std::exception& error) {
         log_error("start-up failed", {{"err", error.what()}});

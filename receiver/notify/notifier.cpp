@@ -2,7 +2,9 @@
 // bounded memory, a bounded stop.
 #include "notify/notifier.hpp"
 
+#include "common/url.hpp"
 #include "ops/logging.hpp"
+#include "ops/secret_scrubber.hpp"
 
 namespace rollback {
 
@@ -18,12 +20,13 @@ Notifier::~Notifier() {
 void Notifier::send(const std::string& event, std::string endpoint, Prepare prepare) {
     std::lock_guard lock(mutex_);
     if (stopping_) {
-        log_warn("notification dropped: the receiver is stopping", {{"event", event}, {"url", endpoint}});
+        log_warn("notification dropped: the receiver is stopping",
+                 {{"event", event}, {"url", redact_url(endpoint)}});
         return;
     }
     if (queue_.size() >= max_queued) {
         log_warn("notification dropped: too many waiting",
-                 {{"event", queue_.front().event}, {"url", queue_.front().endpoint}});
+                 {{"event", queue_.front().event}, {"url", redact_url(queue_.front().endpoint)}});
         metrics_.notifications_sent.add({queue_.front().event, "dropped"});
         queue_.pop_front();
     }
@@ -55,7 +58,10 @@ void Notifier::run() {
         queue_.erase(next);
         busy_endpoints_.insert(message.endpoint);
         lock.unlock();
-        const Result<HttpCall> call = message.prepare();
+        Result<HttpCall> call = message.prepare();
+        // A message may quote what a rollback target answered: the configured secrets stay out of the chat.
+        if (const auto scrubber = installed_secret_scrubber(); call && scrubber)
+            call->body = scrubber->scrub(call->body);
         if (!call) {
             metrics_.notifications_sent.add({message.event, "failure"});
             log_warn("notification not sent", {{"event", message.event}, {"err", call.error()}});
@@ -64,7 +70,7 @@ void Notifier::run() {
         } else {
             metrics_.notifications_sent.add({message.event, "failure"});
             log_warn("notification failed", {{"event", message.event},
-                                             {"url", message.endpoint},
+                                             {"url", redact_url(message.endpoint)},
                                              {"err", result.describe(call->timeout)}});
         }
         lock.lock();
@@ -82,7 +88,7 @@ void Notifier::stop(Duration grace) {
         if (!changed_.wait_for(lock, grace, [this] { return queue_.empty() && busy_endpoints_.empty(); })) {
             for (const Message& message : queue_) {
                 log_warn("notification dropped: the receiver is stopping",
-                         {{"event", message.event}, {"url", message.endpoint}});
+                         {{"event", message.event}, {"url", redact_url(message.endpoint)}});
                 metrics_.notifications_sent.add({message.event, "dropped"});
             }
             queue_.clear();

@@ -34,8 +34,9 @@ class Notifier {
     // reading secret header files never happens on the caller's (a webhook request's) thread.
     using Prepare = std::function<Result<HttpCall>()>;
     // Queues one message for `event` to `endpoint` (the target's configured URL: one call per endpoint at a
-    // time); returns at once. One attempt per message: a failure to prepare or to send is logged and counted
-    // in rollback_receiver_notifications_sent_total{result="failure"}.
+    // time); returns at once. One attempt per message: a failure to prepare or to send is logged (the URL
+    // as redact_url shows it) and counted in rollback_receiver_notifications_sent_total{result="failure"}.
+    // The body is scrubbed with installed_secret_scrubber() before it is sent.
     void send(const std::string& event, std::string endpoint, Prepare prepare);
 
     // Blocks until the queue is empty and nothing is in flight (tests, graceful stop).

@@ -3,11 +3,13 @@
 
 #include "codec/codec.hpp"
 #include "common/time_util.hpp"
+#include "ops/secret_scrubber.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <vector>
 
 namespace rollback {
 namespace {
@@ -45,9 +47,19 @@ void write(spdlog::level::level_enum level, std::string_view level_name, std::st
            std::initializer_list<LogField> fields) {
     auto& instance = *logger();
     if (!instance.should_log(level)) return;
-    const std::string line =
-        format_log_line(g_format.load(), level_name, format_rfc3339_ms(Clock::now()), message, fields);
-    instance.log(level, "{}", line);
+    const std::string time = format_rfc3339_ms(Clock::now());
+    const auto scrubber = installed_secret_scrubber();
+    if (!scrubber || scrubber->empty()) {
+        instance.log(level, "{}", format_log_line(g_format.load(), level_name, time, message, fields));
+        return;
+    }
+    // Field by field, so that a value cut at a limit (an answer's first 200 bytes) loses a secret's part too.
+    std::vector<LogField> scrubbed;
+    scrubbed.reserve(fields.size());
+    for (const LogField& field : fields)
+        scrubbed.push_back({field.key, scrubber->scrub(field.value)});
+    instance.log(level, "{}",
+                 format_log_line(g_format.load(), level_name, time, scrubber->scrub(message), scrubbed));
 }
 
 } // namespace
@@ -76,6 +88,12 @@ void init_logging(LogLevel level, LogFormat format) {
 
 std::string format_log_line(LogFormat format, std::string_view level, std::string_view time,
                             std::string_view message, std::initializer_list<LogField> fields) {
+    return format_log_line(format, level, time, message,
+                           std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+std::string format_log_line(LogFormat format, std::string_view level, std::string_view time,
+                            std::string_view message, std::span<const LogField> fields) {
     std::string line;
     if (format == LogFormat::json) {
         line = "{\"ts\":" + json_quote(time) + ",\"level\":" + json_quote(level) +

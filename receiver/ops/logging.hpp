@@ -1,9 +1,11 @@
-// Structured logging in logfmt or JSON; the spdlog adapter. Never pass a token as a field.
+// Structured logging in logfmt or JSON; the spdlog adapter. Never pass a token as a field (the message and
+// every field are scrubbed with installed_secret_scrubber() all the same).
 #pragma once
 
 #include "common/result.hpp"
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,8 @@ struct LogField {
 // One line: `ts=... level=info msg="..." key=value ...` or the same as a JSON object.
 std::string format_log_line(LogFormat format, std::string_view level, std::string_view time,
                             std::string_view message, std::initializer_list<LogField> fields);
+std::string format_log_line(LogFormat format, std::string_view level, std::string_view time,
+                            std::string_view message, std::span<const LogField> fields);
 
 void log_debug(std::string_view message, std::initializer_list<LogField> fields = {});
 void log_info(std::string_view message, std::initializer_list<LogField> fields = {});

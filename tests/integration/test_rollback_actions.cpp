@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,6 +35,7 @@ struct ScriptedAnswer {
     int status = 204;
     std::string body;
     Duration delay = Duration::zero(); // before answering; a hang is a delay longer than the test
+    bool echo = false; // the body is the request itself (method, path, query, headers, body) as JSON
 };
 
 ScriptedAnswer github_error(int status, const std::string& message) {
@@ -107,6 +110,13 @@ class FakeServer {
         const auto answer_at = std::chrono::steady_clock::now() + answer.delay;
         while (!released_ && std::chrono::steady_clock::now() < answer_at)
             std::this_thread::sleep_for(10ms);
+        if (answer.echo)
+            answer.body = json{{"method", request.method},
+                               {"path", request.path},
+                               {"query", request.query},
+                               {"headers", request.headers},
+                               {"body", request.body}}
+                              .dump();
         return HttpResponse{answer.status, answer.body, "application/json", {}};
     }
 
@@ -262,7 +272,7 @@ TEST_CASE("webhook action over HTTP: one POST with the configured path, headers 
     const json started = only_event(events, "rollback_started");
     CHECK(started["detail"]["action"] == "webhook");
     CHECK(started["detail"]["request"] ==
-          "POST " + hooks.base_url() + "/hooks/checkout/rollback?deployment=deploy-42");
+          "POST " + hooks.base_url() + "/<redacted>"); // the path and query may hold a secret
     const json succeeded = only_event(events, "rollback_succeeded");
     CHECK(succeeded["detail"]["http_status"] == 200);
     CHECK(succeeded["detail"]["attempts"] == 1);
@@ -526,6 +536,166 @@ TEST_CASE("50 concurrent duplicate webhooks for one deployment: exactly one requ
     const auto events = receiver.audit("deploy-42");
     CHECK(count_events(events, "rollback_started") == 1);
     CHECK(count_events(events, "rollback_succeeded") == 1);
+}
+
+TEST_CASE("targets that echo the request with a 500: no secret in the ledger, audit.jsonl, the API, the log "
+          "or the chat") {
+    FakeServer echo;
+    const std::string literal_key = "literal-api-key-0123456789";
+    const std::string query_secret = "query-secret-0123456789";
+    const std::string chat_path = "/chat/T0/B0/chat-hook-secret-0123";
+    echo.script("/hooks/echo", {{500, "", Duration::zero(), true}});
+    echo.script(chat_path, {{500, "", Duration::zero(), true}});
+    const std::string services_yaml =
+        "  checkout:\n"
+        "    notify: [\"" +
+        echo.base_url() + chat_path +
+        "\"]\n"
+        "    rollback:\n"
+        "      webhook:\n"
+        "        url: \"" +
+        echo.base_url() + "/hooks/echo?token=" + query_secret +
+        "&service={{service}}\"\n"
+        "        headers:\n"
+        "          Authorization: {file: secrets/deploy-token, prefix: \"Bearer \"}\n"
+        "          X-Api-Key: \"" +
+        literal_key +
+        "\"\n"
+        "          X-Forwarded-Token: {file: secrets/api-token}\n"
+        "      timeout: 5s\n"
+        "      retries: 0\n";
+    TestReceiver receiver(
+        ReceiverSetup{}.with_services(services_yaml).with_top_level("audit: {file: data/audit.jsonl}\n"));
+    start_with_deployment(receiver);
+
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rollback_failed");
+    REQUIRE(echo.wait_for(chat_path, 2) == 2); // rollback_started and rollback_failed
+    // The target did get the secrets: what it echoed is what the trail must not keep.
+    const auto requests = echo.requests("/hooks/echo");
+    REQUIRE(requests.size() == 1);
+    CHECK(requests[0].header("authorization") == "Bearer " + kDeployToken);
+    CHECK(requests[0].header("x-api-key") == literal_key);
+    CHECK(requests[0].header("x-forwarded-token") == kFixtureApiToken);
+    CHECK(requests[0].query.at("token") == query_secret);
+
+    const auto events = receiver.audit("deploy-42");
+    const json failed = only_event(events, "rollback_failed");
+    CAPTURE(failed.dump());
+    CHECK(failed["reason"].get<std::string>().rfind("HTTP 500: ", 0) == 0);
+    const std::string output = failed["detail"]["output"].get<std::string>();
+    CHECK(output.find("<redacted>") != std::string::npos);
+    CHECK(output.find("\"method\":\"POST\"") != std::string::npos); // the echo is there, scrubbed
+    CHECK(only_event(events, "rollback_started")["detail"]["request"] ==
+          "POST " + echo.base_url() + "/<redacted>");
+
+    const std::vector<std::string> secrets{kDeployToken, literal_key, kFixtureApiToken, query_secret,
+                                           chat_path};
+    std::string chat;
+    for (const HttpRequest& message : echo.requests(chat_path))
+        chat += message.body;
+    receiver.stop(); // the log and the WAL are complete
+    const std::map<std::string, std::string> places{
+        {"the API's answer",
+         receiver.api("GET", "/api/v1/audit?deployment_id=deploy-42").body + json(events).dump()},
+        {"audit.jsonl", TempDir::read(receiver.dir().file("data/audit.jsonl"))},
+        {"the ledger",
+         TempDir::read(receiver.ledger_path()) + (std::filesystem::exists(receiver.ledger_path() + "-wal")
+                                                      ? TempDir::read(receiver.ledger_path() + "-wal")
+                                                      : std::string())},
+        {"the log", receiver.daemon().log()},
+        {"the chat", chat},
+    };
+    for (const auto& [place, text] : places) {
+        CAPTURE(place);
+        CHECK(!text.empty());
+        for (const std::string& secret : secrets) {
+            CAPTURE(secret);
+            CHECK(text.find(secret) == std::string::npos);
+        }
+    }
+    // The failing chat's URL is logged without its secret path.
+    CHECK(receiver.daemon().log().find("url=" + echo.base_url() + "/<redacted>") != std::string::npos);
+}
+
+TEST_CASE("a secret file rotated and reloaded (SIGHUP) is scrubbed from then on") {
+    FakeServer echo;
+    echo.script("/hooks/echo", {{500, "", Duration::zero(), true}});
+    const std::string first = "first-secret-value-0123";
+    const std::string second = "second-secret-value-4567";
+    TestReceiver receiver(with_services("  checkout:\n"
+                                        "    rollback:\n"
+                                        "      webhook:\n"
+                                        "        url: \"" +
+                                        echo.base_url() +
+                                        "/hooks/echo\"\n"
+                                        "        headers: {X-Api-Key: {file: secrets/rotating}}\n"
+                                        "      timeout: 5s\n"
+                                        "      retries: 0\n"));
+    receiver.dir().write("secrets/rotating", first + "\n");
+    start_with_deployment(receiver);
+    receiver.dir().write("secrets/rotating", second + "\n"); // read on each call: the action sends this one
+    receiver.daemon().signal(SIGHUP);
+    for (int i = 0; i < 500 && receiver.daemon().log().find("config reloaded") == std::string::npos; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(receiver.daemon().log().find("config reloaded") != std::string::npos);
+
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rollback_failed");
+    REQUIRE(echo.requests("/hooks/echo").size() == 1);
+    CHECK(echo.requests("/hooks/echo")[0].header("x-api-key") == second);
+    const auto events = receiver.audit("deploy-42");
+    CHECK(only_event(events, "rollback_failed")["detail"]["output"].get<std::string>().find(
+              "\"x-api-key\":\"<redacted>\"") != std::string::npos);
+    receiver.stop();
+    for (const std::string& text : {json(events).dump(), receiver.daemon().log()})
+        CHECK(text.find(second) == std::string::npos);
+}
+
+TEST_CASE(
+    "a GitHub API that echoes the request with a 500: the GitHub token stays out of the trail and the log") {
+    FakeServer github;
+    github.script(kDispatchPath, {{500, "", Duration::zero(), true}});
+    TestReceiver receiver(with_services(github_workflow_yaml(github, "", 0)));
+    start_with_deployment(receiver);
+
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rollback_failed");
+    const auto requests = github.requests(kDispatchPath);
+    REQUIRE(requests.size() == 1);
+    CHECK(requests[0].header("authorization") == "Bearer " + kGithubToken);
+    const auto events = receiver.audit("deploy-42");
+    const json failed = only_event(events, "rollback_failed");
+    CAPTURE(failed.dump());
+    CHECK(failed["detail"]["output"].get<std::string>().find("Bearer <redacted>") != std::string::npos);
+    receiver.stop();
+    for (const std::string& text :
+         {json(events).dump(), receiver.daemon().log(), TempDir::read(receiver.ledger_path())})
+        CHECK(text.find(kGithubToken) == std::string::npos);
+}
+
+TEST_CASE("notify: a hostile alert name, summary and generatorURL reach the chat escaped, with no link") {
+    FakeServer chat_and_hooks;
+    TestReceiver receiver(with_services(webhook_service_yaml(chat_and_hooks.base_url() + "/hooks/rollback",
+                                                             "timeout: 5s, retries: 0",
+                                                             {chat_and_hooks.base_url() + "/chat"})));
+    start_with_deployment(receiver);
+    json notification = json::parse(captured_firing_notification("3a218f5b4e107d69"));
+    json& alert = notification["alerts"][0];
+    alert["labels"]["alertname"] = "<!channel>";
+    alert["annotations"]["summary"] = "<https://evil.example|Open dashboard> & more";
+    alert["generatorURL"] = "javascript:alert(1)";
+    REQUIRE(receiver.webhook(notification.dump()).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rolled_back");
+    REQUIRE(chat_and_hooks.wait_for("/chat", 2) == 2);
+    for (const HttpRequest& message : chat_and_hooks.requests("/chat")) {
+        const std::string text = json::parse(message.body)["text"].get<std::string>();
+        CAPTURE(text);
+        CHECK(text.find("\n&lt;!channel&gt;: &lt;https://evil.example|Open dashboard&gt; &amp; more") !=
+              std::string::npos);
+        CHECK(text.find('<') == std::string::npos); // no link, no ping: javascript: is left out
+        CHECK(text.find("javascript") == std::string::npos);
+    }
 }
 
 } // namespace

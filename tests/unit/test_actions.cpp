@@ -171,7 +171,8 @@ TEST_CASE("describe_action names what will run, for the audit trail") {
     RollbackSettings webhook;
     webhook.webhook = WebhookAction{};
     webhook.webhook->target.url = "https://deploy.example/{{service}}";
-    CHECK(describe_action(webhook, values) == "POST https://deploy.example/checkout");
+    CHECK(describe_action(webhook, values) ==
+          "POST https://deploy.example/<redacted>"); // path and query: redact_url
     RollbackSettings workflow;
     workflow.github_workflow = GithubWorkflowAction{};
     workflow.github_workflow->repository = "o/r";

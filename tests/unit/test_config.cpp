@@ -347,7 +347,7 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"services: {a: {rollback: {webhook: {url: 'ftp://h/'}}}}\n",
          "test.yml: services.a.rollback.webhook.url: \"ftp://h/\": unsupported scheme"},
         {"services: {a: {rollback: {webhook: {url: 'deploy.example.com/x'}}}}\n",
-         "test.yml: services.a.rollback.webhook.url: \"deploy.example.com/x\": no scheme"},
+         "test.yml: services.a.rollback.webhook.url: \"deploy.example.com/<redacted>\": no scheme"},
         {"services: {a: {rollback: {webhook: {url: 'http://h/{{servce}}'}}}}\n",
          "test.yml: services.a.rollback.webhook.url: unknown placeholder"},
         {"services: {a: {rollback: {webhook: {url: 'http://h/', body: [1, 2]}}}}\n",

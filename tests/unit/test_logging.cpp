@@ -1,5 +1,8 @@
-// Unit tests for log line formatting (logfmt and JSON), level and format parsing, and the stderr output.
+// Unit tests for log line formatting (logfmt and JSON), level and format parsing, the stderr output and the
+// scrubbing of secrets from it.
 #include "ops/logging.hpp"
+
+#include "ops/secret_scrubber.hpp"
 
 #include "support/temp_dir.hpp"
 
@@ -183,6 +186,30 @@ TEST_CASE("log_* write one line per call to stderr, in the chosen format, above 
 
     CHECK(lines[2].rfind("ts=", 0) == 0);
     CHECK(lines[2].find(" level=debug msg=\"shown debug\" key=\"two words\"") != std::string::npos);
+}
+
+TEST_CASE("log_* scrub the installed secrets from the message and every field, cut values included") {
+    const std::string token = "tok-0123456789abcdef";
+    testing::TempDir dir;
+    const std::string path = dir.file("stderr.log");
+    {
+        StderrCapture capture(path);
+        init_logging(LogLevel::info, LogFormat::logfmt);
+        install_secret_scrubber(
+            std::make_shared<const SecretScrubber>(std::vector<SecretValue>{{"auth.api_token_file", token}}));
+        log_warn("notification failed for " + token,
+                 {{"err", "HTTP 500: {\"authorization\":\"Bearer " + token + "\"}"},
+                  {"cut", "HTTP 500: Bearer " + token.substr(0, 12)}});
+        install_secret_scrubber(nullptr);
+        log_warn("unscrubbed", {{"value", token}});
+    }
+    const auto lines = lines_of(testing::TempDir::read(path));
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].find(token.substr(0, 8)) == std::string::npos);
+    CHECK(lines[0].find("msg=\"notification failed for <redacted>\"") != std::string::npos);
+    CHECK(lines[0].find("Bearer <redacted>") != std::string::npos);
+    CHECK(lines[0].find("cut=\"HTTP 500: Bearer <redacted>\"") != std::string::npos);
+    CHECK(lines[1].find(token) != std::string::npos); // nothing installed: nothing scrubbed
 }
 
 } // namespace

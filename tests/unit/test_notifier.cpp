@@ -1,8 +1,12 @@
 // The notification queue: never blocks the sender, per-endpoint order, one attempt per message, bounded queue
-// and stop.
+// and stop; hostile alert text arrives escaped for mrkdwn and configured secrets never reach the chat.
 #include "notify/notifier.hpp"
 
+#include "actions/actions.hpp"
+#include "ops/secret_scrubber.hpp"
+
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <mutex>
@@ -172,6 +176,75 @@ TEST_CASE("a message is prepared on a notifier thread, not the sender's; a failu
     CHECK(prepared_elsewhere);
     CHECK(metrics.notifications_sent.value({"rollback_started", "success"}) == 1);
     CHECK(metrics.notifications_sent.value({"rollback_started", "failure"}) == 1);
+}
+
+// The text of the one message the chat received: the "text" of its {"text": ...} body.
+std::string received_text(GatedHttp& http, const std::string& url) {
+    const auto bodies = http.calls_to(url);
+    REQUIRE(bodies.size() == 1);
+    const auto body = nlohmann::json::parse(bodies[0], nullptr, false);
+    REQUIRE(body.is_object());
+    return body["text"].get<std::string>();
+}
+
+TEST_CASE(
+    "a hostile alert name, summary and generatorURL arrive escaped for mrkdwn; no forged link or ping") {
+    GatedHttp http;
+    Metrics metrics;
+    Notifier notifier(http, metrics);
+    Deployment target;
+    target.id = "deploy-<!here>";
+    target.service = "checkout";
+    target.environment = "prod";
+    target.version = "v2&<@U1>";
+    target.previous_version = "v1";
+    struct Row {
+        std::string alertname;
+        std::string summary;
+        std::string generator_url;
+        std::string expected_tail; // the text after "(deployment ...)"
+    };
+    const std::vector<Row> rows{
+        {"<!channel>", "<https://evil.example|Open dashboard>", "javascript:alert(1)",
+         "\n&lt;!channel&gt;: &lt;https://evil.example|Open dashboard&gt;"},
+        {"A&B", "x", "https://evil.example|Open dashboard", "\nA&amp;B: x"},
+        {"HighErrorRate", "5% > 1%", "http://prometheus:9090/graph?a=1&b=2",
+         "\nHighErrorRate: 5% &gt; 1%\n<http://prometheus:9090/graph?a=1&amp;b=2|graph>"},
+    };
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const Row& row = rows[i];
+        CAPTURE(row.alertname);
+        Alert alert;
+        alert.labels = {{"alertname", row.alertname}};
+        alert.annotations = {{"summary", row.summary}};
+        alert.generator_url = row.generator_url;
+        const std::string text = notification_text("rollback_failed", target, alert, "HTTP 500: <!everyone>");
+        NotifyTarget chat;
+        chat.target.url = "http://chat/hostile/" + std::to_string(i);
+        notifier.send("rollback_failed", chat.target.url, [chat, text, &target, &alert] {
+            return notification_call(chat, text, placeholder_values(target, alert), 1s, "",
+                                     [](const std::string&) { return Result<std::string>(std::string()); });
+        });
+        notifier.wait_idle();
+        const std::string received = received_text(http, chat.target.url);
+        CHECK(received == ":x: Rollback of checkout (prod) from v2&amp;&lt;@U1&gt; to v1 FAILED: HTTP 500: "
+                          "&lt;!everyone&gt; (the bad version may still be live) (deployment "
+                          "deploy-&lt;!here&gt;)" +
+                              row.expected_tail);
+    }
+}
+
+TEST_CASE("a message that quotes a configured secret reaches the chat scrubbed") {
+    GatedHttp http;
+    Metrics metrics;
+    Notifier notifier(http, metrics);
+    const std::string token = "deploy-token-0123456789";
+    install_secret_scrubber(std::make_shared<const SecretScrubber>(std::vector<SecretValue>{{"k", token}}));
+    send(notifier, "rollback_failed",
+         to("http://chat/a", nlohmann::json{{"text", "FAILED: HTTP 500: Bearer " + token}}.dump()));
+    notifier.wait_idle();
+    install_secret_scrubber(nullptr);
+    CHECK(received_text(http, "http://chat/a") == "FAILED: HTTP 500: Bearer <redacted>");
 }
 
 } // namespace
