@@ -28,6 +28,24 @@ resolve_headers(const HttpTarget& target, const std::map<std::string, std::strin
     return headers;
 }
 
+// The one rule for the headers of every outgoing call, after placeholders were replaced and secrets read:
+// no control character but HTAB (a CR or LF would end the header and forge the next one) and at most
+// kMaxHeaderLine. The message never quotes the value (it may be a secret).
+Status check_headers(const std::vector<std::pair<std::string, std::string>>& headers) {
+    for (const auto& [name, value] : headers) {
+        if (auto clean = check_no_control_characters(value, true); !clean)
+            return make_error("header " + name + ": " + clean.error() +
+                              " once its placeholders are replaced; a header value may not hold a control "
+                              "character, so the request was not sent");
+        if (name.size() + 2 + value.size() > kMaxHeaderLine)
+            return make_error("header " + name + ": " + std::to_string(name.size() + 2 + value.size()) +
+                              " bytes once its placeholders are replaced, more than the " +
+                              std::to_string(kMaxHeaderLine) +
+                              " a header line may have; the request was not sent");
+    }
+    return ok_status();
+}
+
 // The CA file a call verifies its server with: the target's own, else the config's default.
 const std::string& ca_file_for(const std::string& own, const std::string& default_ca_file) {
     return own.empty() ? default_ca_file : own;
@@ -38,6 +56,7 @@ Result<HttpCall> post_to(const HttpTarget& target, std::string body,
                          const std::string& default_ca_file, const SecretReader& secrets) {
     auto headers = resolve_headers(target, values, secrets);
     if (!headers) return Error{headers.error()};
+    if (auto checked = check_headers(*headers); !checked) return Error{checked.error()};
     // Values go into the URL percent-encoded: "{{version}}" may hold '/', '&' or spaces.
     std::map<std::string, std::string> encoded;
     for (const auto& [name, value] : values)
@@ -69,12 +88,29 @@ std::map<std::string, std::string> placeholder_values(const Deployment& target, 
     };
 }
 
-CommandSpec command_spec(const std::vector<std::string>& command, const Deployment& target,
-                         const Alert& alert, Duration timeout, Duration kill_grace) {
+Result<CommandSpec> command_spec(const RollbackSettings& rollback, const Deployment& target,
+                                 const Alert& alert, Duration kill_grace) {
     const auto values = placeholder_values(target, alert);
     CommandSpec spec;
-    for (const std::string& argument : command)
-        spec.argv.push_back(expand_placeholders(argument, values));
+    std::size_t bytes = 0;
+    bool after_end_of_options = false; // a literal "--" came before: what follows is never an option
+    for (std::size_t i = 0; i < rollback.command.size(); ++i) {
+        const std::string& argument = rollback.command[i];
+        std::string expanded = expand_placeholders(argument, values);
+        const std::string where = "command[" + std::to_string(i) + "] " + json_quote(argument);
+        if (auto clean = check_no_control_characters(expanded); !clean)
+            return make_error(
+                where + " " + clean.error() +
+                " once its placeholders are replaced; an argument may not hold a control character");
+        if (!expanded.empty() && expanded.front() == '-' && (argument.empty() || argument.front() != '-') &&
+            !after_end_of_options && !rollback.allow_option_values)
+            return make_error(where + " becomes " + json_quote(expanded.substr(0, 80)) +
+                              ", which the program would read as an option: write \"--\" before it in the "
+                              "command (if the program takes it), or set rollback.allow_option_values: true");
+        if (i > 0 && argument == "--") after_end_of_options = true;
+        bytes += expanded.size() + 1;
+        spec.argv.push_back(std::move(expanded));
+    }
     spec.environment = {
         {"ROLLBACK_SERVICE", target.service},
         {"ROLLBACK_ENVIRONMENT", target.environment},
@@ -84,9 +120,46 @@ CommandSpec command_spec(const std::vector<std::string>& command, const Deployme
         {"ROLLBACK_ALERTNAME", alert.label("alertname")},
         {"ROLLBACK_FINGERPRINT", alert.fingerprint},
     };
-    spec.timeout = timeout;
+    for (const auto& [name, value] : spec.environment) {
+        if (auto clean = check_no_control_characters(value); !clean)
+            return make_error("environment " + name + " " + clean.error() +
+                              "; a variable may not hold a control character");
+        bytes += name.size() + 1 + value.size() + 1;
+    }
+    if (bytes > kMaxCommandBytes)
+        return make_error("the command's arguments and ROLLBACK_* variables come to " +
+                          std::to_string(bytes) + " bytes, more than the " +
+                          std::to_string(kMaxCommandBytes) + " a rollback command is given");
+    spec.timeout = rollback.timeout;
     spec.kill_grace = kill_grace;
     return spec;
+}
+
+Status check_action_input(const RollbackSettings& rollback, const Deployment& target, const Alert& alert) {
+    // Secrets come from the config, never from outside: they are read (and their headers checked) when the
+    // request is sent.
+    const SecretReader no_secrets = [](const std::string&) -> Result<std::string> { return std::string(); };
+    const auto values = placeholder_values(target, alert);
+    Status checked = ok_status();
+    switch (rollback.action()) {
+    case ActionKind::command:
+        if (auto spec = command_spec(rollback, target, alert, Duration::zero()); !spec)
+            checked = Error{spec.error()};
+        break;
+    case ActionKind::webhook:
+        if (auto call = webhook_call(*rollback.webhook, values, rollback.timeout, "", no_secrets); !call)
+            checked = Error{call.error()};
+        break;
+    case ActionKind::github_workflow:
+        if (auto call =
+                github_workflow_call(*rollback.github_workflow, values, rollback.timeout, "", no_secrets);
+            !call)
+            checked = Error{call.error()};
+        break;
+    case ActionKind::none:
+        break;
+    }
+    return checked;
 }
 
 Result<HttpCall> webhook_call(const WebhookAction& action, const std::map<std::string, std::string>& values,
@@ -113,6 +186,7 @@ Result<HttpCall> github_workflow_call(const GithubWorkflowAction& action,
                     {"Accept", "application/vnd.github+json"},
                     {"X-GitHub-Api-Version", "2022-11-28"},
                     {"User-Agent", "rollback-receiver"}};
+    if (auto checked = check_headers(call.headers); !checked) return Error{checked.error()};
     call.body = encode_workflow_dispatch(action.ref, inputs);
     call.ca_file = ca_file_for(action.ca_file, default_ca_file);
     call.timeout = timeout;

@@ -19,15 +19,40 @@ namespace rollback {
 // The {{placeholder}} values for a rollback of `target` triggered by `alert`.
 std::map<std::string, std::string> placeholder_values(const Deployment& target, const Alert& alert);
 
+// What the command action adds to the child's argv and environment at most, in bytes (each string counted
+// with its terminating NUL, each variable as NAME=value): far below Linux's limits (128 KiB a string, about
+// 2 MiB in all), so that no value can make the command fail to start with E2BIG.
+inline constexpr std::size_t kMaxCommandBytes = 128 * 1024;
+// The longest header line (name, ": " and value) an HTTP action or notification sends: the receiver's own
+// limit for a header line it reads, and what common servers accept.
+inline constexpr std::size_t kMaxHeaderLine = 8 * 1024;
+
 // The command action's child process: argv with placeholders replaced and the ROLLBACK_* environment.
-CommandSpec command_spec(const std::vector<std::string>& command, const Deployment& target,
-                         const Alert& alert, Duration timeout, Duration kill_grace);
+// Refused (an error naming the argument or variable and what is wrong) when a value from outside would
+// change what the command reads:
+//  - a control character (placeholders.hpp check_no_control_characters) in an argument or variable;
+//  - an argument that starts with '-' only because of a placeholder's value ("{{previous_version}}" =
+//    "--force"), unless a literal "--" argument comes before it in the command or the service sets
+//    rollback.allow_option_values: true;
+//  - more than kMaxCommandBytes of argv and ROLLBACK_* variables.
+Result<CommandSpec> command_spec(const RollbackSettings& rollback, const Deployment& target,
+                                 const Alert& alert, Duration kill_grace);
 
 // Reads a secret file (config.hpp's read_secret_file in the daemon; a map in tests).
 using SecretReader = std::function<Result<std::string>(const std::string& path)>;
 
+// Whether the service's action takes the values a rollback of `target` for `alert` would put into it,
+// checked before the deployment is claimed so that no value from outside can fail the rollback after it:
+// the action is built as it will be sent (command_spec, or the URL and headers of webhook_call and
+// github_workflow_call) but without reading a secret (no secret comes from outside). The error names the
+// argument, variable or header. OK when the service has no action.
+Status check_action_input(const RollbackSettings& rollback, const Deployment& target, const Alert& alert);
+
 // The `webhook` action's POST. `default_ca_file` is tls.ca_file, used when the target names none.
-// Placeholders in the URL are replaced percent-encoded; in headers and the body as they are.
+// Placeholders in the URL are replaced percent-encoded; in headers and the body as they are. A header that
+// holds a control character (HTAB allowed) or is longer than kMaxHeaderLine once its placeholders are
+// replaced fails the call: it is never sent. The same holds for github_workflow_call and
+// notification_call.
 Result<HttpCall> webhook_call(const WebhookAction& action, const std::map<std::string, std::string>& values,
                               Duration timeout, const std::string& default_ca_file,
                               const SecretReader& secrets);

@@ -279,6 +279,11 @@ HttpResponse Api::webhook(const HttpRequest& request) {
         log_warn("webhook rejected", {{"err", notification.error()}});
         return error_response(400, notification.error());
     }
+    if (auto size = check_notification_size(*notification); !size) {
+        deps_.metrics.notifications.add({"invalid"});
+        log_warn("webhook rejected", {{"err", size.error()}});
+        return error_response(413, size.error());
+    }
     auto handled = deps_.engine.handle_notification(*notification);
     if (!handled) {
         deps_.metrics.notifications.add({"ledger_error"});

@@ -31,8 +31,9 @@ class AuditTrail {
     Result<bool> record(const AuditEvent& event, const std::string& dedupe_key = {});
 
     // True, and counted as a repeat, when an event under `dedupe_key` is known to be in the ledger: one
-    // this process wrote or found there, among the last kRecentKeys. Answered from memory, so the caller
-    // can skip building the event; false means "not known", and record() then asks the ledger.
+    // this process wrote or found there, among the last ones within kRecentKeysBudget bytes. Answered from
+    // memory, so the caller can skip building the event; false means "not known", and record() then asks the
+    // ledger.
     bool is_known_repeat(std::string_view event, std::string_view reason, const std::string& dedupe_key);
 
     // The log line and the JSON-lines copy of an event the ledger already holds (written with a state change
@@ -40,12 +41,13 @@ class AuditTrail {
     // ScrubbingLedger scrubbed its secrets then, in place (and the logger scrubs every line again).
     void publish(const AuditEvent& stored);
 
-    static constexpr std::size_t kRecentKeys = 10'000; // about 3 MiB at most
+    // The de-duplication memory's budget: about 12,000 keys of the usual 200 to 250 bytes.
+    static constexpr std::size_t kRecentKeysBudget = 4 * 1024 * 1024;
 
   private:
     Ledger& ledger_;
     Metrics& metrics_;
-    RecentKeys recent_keys_{kRecentKeys};
+    RecentKeys recent_keys_{kRecentKeysBudget};
     std::mutex file_mutex_;
     UniqueFd file_;
     std::string file_path_;

@@ -141,7 +141,7 @@ std::string dump(const json& value) {
 }
 
 bool has_control_characters(std::string_view text) {
-    return std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    return !check_no_control_characters(text).ok();
 }
 
 // Rejects fields outside `known`, naming the first unknown one.
@@ -197,6 +197,9 @@ template <typename Record> struct WebhookField {
     Member member;                 // text, an object of strings, an RFC 3339 time, 0 to LONG_MAX, alerts
     const char* missing = nullptr; // set: the field is required, and this follows "<field>: missing; "
     Status (*check)(const std::string& value) = nullptr; // text: the values accepted
+    // An object of strings: the sizes accepted. The error follows "<field>", so it starts with ".<name>: "
+    // (one entry) or ": " (the whole object).
+    Status (*check_map)(const std::map<std::string, std::string>& entries) = nullptr;
     WebhookKind kind() const { return static_cast<WebhookKind>(member.index()); }
 };
 
@@ -221,14 +224,49 @@ Status check_alert_status(const std::string& status) {
     return make_error("expected \"firing\" or \"resolved\", got \"" + status + "\"");
 }
 
+// An alert's fingerprint goes into the trail, the de-duplication keys and ROLLBACK_FINGERPRINT: Alertmanager
+// sends 16 hexadecimal digits; absent or "" it is computed from the labels.
+Status check_fingerprint(const std::string& fingerprint) {
+    const bool hex = std::all_of(fingerprint.begin(), fingerprint.end(),
+                                 [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    if (fingerprint.size() <= kMaxWebhookFingerprint && hex) return ok_status();
+    return make_error("expected at most " + std::to_string(kMaxWebhookFingerprint) +
+                      " lowercase hexadecimal digits (Alertmanager sends 16), got " +
+                      std::to_string(fingerprint.size()) + " characters" +
+                      (hex ? "" : " that are not all [0-9a-f]"));
+}
+
+// The sizes of a label set or of annotations: entries, names and values (in bytes).
+Status check_string_map(const std::map<std::string, std::string>& entries, std::size_t max_value,
+                        const char* what) {
+    if (entries.size() > kMaxWebhookMapEntries)
+        return make_error(": " + std::to_string(entries.size()) + " entries, more than the " +
+                          std::to_string(kMaxWebhookMapEntries) + " this receiver takes");
+    for (const auto& [name, value] : entries) {
+        if (name.size() > kMaxWebhookName)
+            return make_error(": a name of " + std::to_string(name.size()) + " bytes, longer than the " +
+                              std::to_string(kMaxWebhookName) + " this receiver takes");
+        if (value.size() > max_value)
+            return make_error("." + name + ": " + std::to_string(value.size()) + " bytes, longer than the " +
+                              std::to_string(max_value) + " " + what + " may have");
+    }
+    return ok_status();
+}
+Status check_labels(const std::map<std::string, std::string>& labels) {
+    return check_string_map(labels, kMaxWebhookLabelValue, "a label value");
+}
+Status check_annotations(const std::map<std::string, std::string>& annotations) {
+    return check_string_map(annotations, kMaxWebhookAnnotationValue, "an annotation value");
+}
+
 const std::array<WebhookField<Notification>, 10> kWebhookFields{{
     {"version", &Notification::version, kVersionHint, check_version},
     {"alerts", &Notification::alerts, "expected a list of alerts"},
     {"receiver", &Notification::receiver},
     {"status", &Notification::status},
-    {"groupLabels", &Notification::group_labels},
-    {"commonLabels", &Notification::common_labels},
-    {"commonAnnotations", &Notification::common_annotations},
+    {"groupLabels", &Notification::group_labels, nullptr, nullptr, check_labels},
+    {"commonLabels", &Notification::common_labels, nullptr, nullptr, check_labels},
+    {"commonAnnotations", &Notification::common_annotations, nullptr, nullptr, check_annotations},
     {"externalURL", &Notification::external_url},
     {"groupKey", &Notification::group_key},
     {"truncatedAlerts", &Notification::truncated_alerts},
@@ -236,12 +274,12 @@ const std::array<WebhookField<Notification>, 10> kWebhookFields{{
 
 const std::array<WebhookField<Alert>, 7> kAlertFields{{
     {"status", &Alert::status, nullptr, check_alert_status},
-    {"labels", &Alert::labels},
-    {"annotations", &Alert::annotations},
+    {"labels", &Alert::labels, nullptr, nullptr, check_labels},
+    {"annotations", &Alert::annotations, nullptr, nullptr, check_annotations},
     {"startsAt", &Alert::starts_at, "expected an RFC 3339 time"},
     {"endsAt", &Alert::ends_at},
     {"generatorURL", &Alert::generator_url},
-    {"fingerprint", &Alert::fingerprint},
+    {"fingerprint", &Alert::fingerprint, nullptr, check_fingerprint},
 }};
 
 constexpr unsigned kMaxFields = 32; // the readers keep one bit per field
@@ -315,6 +353,10 @@ Status read_fields(const json& object, const std::array<WebhookField<Record>, N>
             if (auto checked = field.check(member_of<WebhookKind::text>(field, record)); !checked)
                 return make_error(path + field.name + ": " + checked.error());
         }
+        if (field.check_map != nullptr) {
+            if (auto checked = field.check_map(member_of<WebhookKind::string_map>(field, record)); !checked)
+                return make_error(path + field.name + checked.error());
+        }
     }
     return ok_status();
 }
@@ -337,6 +379,8 @@ bool complete(const std::array<WebhookField<Record>, N>& fields, const Record& r
         const WebhookField<Record>& field = fields[i];
         if (field.missing != nullptr && (present & (1U << i)) == 0) return false;
         if (field.check != nullptr && !field.check(member_of<WebhookKind::text>(field, record))) return false;
+        if (field.check_map != nullptr && !field.check_map(member_of<WebhookKind::string_map>(field, record)))
+            return false;
     }
     return true;
 }
@@ -527,6 +571,16 @@ std::optional<Notification> read_webhook_streaming(std::string_view body) {
 Result<Notification> parse_webhook(std::string_view body) {
     if (auto read = read_webhook_streaming(body)) return std::move(*read);
     return parse_webhook_document(body);
+}
+
+Status check_notification_size(const Notification& notification) {
+    if (notification.alerts.size() <= kMaxWebhookAlerts) return ok_status();
+    return make_error(
+        "alerts: " + std::to_string(notification.alerts.size()) +
+        " alerts in one notification, more than the " + std::to_string(kMaxWebhookAlerts) +
+        " this receiver takes; set max_alerts: " + std::to_string(kMaxWebhookAlerts) +
+        " in Alertmanager's webhook_config (it then sends the first ones and counts the rest in "
+        "truncatedAlerts)");
 }
 
 Result<DeploymentRequest> parse_deployment_request(std::string_view body) {

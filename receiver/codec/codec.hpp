@@ -14,8 +14,21 @@
 
 namespace rollback {
 
+// What a webhook body may hold, so that no value from outside grows the receiver's memory or the values it
+// puts into actions without bound (the body itself is at most 1 MiB). Past one of them parse_webhook fails,
+// naming the field and the limit (the webhook answers 400).
+inline constexpr std::size_t kMaxWebhookFingerprint = 64;            // [0-9a-f]; Alertmanager sends 16
+inline constexpr std::size_t kMaxWebhookMapEntries = 256;            // labels or annotations of one object
+inline constexpr std::size_t kMaxWebhookName = 1024;                 // a label or annotation name, in bytes
+inline constexpr std::size_t kMaxWebhookLabelValue = 4 * 1024;       // a label value, in bytes
+inline constexpr std::size_t kMaxWebhookAnnotationValue = 16 * 1024; // an annotation value, in bytes
+// The alerts of one notification (check_notification_size; the webhook answers 413).
+inline constexpr std::size_t kMaxWebhookAlerts = 1000;
+
 // Alertmanager webhook payload version "4". Errors name the field: "alerts[1].startsAt: ...".
 // A missing fingerprint (hand-written payloads) is computed from the labels, as Alertmanager does.
+// Label sets (labels, groupLabels, commonLabels) and annotations (annotations, commonAnnotations) are
+// checked against the limits above, and a fingerprint too.
 // Reads the body in one pass (read_webhook_streaming); a body that pass does not take goes to
 // parse_webhook_document, which gives the notification or the error.
 Result<Notification> parse_webhook(std::string_view body);
@@ -26,6 +39,10 @@ Result<Notification> parse_webhook(std::string_view body);
 // parses, without a document, and gives up (nullopt) on every body the other rejects or may read otherwise.
 Result<Notification> parse_webhook_document(std::string_view body);
 std::optional<Notification> read_webhook_streaming(std::string_view body);
+
+// A notification of more than kMaxWebhookAlerts alerts is refused as too large (413); the error names the
+// limit and Alertmanager's max_alerts.
+Status check_notification_size(const Notification& notification);
 
 // Body of POST /api/v1/deployments. `service` and `version` are required; unknown fields are errors.
 Result<DeploymentRequest> parse_deployment_request(std::string_view body);

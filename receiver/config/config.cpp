@@ -46,8 +46,8 @@ constexpr std::array<std::string_view, 3> auth_keys = {"webhook_token_file", "ap
 constexpr std::array<std::string_view, 5> defaults_keys = {"service_label", "environment_label",
                                                            "watch_window", "debounce", "rollback"};
 constexpr std::array<std::string_view, 4> service_keys = {"watch_window", "debounce", "rollback", "notify"};
-constexpr std::array<std::string_view, 6> rollback_keys = {"command", "webhook", "github_workflow",
-                                                           "timeout", "retries", "retry_backoff"};
+constexpr std::array<std::string_view, 7> rollback_keys = {
+    "command", "webhook", "github_workflow", "timeout", "retries", "retry_backoff", "allow_option_values"};
 constexpr std::array<std::pair<ActionKind, std::string_view>, 3> action_names{{
     {ActionKind::command, "command"},
     {ActionKind::webhook, "webhook"},
@@ -388,6 +388,12 @@ class ConfigReader {
             auto duration = read_duration(*value, path + ".retry_backoff");
             if (!duration) return make_error(duration.error());
             rollback.retry_backoff = *duration;
+        }
+        if (const YAML::Node* value = find(*entries, "allow_option_values")) {
+            const bool plain = value->IsScalar() && value->Tag() == "?";
+            if (!plain || (value->Scalar() != "true" && value->Scalar() != "false"))
+                return fail(path + ".allow_option_values", "expected true or false");
+            rollback.allow_option_values = value->Scalar() == "true";
         }
         return ok_status();
     }

@@ -78,6 +78,10 @@ struct RollbackSettings {
     Duration timeout = std::chrono::minutes(10);
     int retries = 2; // further attempts after a failed first one
     Duration retry_backoff = std::chrono::seconds(10);
+    // The command action: whether an argument may start with '-' because of a placeholder's value (a
+    // previous_version of "--force" becoming an option). Off: such a rollback is refused before its claim,
+    // unless the argument comes after a literal "--" in the command.
+    bool allow_option_values = false;
 
     ActionKind action() const;
     bool has_action() const { return action() != ActionKind::none; }

@@ -3,6 +3,8 @@
 #include "config/placeholders.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <utility>
 
 namespace rollback {
 namespace {
@@ -49,7 +51,36 @@ std::string known_list() {
     return list;
 }
 
+// How a control character is named in a message: "CR (U+000D)".
+std::string control_character_name(unsigned code) {
+    static constexpr std::pair<unsigned, const char*> kNames[] = {
+        {0x00, "NUL"}, {0x09, "HTAB"}, {0x0a, "LF"}, {0x0d, "CR"}, {0x1b, "ESC"}, {0x7f, "DEL"}};
+    char code_point[16];
+    std::snprintf(code_point, sizeof code_point, "U+%04X", code);
+    for (const auto& [known, name] : kNames)
+        if (known == code) return std::string(name) + " (" + code_point + ")";
+    return std::string("the control character ") + code_point;
+}
+
 } // namespace
+
+Status check_no_control_characters(std::string_view value, bool tab_allowed) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(value[i]);
+        unsigned code = byte;
+        if (byte == 0xc2 && i + 1 < value.size()) { // C1 controls in UTF-8: C2 80 to C2 9F
+            const auto next = static_cast<unsigned char>(value[i + 1]);
+            if (next < 0x80 || next > 0x9f) continue;
+            code = next;
+        } else if (byte >= 0x20 && byte != 0x7f) {
+            continue;
+        } else if (byte == '\t' && tab_allowed) {
+            continue;
+        }
+        return make_error("holds " + control_character_name(code) + " at byte " + std::to_string(i));
+    }
+    return ok_status();
+}
 
 const std::vector<std::string>& known_placeholders() {
     static const std::vector<std::string> names{"service", "environment",      "deployment_id",

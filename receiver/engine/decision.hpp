@@ -30,6 +30,9 @@ inline constexpr std::string_view rollback_of_rollback = "rollback_of_rollback";
 inline constexpr std::string_view paused = "paused";
 inline constexpr std::string_view no_previous_version = "no_previous_version";
 inline constexpr std::string_view no_action = "no_action";
+// Not decide()'s: the engine's check before the claim (actions.hpp check_action_input) refused a value the
+// alert or the deployment would put into the action.
+inline constexpr std::string_view unsafe_input = "unsafe_input";
 } // namespace reason
 
 struct Decision {

@@ -97,7 +97,7 @@ Status Engine::handle_alert(const std::shared_ptr<const Config>& config_generati
     const ServiceSettings& settings = config.settings_for(service);
     const Decision decision = decide({alert, service, target, settings, deps_.now(), deps_.dry_run, paused});
 
-    auto audit_ignored = [&](std::string_view reason) -> Status {
+    auto audit_ignored = [&](std::string_view reason, const std::string& input_error = "") -> Status {
         deps_.metrics.alerts.add({"ignore", std::string(reason)});
         // A repeat of an ignored alert (Alertmanager re-sends firing groups) is known from memory: no
         // event to build and no ledger transaction.
@@ -114,13 +114,19 @@ Status Engine::handle_alert(const std::shared_ptr<const Config>& config_generati
             event.fingerprint = alert.fingerprint;
         }
         event.reason = std::string(reason);
-        event.detail = encode_detail({&alert, {}, {}});
+        std::vector<std::pair<std::string, std::string>> text;
+        if (!input_error.empty()) text.emplace_back("input_error", input_error);
+        event.detail = encode_detail({&alert, std::move(text), {}});
         auto written = deps_.audit.record(event, dedupe_key);
         if (!written) return Error{written.error()};
         return ok_status();
     };
 
     if (decision.verdict == Verdict::ignore) return audit_ignored(decision.reason);
+    // Nothing the alert or the deployment carries may fail the rollback once claimed: the action's values
+    // are checked first, and a refused one leaves the deployment watching (rollbackable by hand).
+    if (auto safe = check_action_input(settings.rollback, *target, alert); !safe)
+        return audit_ignored(reason::unsafe_input, safe.error());
     targets.erase(seen);
 
     if (decision.verdict == Verdict::dry_run) {
@@ -227,10 +233,15 @@ void Engine::fire_due_timers() {
     for (Pending& pending : due) {
         const ServiceSettings& settings = config->settings_for(pending.target.service);
         std::string why;
+        std::string note;
         bool retry = false; // a ledger error: the rollback is still due, tried again shortly
         auto paused = is_paused(pending.target.service);
+        auto safe = check_action_input(settings.rollback, pending.target, pending.first_alert);
         if (!settings.rollback.has_action()) {
             why = std::string(reason::no_action);
+        } else if (!safe) { // a reload changed the action since the alert was checked
+            why = std::string(reason::unsafe_input);
+            note = safe.error();
         } else if (!paused) {
             log_error("debounced rollback: the pause could not be read; trying again",
                       {{"deployment_id", pending.target.id}, {"err", paused.error()}});
@@ -266,7 +277,9 @@ void Engine::fire_due_timers() {
             event_for(AuditEventKind::rollback_cancelled, pending.target, &pending.first_alert);
         event.reason = why;
         event.detail = encode_detail(
-            {&pending.first_alert, {{"note", "deployment was " + why + " when the debounce ended"}}, {}});
+            {&pending.first_alert,
+             {{"note", note.empty() ? "deployment was " + why + " when the debounce ended" : note}},
+             {}});
         if (auto written = deps_.audit.record(event); !written)
             deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
     }
@@ -308,13 +321,20 @@ Engine::Attempt Engine::run_attempt(const Deployment& target, const Alert& alert
                                     const RollbackSettings& rollback, const Config& config) {
     Attempt attempt;
     if (!rollback.command.empty()) {
-        const CommandResult result = deps_.runner.run(
-            command_spec(rollback.command, target, alert, rollback.timeout, deps_.kill_grace), cancel_);
+        auto spec = command_spec(rollback, target, alert, deps_.kill_grace);
+        if (!spec) { // checked before the claim; only a change of the same values could get here
+            attempt.started = false;
+            attempt.retryable = false;
+            attempt.description = "could not start: " + spec.error();
+            return attempt;
+        }
+        const CommandResult result = deps_.runner.run(*spec, cancel_);
+        attempt.started = result.started;
         attempt.succeeded = result.succeeded();
         attempt.cancelled = result.cancelled;
-        attempt.description = result.describe();
+        attempt.description = result.describe(); // "could not start: <program>: <why>" when it did not
         attempt.output = result.output;
-        attempt.numbers = {{"exit_code", result.exit_code}};
+        if (result.started) attempt.numbers = {{"exit_code", result.exit_code}};
         return attempt;
     }
     const auto values = placeholder_values(target, alert);
@@ -391,6 +411,9 @@ Result<ManualRollbackResult> Engine::manual_rollback(const std::string& deployme
     manual.labels = {{"alertname", "ManualRollback"}};
     manual.annotations = {{"summary", why}, {"actor", actor}};
     manual.starts_at = deps_.now();
+    if (auto safe = check_action_input(settings.rollback, target, manual); !safe)
+        return refuse("deployment \"" + target.id + "\" cannot be rolled back by service \"" +
+                      target.service + "\"'s action: " + safe.error());
     auto started = start_rollback(target, manual, config, "manual");
     if (!started) return Error{started.error()};
     if (*started == StartOutcome::shutting_down)
@@ -491,11 +514,11 @@ void Engine::execute_rollback(const Deployment& target, const Alert& alert, cons
         std::vector<std::pair<std::string, long long>> numbers{{"attempt", attempt},
                                                                {"max_attempts", max_attempts}};
         numbers.insert(numbers.end(), result.numbers.begin(), result.numbers.end());
-        failed.detail = encode_detail({nullptr,
-                                       {{"result", result.description},
-                                        {"output", result.output},
-                                        {"retry", result.retryable && attempt < max_attempts ? "yes" : "no"}},
-                                       numbers});
+        std::vector<std::pair<std::string, std::string>> text{{"result", result.description}};
+        if (!result.started) text.emplace_back("started", "no"); // the command never ran
+        text.emplace_back("output", result.output);
+        text.emplace_back("retry", result.retryable && attempt < max_attempts ? "yes" : "no");
+        failed.detail = encode_detail({nullptr, std::move(text), numbers});
         if (auto written = deps_.audit.record(failed); !written)
             deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
         if (attempt == max_attempts || !result.retryable) break;
@@ -531,7 +554,9 @@ void Engine::finish_rollback(const Deployment& target, const Alert& alert, const
                                                  : AuditEventKind::rollback_failed;
     AuditEvent event = event_for(kind, target, &alert);
     event.reason = result.succeeded || !interrupted ? result.description : "shutdown";
-    const AuditDetail detail{&alert, {{"result", result.description}, {"output", result.output}}, numbers};
+    AuditDetail detail{&alert, {{"result", result.description}}, numbers};
+    if (!result.started) detail.text.emplace_back("started", "no"); // the command never ran
+    detail.text.emplace_back("output", result.output);
     // The new state and its event in one transaction: a reader (or a kill) never gets one alone. A failed
     // write is tried again (the action ran; its outcome must be stored), and nothing is counted before it is.
     auto store = [&](LedgerTransaction& transaction) -> Status {

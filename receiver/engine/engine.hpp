@@ -131,6 +131,8 @@ class Engine {
     struct Attempt {
         bool succeeded = false;
         bool cancelled = false;
+        bool started =
+            true; // false: the command could not start (it never ran); "started": "no" in the trail
         bool retryable = true; // a failure worth another attempt
         std::string description;
         std::string output; // the command's output or the HTTP answer's body

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -40,9 +41,26 @@ void check_webhook(std::string_view body) {
         require(!parsed.error().empty(), "a rejected webhook body has an error message");
         return;
     }
+    // The caps hold for whatever was accepted (codec.hpp kMaxWebhook*).
+    auto within_caps = [](const std::map<std::string, std::string>& entries, std::size_t max_value) {
+        if (entries.size() > kMaxWebhookMapEntries) return false;
+        for (const auto& [name, value] : entries)
+            if (name.size() > kMaxWebhookName || value.size() > max_value) return false;
+        return true;
+    };
+    require(within_caps(parsed->group_labels, kMaxWebhookLabelValue) &&
+                within_caps(parsed->common_labels, kMaxWebhookLabelValue) &&
+                within_caps(parsed->common_annotations, kMaxWebhookAnnotationValue),
+            "an accepted notification's labels and annotations are within their caps", body);
     // What the engine does next with an accepted notification: log and audit its text fields.
     for (const Alert& alert : parsed->alerts) {
         require(!alert.fingerprint.empty(), "an accepted alert has a fingerprint", body);
+        require(alert.fingerprint.size() <= kMaxWebhookFingerprint &&
+                    alert.fingerprint.find_first_not_of("0123456789abcdef") == std::string::npos,
+                "an accepted fingerprint is at most 64 lowercase hex digits", body);
+        require(within_caps(alert.labels, kMaxWebhookLabelValue) &&
+                    within_caps(alert.annotations, kMaxWebhookAnnotationValue),
+                "an accepted alert's labels and annotations are within their caps", body);
         AuditDetail detail;
         detail.alert = &alert;
         const std::string encoded = encode_detail(detail);

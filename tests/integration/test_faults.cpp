@@ -144,7 +144,8 @@ TEST_CASE("kill -9 at random moments while deployments are recorded and webhooks
                     for (std::size_t n = 0; !stop; ++n) {
                         const std::string& service = services[n % 4];
                         const auto answer = receiver.webhook(
-                            firing_notification_for(service, Clock::now(), "f00d" + service), 5);
+                            firing_notification_for(service, Clock::now(), hex_fingerprint("f00d" + service)),
+                            5);
                         if (answer.status == 200) ++ok_webhooks;
                         if (answer.status == 0) std::this_thread::sleep_for(5ms);
                     }
@@ -407,9 +408,10 @@ TEST_CASE(
     });
     const auto started_at = std::chrono::steady_clock::now();
     for (const auto& service : services)
-        REQUIRE(
-            receiver.webhook(firing_notification_for(service, Clock::now() + 1s, "fa17" + service)).status ==
-            200);
+        REQUIRE(receiver
+                    .webhook(firing_notification_for(service, Clock::now() + 1s,
+                                                     hex_fingerprint("fa17" + service)))
+                    .status == 200);
     std::map<std::string, std::string> final_state;
     for (const auto& service : services)
         final_state[service] =

@@ -313,6 +313,58 @@ std::vector<HostileCase> catalogue() {
     webhook_400(
         "fingerprint a number", [] { return alert_with([](json& a) { a["fingerprint"] = 123; }); },
         "alerts[0].fingerprint");
+    // The caps of codec.hpp: past them a 400 naming the field and the limit, and nothing in the ledger.
+    webhook_400(
+        "a 200 KB fingerprint",
+        [] { return alert_with([](json& a) { a["fingerprint"] = std::string(200 * 1024, 'f'); }); },
+        "alerts[0].fingerprint: expected at most 64 lowercase hexadecimal digits");
+    webhook_400(
+        "a fingerprint with a line break",
+        [] { return alert_with([](json& a) { a["fingerprint"] = "b0b0\r\nX-Injected: yes"; }); },
+        "alerts[0].fingerprint");
+    webhook_400(
+        "a 900 KiB label value",
+        [] { return alert_with([](json& a) { a["labels"]["pod"] = std::string(900 * 1024, 'p'); }); },
+        "alerts[0].labels.pod: 921600 bytes, longer than the 4096 a label value may have");
+    webhook_400(
+        "a 900 KiB annotation",
+        [] {
+            return alert_with(
+                [](json& a) { a["annotations"]["description"] = std::string(900 * 1024, 'd'); });
+        },
+        "alerts[0].annotations.description: 921600 bytes, longer than the 16384 an annotation value may "
+        "have");
+    webhook_400(
+        "a label name of 10 KiB",
+        [] { return alert_with([](json& a) { a["labels"][std::string(10240, 'n')] = "v"; }); },
+        "alerts[0].labels: a name of 10240 bytes, longer than the 1024");
+    webhook_400(
+        "300 labels",
+        [] {
+            return alert_with([](json& a) {
+                for (int i = 0; i < 300; ++i)
+                    a["labels"]["l" + std::to_string(i)] = "v";
+            });
+        },
+        "alerts[0].labels: 303 entries, more than the 256");
+    webhook_400(
+        "a commonLabels value of 5 KiB",
+        [] {
+            return notification_with([](json& n) { n["commonLabels"]["service"] = std::string(5120, 's'); });
+        },
+        "commonLabels.service: 5120 bytes");
+    add(
+        "1001 alerts in one notification",
+        [] {
+            return to_webhook(notification_with([](json& n) {
+                const json alert = n["alerts"][0];
+                n["alerts"] = json::array();
+                for (int i = 0; i < 1001; ++i)
+                    n["alerts"].push_back(alert);
+            }));
+        },
+        413,
+        "alerts: 1001 alerts in one notification, more than the 1000 this receiver takes; set max_alerts");
     webhook_400(
         "receiver a number", [] { return notification_with([](json& n) { n["receiver"] = 1; }); },
         "receiver");
@@ -836,8 +888,9 @@ TEST_CASE(
     CHECK(receiver.stop() == 0);
 }
 
-TEST_CASE("webhooks that are odd but valid are accepted and stay bounded: huge label values, escaped control "
-          "characters, many alerts") {
+TEST_CASE(
+    "webhooks that are odd but valid are accepted and stay bounded: label values at their caps, escaped "
+    "control characters, many alerts") {
     TestReceiver receiver;
     receiver.start();
     const pid_t pid = receiver.daemon().pid();
@@ -850,14 +903,18 @@ TEST_CASE("webhooks that are odd but valid are accepted and stay bounded: huge l
         return notification.dump();
     };
     const std::vector<std::pair<std::string, std::string>> bodies{
-        {"a 900 KiB label value",
-         odd([](json& n) { n["alerts"][0]["labels"]["pod"] = std::string(900 * 1024, 'p'); })},
-        {"a 900 KiB annotation",
-         odd([](json& n) { n["alerts"][0]["annotations"]["description"] = std::string(900 * 1024, 'd'); })},
+        {"a label value of 4 KiB (the cap)",
+         odd([](json& n) { n["alerts"][0]["labels"]["pod"] = std::string(4096, 'p'); })},
+        {"an annotation of 16 KiB (the cap)",
+         odd([](json& n) { n["alerts"][0]["annotations"]["description"] = std::string(16384, 'd'); })},
         {"escaped control characters in labels",
          odd([](json& n) { n["alerts"][0]["labels"]["pod"] = "a\u0001b\nc\0d"s; })},
-        {"a label name of 10 KiB",
-         odd([](json& n) { n["alerts"][0]["labels"][std::string(10240, 'n')] = "v"; })},
+        {"a label name of 1 KiB (the cap)",
+         odd([](json& n) { n["alerts"][0]["labels"][std::string(1024, 'n')] = "v"; })},
+        {"256 labels (the cap)", odd([](json& n) {
+             for (int i = 0; i < 253; ++i)
+                 n["alerts"][0]["labels"]["l" + std::to_string(i)] = "v";
+         })},
         {"500 alerts in one notification", odd([](json& n) {
              json alert = n["alerts"][0];
              n["alerts"] = json::array();

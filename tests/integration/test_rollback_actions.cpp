@@ -700,3 +700,163 @@ TEST_CASE("notify: a hostile alert name, summary and generatorURL reach the chat
 
 } // namespace
 } // namespace rollback
+
+namespace rollback {
+namespace {
+
+// The captured notification with its alert's alertname set to `alertname`.
+std::string notification_with_alertname(const std::string& alertname, const std::string& fingerprint) {
+    json body = json::parse(captured_firing_notification(fingerprint));
+    body["alerts"][0]["labels"]["alertname"] = alertname;
+    return body.dump();
+}
+
+const std::string kSmuggling = "x\r\nX-Injected: yes\r\nContent-Length: 0\r\n\r\nGET /smuggled HTTP/1.1";
+
+// What no request to `server` may carry: the forged header, or the smuggled second request.
+void check_nothing_forged(const FakeServer& server, const std::vector<std::string>& paths) {
+    for (const std::string& path : paths)
+        for (const HttpRequest& request : server.requests(path)) {
+            CHECK(request.header("x-injected").empty());
+            CHECK(request.header("content-length") != "0");
+        }
+    CHECK(server.requests("/smuggled").empty());
+}
+
+TEST_CASE("header injection: an alertname holding CR LF never puts a forged header next to the deploy token; "
+          "the deployment is not claimed and a manual rollback still runs") {
+    FakeServer hooks;
+    hooks.script("/hooks/rollback", {{200, "{}", Duration::zero()}});
+    const std::string services_yaml =
+        "  checkout:\n"
+        "    notify:\n"
+        "      - url: \"" +
+        hooks.base_url() +
+        "/chat\"\n"
+        "        headers: {X-Alert: \"{{alertname}}\"}\n"
+        "    rollback:\n"
+        "      webhook:\n"
+        "        url: \"" +
+        hooks.base_url() +
+        "/hooks/rollback\"\n"
+        "        headers:\n"
+        "          Authorization: {file: secrets/deploy-token, prefix: \"Bearer \"}\n"
+        "          X-Rollback-Alert: \"{{alertname}}\"\n"
+        "      timeout: 5s\n"
+        "      retries: 0\n";
+    TestReceiver receiver(with_services(services_yaml));
+    start_with_deployment(receiver);
+
+    // The hostile alert: accepted (Alertmanager must not retry it forever), refused before the claim.
+    REQUIRE(receiver.webhook(notification_with_alertname(kSmuggling, "3a218f5b4e107d69")).status == 200);
+    auto events = receiver.audit("deploy-42");
+    const json ignored = only_event(events, "alert_ignored");
+    CHECK(ignored["reason"] == "unsafe_input");
+    CHECK(ignored["detail"]["input_error"].get<std::string>().rfind(
+              "header X-Rollback-Alert: holds CR (U+000D) at byte 1", 0) == 0);
+    CHECK(count_events(events, "rollback_started") == 0);
+    CHECK(receiver.deployment("deploy-42")["state"] == "watching");
+    std::this_thread::sleep_for(300ms); // what a wrongly started rollback would have sent by now
+    CHECK(hooks.total_requests() == 0);
+
+    // By hand it rolls back (its alertname is ManualRollback); nothing forged arrives, at the action or the
+    // chat.
+    const auto manual = receiver.api("POST", "/api/v1/deployments/deploy-42/rollback",
+                                     R"({"reason":"checkout is failing","actor":"alice"})");
+    REQUIRE_MESSAGE(manual.status == 202, manual.body);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rolled_back");
+    REQUIRE(hooks.wait_for("/chat", 2) == 2); // rollback_started and rollback_succeeded
+    const auto requests = hooks.requests("/hooks/rollback");
+    REQUIRE(requests.size() == 1);
+    CHECK(requests[0].header("authorization") == "Bearer " + kDeployToken);
+    CHECK(requests[0].header("x-rollback-alert") == "ManualRollback");
+    check_nothing_forged(hooks, {"/hooks/rollback", "/chat"});
+}
+
+TEST_CASE(
+    "header injection at a notify target: the rollback runs, the message with the forged header is never "
+    "sent") {
+    FakeServer hooks;
+    hooks.script("/hooks/rollback", {{200, "{}", Duration::zero()}});
+    const std::string services_yaml = "  checkout:\n"
+                                      "    notify:\n"
+                                      "      - url: \"" +
+                                      hooks.base_url() +
+                                      "/chat\"\n"
+                                      "        headers: {X-Alert: \"{{alertname}}\"}\n"
+                                      "    rollback: {webhook: {url: \"" +
+                                      hooks.base_url() + "/hooks/rollback\"}, timeout: 5s, retries: 0}\n";
+    TestReceiver receiver(with_services(services_yaml));
+    start_with_deployment(receiver);
+    REQUIRE(receiver.webhook(notification_with_alertname(kSmuggling, "3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rolled_back");
+    CHECK(hooks.wait_for("/hooks/rollback", 1) == 1);
+    std::this_thread::sleep_for(500ms); // the notify queue's time to send (or not)
+    CHECK(hooks.requests("/chat").empty());
+    check_nothing_forged(hooks, {"/hooks/rollback"});
+}
+
+TEST_CASE("the one-shot claim cannot be burned: a 200 KB fingerprint is a 400 and the real alert rolls back; "
+          "a --force previous_version is not claimed and stays rollbackable by hand") {
+    // scripts/rollback.sh appends its deployment id and then its arguments to runs.txt.
+    TestReceiver receiver(
+        ReceiverSetup{}
+            .with_services("  checkout:\n"
+                           "    rollback:\n"
+                           "      command: [scripts/rollback.sh, \"{{previous_version}}\"]\n"
+                           "      timeout: 60s\n"
+                           "      retries: 0\n")
+            .with_script("echo \"args:$*\" >> \"$(dirname \"$0\")/../args.txt\"\n"));
+    start_with_deployment(receiver);
+
+    const std::size_t events_before = receiver.audit("deploy-42").size(); // deployment_recorded
+    const auto huge = receiver.webhook(captured_firing_notification(std::string(200 * 1024, 'f')));
+    CHECK(huge.status == 400);
+    CHECK(huge.body.find("alerts[0].fingerprint: expected at most 64 lowercase hexadecimal digits") !=
+          std::string::npos);
+    CHECK(receiver.audit("deploy-42").size() == events_before); // nothing more in the ledger
+    CHECK(receiver.deployment("deploy-42")["state"] == "watching");
+    REQUIRE(receiver.webhook(captured_firing_notification("3a218f5b4e107d69")).status == 200);
+    CHECK(receiver.wait_for_state("deploy-42", {"rolled_back", "rollback_failed"}) == "rolled_back");
+    CHECK(receiver.runs() == std::vector<std::string>{"deploy-42"});
+
+    // A deployment whose previous_version would be an option of the command.
+    const json forced{{"id", "deploy-43"},
+                      {"service", "checkout"},
+                      {"environment", "prod"},
+                      {"version", "v3"},
+                      {"previous_version", "--force"}};
+    REQUIRE(receiver.api("POST", "/api/v1/deployments", forced.dump()).status == 201);
+    REQUIRE(receiver.webhook(captured_firing_notification("4f7d586a50ba8f09")).status == 200);
+    const json ignored = only_event(receiver.audit("deploy-43"), "alert_ignored");
+    CHECK(ignored["reason"] == "unsafe_input");
+    CHECK(ignored["detail"]["input_error"].get<std::string>().find(
+              "becomes \"--force\", which the program would read as an option") != std::string::npos);
+    CHECK(receiver.deployment("deploy-43")["state"] == "watching"); // not burned
+    const auto by_hand = receiver.api("POST", "/api/v1/deployments/deploy-43/rollback", R"({"reason":"x"})");
+    CHECK(by_hand.status == 409);
+    CHECK(by_hand.body.find("rollback.allow_option_values") != std::string::npos);
+    CHECK(receiver.deployment("deploy-43")["state"] == "watching");
+    CHECK(receiver.runs() == std::vector<std::string>{"deploy-42"}); // the command never ran for it
+
+    // The operator opts the service in (SIGHUP re-reads the config): the same deployment rolls back by hand.
+    const std::string config_file = receiver.dir().file("receiver.yml");
+    std::string config = TempDir::read(config_file);
+    const std::string retries_line = "      retries: 0\n";
+    REQUIRE(config.find(retries_line) != std::string::npos);
+    config.replace(config.find(retries_line), retries_line.size(),
+                   retries_line + "      allow_option_values: true\n");
+    receiver.dir().write("receiver.yml", config);
+    REQUIRE(::kill(receiver.daemon().pid(), SIGHUP) == 0);
+    for (int i = 0; i < 500 && receiver.daemon().log().find("config reloaded") == std::string::npos; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(receiver.daemon().log().find("config reloaded") != std::string::npos);
+    const auto opted_in = receiver.api("POST", "/api/v1/deployments/deploy-43/rollback", R"({"reason":"x"})");
+    REQUIRE_MESSAGE(opted_in.status == 202, opted_in.body);
+    CHECK(receiver.wait_for_state("deploy-43", {"rolled_back", "rollback_failed"}) == "rolled_back");
+    CHECK(receiver.runs() == std::vector<std::string>{"deploy-42", "deploy-43"});
+    CHECK(lines_of(receiver.dir().file("args.txt")) == std::vector<std::string>{"args:v1", "args:--force"});
+}
+
+} // namespace
+} // namespace rollback

@@ -224,3 +224,24 @@ TEST_CASE("routes match the path as sent: an encoded character never reaches a r
     const std::string log = TempDir::read(receiver.dir().file("receiver.log"));
     CHECK(log.find("config reloaded") == std::string::npos);
 }
+
+TEST_CASE(
+    "deployed_at: up to 5 minutes ahead is accepted (clock skew); further ahead is a 400 naming the field "
+    "and nothing is recorded") {
+    TestReceiver receiver;
+    receiver.start();
+    auto record = [&](const std::string& id, Duration ahead) {
+        const nlohmann::json body{{"id", id},
+                                  {"service", "checkout"},
+                                  {"version", "v-" + id},
+                                  {"deployed_at", format_rfc3339_ms(Clock::now() + ahead)}};
+        return receiver.api("POST", "/api/v1/deployments", body.dump());
+    };
+    const auto skewed = record("skewed", std::chrono::minutes(1));
+    CHECK_MESSAGE(skewed.status == 201, skewed.body);
+    const auto ahead = record("ahead", std::chrono::minutes(10));
+    CHECK(ahead.status == 400);
+    CHECK(ahead.body.find("deployed_at: ") != std::string::npos);
+    CHECK(ahead.body.find("is more than 5m in the future") != std::string::npos);
+    CHECK(receiver.api("GET", "/api/v1/deployments/ahead").status == 404);
+}

@@ -41,6 +41,18 @@ inline std::vector<std::string> lines_of(const std::string& path) {
     return lines;
 }
 
+// A fingerprint the webhook takes (lowercase hex digits, at most 64) made from `text` (up to 32 bytes): each
+// byte as two hex digits, so different texts give different fingerprints.
+inline std::string hex_fingerprint(const std::string& text) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string hex;
+    for (const unsigned char c : text.substr(0, 32)) {
+        hex += kDigits[c >> 4];
+        hex += kDigits[c & 0xf];
+    }
+    return hex;
+}
+
 // A firing notification (Alertmanager 0.25, payload version 4) with one alert for `service`.
 inline std::string firing_notification_for(const std::string& service, TimePoint starts_at,
                                            const std::string& fingerprint) {

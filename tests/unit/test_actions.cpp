@@ -56,8 +56,12 @@ TEST_CASE("placeholder values and the command's argv and environment") {
                                                        {"version", "v2.1.0"},
                                                        {"previous_version", "v2.0.9"},
                                                        {"alertname", "HighErrorRate"}});
-    const CommandSpec spec = command_spec({"/bin/rollback", "{{service}}", "--to={{previous_version}}"},
-                                          deployment(), alert(), 3min, 2s);
+    RollbackSettings rollback;
+    rollback.command = {"/bin/rollback", "{{service}}", "--to={{previous_version}}"};
+    rollback.timeout = 3min;
+    const auto built = command_spec(rollback, deployment(), alert(), 2s);
+    REQUIRE_MESSAGE(built.ok(), built.error());
+    const CommandSpec& spec = *built;
     CHECK(spec.argv == std::vector<std::string>{"/bin/rollback", "checkout", "--to=v2.0.9"});
     CHECK(spec.timeout == 3min);
     CHECK(spec.kill_grace == 2s);
@@ -255,4 +259,216 @@ TEST_CASE("notification text: service, versions, the alert's summary and a link"
     REQUIRE(call.ok());
     CHECK(call->url == "https://hooks.slack.example/checkout");
     CHECK(json::parse(call->body) == json{{"text", started}});
+}
+
+namespace {
+
+// A webhook action whose header carries {{alertname}}, next to the deploy token.
+WebhookAction webhook_with_alertname_header() {
+    WebhookAction action;
+    action.target.url = "https://deploy.example/rollback";
+    action.target.headers = {{"Authorization", "", "/secrets/deploy-token", "Bearer "},
+                             {"X-Alert", "alert {{alertname}}", "", ""}};
+    return action;
+}
+
+Alert alert_named(const std::string& alertname) {
+    Alert firing = alert();
+    firing.labels["alertname"] = alertname;
+    return firing;
+}
+
+} // namespace
+
+TEST_CASE("a header that holds a control character once its placeholders are replaced is never sent") {
+    const auto secrets = secrets_from({{"/secrets/deploy-token", "s3cret"}});
+    struct Row {
+        const char* name;
+        std::string alertname;
+        std::string error; // "" : the call is built
+    };
+    const std::vector<Row> rows{
+        {"plain", "HighErrorRate", ""},
+        {"a tab is allowed in a header value", "High\tErrorRate", ""},
+        {"CR LF forging a header", "x\r\nX-Injected: yes\r\nContent-Length: 0\r\n\r\nGET /smuggled HTTP/1.1",
+         "header X-Alert: holds CR (U+000D) at byte 7"},
+        {"a bare LF", "x\ny", "header X-Alert: holds LF (U+000A) at byte 7"},
+        {"NUL", std::string("x\0y", 3), "header X-Alert: holds NUL (U+0000) at byte 7"},
+        {"ESC", "x\x1b[2J", "header X-Alert: holds ESC (U+001B) at byte 7"},
+        {"DEL", "x\x7f", "header X-Alert: holds DEL (U+007F) at byte 7"},
+        {"a C1 control in UTF-8", "x\xc2\x85y",
+         "header X-Alert: holds the control character U+0085 at byte 7"},
+        {"a header line over 8 KiB", std::string(9000, 'a'), "header X-Alert: 9015 bytes"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        const auto values = placeholder_values(deployment(), alert_named(row.alertname));
+        const auto call = webhook_call(webhook_with_alertname_header(), values, 30s, "", secrets);
+        NotifyTarget chat;
+        chat.target = webhook_with_alertname_header().target;
+        const auto notification = notification_call(chat, "text", values, 10s, "", secrets);
+        if (row.error.empty()) {
+            CHECK(call.ok());
+            CHECK(notification.ok());
+            continue;
+        }
+        REQUIRE_FALSE(call.ok());
+        CHECK(call.error().rfind(row.error, 0) == 0);
+        CHECK(call.error().find("s3cret") == std::string::npos); // the message never quotes a value
+        REQUIRE_FALSE(notification.ok());
+        CHECK(notification.error() == call.error()); // one rule for actions and notify targets
+    }
+    // A secret header is checked the same way (a token file holding a line break).
+    const auto broken_secret =
+        webhook_call(webhook_with_alertname_header(), placeholder_values(deployment(), alert()), 30s, "",
+                     secrets_from({{"/secrets/deploy-token", "s3cret\r\nX-Evil: 1"}}));
+    REQUIRE_FALSE(broken_secret.ok());
+    CHECK(broken_secret.error().rfind("header Authorization: holds CR (U+000D) at byte 13", 0) == 0);
+    CHECK(broken_secret.error().find("s3cret") == std::string::npos);
+    // The GitHub workflow call's headers too.
+    GithubWorkflowAction workflow;
+    workflow.repository = "org/app";
+    workflow.workflow = "rollback.yml";
+    workflow.ref = "main";
+    workflow.token_file = "/secrets/github-token";
+    const auto github = github_workflow_call(workflow, placeholder_values(deployment(), alert()), 20s, "",
+                                             secrets_from({{"/secrets/github-token", "ghp\nx"}}));
+    REQUIRE_FALSE(github.ok());
+    CHECK(github.error().rfind("header Authorization: holds LF (U+000A)", 0) == 0);
+}
+
+TEST_CASE("command_spec refuses values that would become options or carry control characters") {
+    struct Row {
+        const char* name;
+        std::vector<std::string> command;
+        std::string previous_version;
+        std::string alertname;
+        std::string fingerprint;
+        bool allow_option_values;
+        std::string error; // "": built
+    };
+    const std::vector<Row> rows{
+        {"plain values", {"/bin/rb", "{{previous_version}}"}, "v1", "HighErrorRate", "f00d", false, ""},
+        {"a dash from previous_version",
+         {"/bin/rb", "{{previous_version}}"},
+         "--force",
+         "A",
+         "f00d",
+         false,
+         "command[1] \"{{previous_version}}\" becomes \"--force\", which the program would read as an "
+         "option"},
+        {"a dash from alertname",
+         {"/bin/rb", "{{alertname}}"},
+         "v1",
+         "-rf",
+         "f00d",
+         false,
+         "command[1] \"{{alertname}}\" becomes \"-rf\""},
+        {"the dash is the template's own",
+         {"/bin/rb", "--to={{previous_version}}"},
+         "--force",
+         "A",
+         "f00d",
+         false,
+         ""},
+        {"the value inside an argument",
+         {"/bin/rb", "to-{{previous_version}}"},
+         "--force",
+         "A",
+         "f00d",
+         false,
+         ""},
+        {"after a literal --", {"/bin/rb", "--", "{{previous_version}}"}, "--force", "A", "f00d", false, ""},
+        {"-- as the program is not an end of options",
+         {"{{previous_version}}", "--"},
+         "--force",
+         "A",
+         "f00d",
+         false,
+         "command[0]"},
+        {"the service opts in", {"/bin/rb", "{{previous_version}}"}, "--force", "A", "f00d", true, ""},
+        {"LF in an argument",
+         {"/bin/rb", "{{alertname}}"},
+         "v1",
+         "a\nb",
+         "f00d",
+         false,
+         "command[1] \"{{alertname}}\" holds LF (U+000A) at byte 1"},
+        {"ESC in an argument, even opted in",
+         {"/bin/rb", "{{alertname}}"},
+         "v1",
+         "a\x1b[31m",
+         "f00d",
+         true,
+         "command[1] \"{{alertname}}\" holds ESC (U+001B) at byte 1"},
+        {"a tab in an argument",
+         {"/bin/rb", "{{alertname}}"},
+         "v1",
+         "a\tb",
+         "f00d",
+         false,
+         "command[1] \"{{alertname}}\" holds HTAB (U+0009)"},
+        {"NUL only in the environment",
+         {"/bin/rb"},
+         "v1",
+         std::string("a\0b", 3),
+         "f00d",
+         false,
+         "environment ROLLBACK_ALERTNAME holds NUL (U+0000) at byte 1"},
+        {"CR in the fingerprint",
+         {"/bin/rb"},
+         "v1",
+         "A",
+         "f0\r",
+         false,
+         "environment ROLLBACK_FINGERPRINT holds CR (U+000D) at byte 2"},
+        {"a 200 KB fingerprint (E2BIG)",
+         {"/bin/rb"},
+         "v1",
+         "A",
+         std::string(200 * 1024, 'f'),
+         false,
+         "the command's arguments and ROLLBACK_* variables come to"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        RollbackSettings rollback;
+        rollback.command = row.command;
+        rollback.allow_option_values = row.allow_option_values;
+        Deployment target = deployment();
+        target.previous_version = row.previous_version;
+        Alert firing = alert_named(row.alertname);
+        firing.fingerprint = row.fingerprint;
+        const auto spec = command_spec(rollback, target, firing, 1s);
+        const Status checked = check_action_input(rollback, target, firing);
+        if (row.error.empty()) {
+            CHECK_MESSAGE(spec.ok(), spec.error());
+            CHECK(checked.ok());
+            continue;
+        }
+        REQUIRE_FALSE(spec.ok());
+        CHECK(spec.error().rfind(row.error, 0) == 0);
+        REQUIRE_FALSE(checked.ok());
+        CHECK(checked.error() == spec.error()); // the check before the claim is the builder's own
+    }
+}
+
+TEST_CASE("check_action_input: the webhook's and GitHub's values, without reading a secret") {
+    RollbackSettings rollback;
+    CHECK(check_action_input(rollback, deployment(), alert()).ok()); // no action
+    rollback.webhook = webhook_with_alertname_header();              // its token file is never read
+    CHECK(check_action_input(rollback, deployment(), alert()).ok());
+    const Status injected = check_action_input(rollback, deployment(), alert_named("x\r\nX-Injected: yes"));
+    REQUIRE_FALSE(injected.ok());
+    CHECK(injected.error().rfind("header X-Alert: holds CR (U+000D) at byte 7", 0) == 0);
+
+    rollback.webhook.reset();
+    GithubWorkflowAction workflow;
+    workflow.repository = "org/app";
+    workflow.workflow = "rollback.yml";
+    workflow.ref = "main";
+    workflow.token_file = "/secrets/github-token";
+    workflow.inputs = {{"why", "{{alertname}}"}}; // in the JSON body: any value is safe there
+    rollback.github_workflow = workflow;
+    CHECK(check_action_input(rollback, deployment(), alert_named("x\r\ny")).ok());
 }

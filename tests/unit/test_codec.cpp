@@ -345,6 +345,96 @@ TEST_CASE("the one-pass webhook reader gives the document reader's notification,
     }
 }
 
+TEST_CASE("parse_webhook caps fingerprints, label and annotation sizes; both readers follow one rule") {
+    // One alert with `extra` fields added to it, or a notification with `root` fields added.
+    auto alert_with = [](const std::string& extra) {
+        return R"({"version":"4","alerts":[{"status":"firing","startsAt":"2026-11-26T12:30:47Z")" + extra +
+               "}]}";
+    };
+    auto root_with = [](const std::string& extra) { return R"({"version":"4","alerts":[])" + extra + "}"; };
+    auto quoted = [](std::size_t length, char c) { return "\"" + std::string(length, c) + "\""; };
+    auto entries = [](std::size_t count) {
+        std::string object = "{";
+        for (std::size_t i = 0; i < count; ++i)
+            object += (i == 0 ? "\"l" : ",\"l") + std::to_string(i) + "\":\"v\"";
+        return object + "}";
+    };
+    struct Row {
+        const char* what;
+        std::string body;
+        std::string error; // "": accepted
+    };
+    const std::vector<Row> rows{
+        {"Alertmanager's 16 hex digits", alert_with(R"(,"fingerprint":"3a218f5b4e107d69")"), ""},
+        {"64 hex digits", alert_with(",\"fingerprint\":" + quoted(64, 'a')), ""},
+        {"65 hex digits", alert_with(",\"fingerprint\":" + quoted(65, 'a')),
+         "alerts[0].fingerprint: expected at most 64 lowercase hexadecimal digits (Alertmanager sends 16), "
+         "got "
+         "65 characters"},
+        {"a 200 KB fingerprint", alert_with(",\"fingerprint\":" + quoted(200 * 1024, 'f')),
+         "alerts[0].fingerprint: expected at most 64 lowercase hexadecimal digits (Alertmanager sends 16), "
+         "got "
+         "204800 characters"},
+        {"uppercase hex", alert_with(R"(,"fingerprint":"3A218F5B4E107D69")"),
+         "got 16 characters that are not all [0-9a-f]"},
+        {"a line break", alert_with(R"(,"fingerprint":"3a21\r\n")"),
+         "alerts[0].fingerprint: expected at most"},
+        {"a label value of 4 KiB", alert_with(",\"labels\":{\"pod\":" + quoted(4096, 'p') + "}"), ""},
+        {"a label value over 4 KiB", alert_with(",\"labels\":{\"pod\":" + quoted(4097, 'p') + "}"),
+         "alerts[0].labels.pod: 4097 bytes, longer than the 4096 a label value may have"},
+        {"an annotation value of 16 KiB",
+         alert_with(",\"annotations\":{\"description\":" + quoted(16384, 'd') + "}"), ""},
+        {"an annotation value over 16 KiB",
+         alert_with(",\"annotations\":{\"description\":" + quoted(16385, 'd') + "}"),
+         "alerts[0].annotations.description: 16385 bytes, longer than the 16384 an annotation value may "
+         "have"},
+        {"a label name of 1 KiB", alert_with(",\"labels\":{" + quoted(1024, 'n') + ":\"v\"}"), ""},
+        {"a label name over 1 KiB", alert_with(",\"labels\":{" + quoted(1025, 'n') + ":\"v\"}"),
+         "alerts[0].labels: a name of 1025 bytes, longer than the 1024 this receiver takes"},
+        {"256 labels", alert_with(",\"labels\":" + entries(256)), ""},
+        {"257 labels", alert_with(",\"labels\":" + entries(257)),
+         "alerts[0].labels: 257 entries, more than the 256 this receiver takes"},
+        {"257 annotations", alert_with(",\"annotations\":" + entries(257)),
+         "alerts[0].annotations: 257 entries, more than the 256"},
+        {"groupLabels", root_with(",\"groupLabels\":{\"service\":" + quoted(4097, 's') + "}"),
+         "groupLabels.service: 4097 bytes, longer than the 4096 a label value may have"},
+        {"commonLabels", root_with(",\"commonLabels\":" + entries(257)), "commonLabels: 257 entries"},
+        {"commonAnnotations", root_with(",\"commonAnnotations\":{\"summary\":" + quoted(16385, 's') + "}"),
+         "commonAnnotations.summary: 16385 bytes, longer than the 16384 an annotation value may have"},
+    };
+    for (const Row& row : rows) {
+        const std::string what = row.what;
+        CAPTURE(what);
+        const auto document = parse_webhook_document(row.body);
+        const auto streamed = read_webhook_streaming(row.body);
+        const auto parsed = parse_webhook(row.body);
+        if (row.error.empty()) {
+            REQUIRE_MESSAGE(document.ok(), (document.ok() ? "" : document.error()));
+            REQUIRE(streamed.has_value());
+            CHECK(*streamed == *document);
+            CHECK(parsed.ok());
+            continue;
+        }
+        CHECK_FALSE(streamed.has_value()); // the one-pass reader gives up; the document reader names it
+        REQUIRE_FALSE(document.ok());
+        CHECK(document.error().find(row.error) != std::string::npos);
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error() == document.error());
+    }
+}
+
+TEST_CASE("check_notification_size: up to 1000 alerts; more is refused naming the limit and max_alerts") {
+    Notification notification;
+    notification.alerts.resize(kMaxWebhookAlerts);
+    CHECK(check_notification_size(notification).ok());
+    notification.alerts.emplace_back();
+    const Status refused = check_notification_size(notification);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().rfind("alerts: 1001 alerts in one notification, more than the 1000 this receiver "
+                                "takes; set max_alerts: 1000 in Alertmanager's webhook_config",
+                                0) == 0);
+}
+
 TEST_CASE("parse_webhook ignores fields it does not know (Alertmanager may add some)") {
     const auto parsed =
         parse_webhook(R"({"version":"4","alerts":[{"status":"firing",)"

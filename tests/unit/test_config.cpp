@@ -218,7 +218,11 @@ TEST_CASE("every error names the source, the key path and what is expected") {
                                       "environment_label, watch_window, debounce, rollback)"},
         {"defaults: {rollback: {cmd: [x]}}\n",
          "test.yml: defaults.rollback.cmd: unknown key (known keys: command, "
-         "webhook, github_workflow, timeout, retries, retry_backoff)"},
+         "webhook, github_workflow, timeout, retries, retry_backoff, allow_option_values)"},
+        {"defaults: {rollback: {allow_option_values: yes}}\n",
+         "test.yml: defaults.rollback.allow_option_values: expected true or false"},
+        {"defaults: {rollback: {allow_option_values: \"true\"}}\n",
+         "test.yml: defaults.rollback.allow_option_values: expected true or false"},
         {"services: {checkout: {service_label: app}}\n",
          "test.yml: services.checkout.service_label: unknown key "
          "(known keys: watch_window, debounce, rollback, notify)"},
@@ -520,7 +524,7 @@ services:                 # before defaults on purpose: the order in the file do
   plain: {}
   empty:
   own_command: {rollback: {command: [own.sh]}}
-  own_timeout: {rollback: {timeout: 1m}}
+  own_timeout: {rollback: {timeout: 1m, allow_option_values: true}}
   own_window: {watch_window: 1h}
   own_debounce: {debounce: 2m, rollback: {retries: 0, retry_backoff: 0s}}
 defaults:
@@ -542,6 +546,7 @@ defaults:
         CHECK(same.rollback.timeout == 5min);
         CHECK(same.rollback.retries == 3);
         CHECK(same.rollback.retry_backoff == 1s);
+        CHECK_FALSE(same.rollback.allow_option_values); // off by default
     }
 
     const ServiceSettings& own_command = config.services.at("own_command");
@@ -555,6 +560,7 @@ defaults:
     CHECK(own_timeout.rollback.command == default_command);
     CHECK(own_timeout.rollback.timeout == 1min);
     CHECK(own_timeout.rollback.retries == 3);
+    CHECK(own_timeout.rollback.allow_option_values);
 
     const ServiceSettings& own_window = config.services.at("own_window");
     CHECK(own_window.watch_window == 1h);

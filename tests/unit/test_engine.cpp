@@ -896,3 +896,118 @@ TEST_CASE("shutdown with rollbacks waiting for a worker: they never start and en
         }
     }
 }
+
+TEST_CASE("unsafe input: a previous_version that would become an option is refused before the claim; the "
+          "deployment stays watching and a manual rollback says why") {
+    using Outcome = ManualRollbackResult::Outcome;
+    Fixture f(0s, false, 2, [](Config& config) {
+        config.defaults.rollback.command = {"/usr/bin/rollback", "{{service}}", "{{previous_version}}"};
+    });
+    f.record("d1", "v2", "--force");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    CHECK(f.state_of("d1") == DeploymentState::watching); // not claimed: not burned
+    const auto names = f.events("d1");
+    CHECK(count(names, "rollback_started") == 0);
+    REQUIRE(count(names, "alert_ignored") == 1);
+    const std::string ignored = detail_of(f, "d1", "alert_ignored");
+    CHECK(ignored.rfind("unsafe_input ", 0) == 0);
+    CHECK(ignored.find(R"("input_error":"command[2] \"{{previous_version}}\" becomes \"--force\")") !=
+          std::string::npos);
+    // The same alert again: known from memory, audited once.
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    CHECK(count(f.events("d1"), "alert_ignored") == 1);
+
+    auto manual = f.engine->manual_rollback("d1", "by hand", "bob");
+    REQUIRE(manual.ok());
+    CHECK(manual->outcome == Outcome::refused);
+    CHECK(manual->message.find("would read as an option") != std::string::npos);
+    CHECK(f.state_of("d1") == DeploymentState::watching);
+
+    // The operator opts in (or writes "--" before the argument): the deployment is still rollbackable.
+    auto opted_in = std::make_shared<Config>(*f.engine->config());
+    opted_in->defaults.rollback.allow_option_values = true;
+    f.engine->set_config(opted_in);
+    manual = f.engine->manual_rollback("d1", "by hand", "bob");
+    REQUIRE(manual.ok());
+    CHECK(manual->outcome == Outcome::started);
+    f.engine->wait_idle();
+    REQUIRE(f.runner.call_count() == 1);
+    CHECK(f.runner.calls[0].argv == std::vector<std::string>{"/usr/bin/rollback", "checkout", "--force"});
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+}
+
+TEST_CASE("unsafe input: an alertname that would forge a webhook header is refused before the claim; a "
+          "manual rollback still runs") {
+    using Outcome = ManualRollbackResult::Outcome;
+    Fixture f(0s, false, 2, [](Config& config) {
+        webhook_service({})(config);
+        config.defaults.rollback.webhook->target.headers = {{"X-Alert", "{{alertname}}", "", ""}};
+    });
+    f.http.results[kHookUrl] = {http_answer(202)};
+    f.record("d1", "v2", "v1");
+    Notification hostile = f.notification();
+    hostile.alerts[0].labels["alertname"] = "x\r\nX-Injected: yes";
+    REQUIRE(f.engine->handle_notification(hostile).ok());
+    f.engine->wait_idle();
+    CHECK(f.http.calls_to(kHookUrl).empty());
+    CHECK(f.state_of("d1") == DeploymentState::watching);
+    CHECK(detail_of(f, "d1", "alert_ignored").find("header X-Alert: holds CR (U+000D) at byte 1") !=
+          std::string::npos);
+
+    auto manual = f.engine->manual_rollback("d1", "by hand", "bob");
+    REQUIRE(manual.ok());
+    CHECK(manual->outcome == Outcome::started);
+    f.engine->wait_idle();
+    const auto calls = f.http.calls_to(kHookUrl);
+    REQUIRE(calls.size() == 1);
+    CHECK(calls[0].headers ==
+          std::vector<std::pair<std::string, std::string>>{{"X-Alert", "ManualRollback"}});
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+}
+
+TEST_CASE(
+    "unsafe input: a debounced rollback whose action became unsafe by a reload is cancelled, not claimed") {
+    Fixture f(30s);
+    f.record("d1", "v2", "-v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok()); // "--to=-v1": the dash is the template's
+    CHECK(f.engine->pending_count() == 1);
+    auto reloaded = std::make_shared<Config>(*f.engine->config());
+    reloaded->defaults.rollback.command = {"/usr/bin/rollback", "{{previous_version}}"};
+    f.engine->set_config(reloaded);
+    f.advance(31s);
+    f.engine->fire_due_timers();
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    CHECK(f.state_of("d1") == DeploymentState::watching);
+    const std::string cancelled = detail_of(f, "d1", "rollback_cancelled");
+    CHECK(cancelled.rfind("unsafe_input ", 0) == 0);
+    CHECK(cancelled.find("would read as an option") != std::string::npos);
+}
+
+TEST_CASE("a command that could not start says so in the trail: started no, no exit code") {
+    Fixture f(0s, false, 0);
+    CommandResult not_started;
+    not_started.spawn_error = "/usr/bin/rollback: Argument list too long";
+    f.runner.results = {not_started};
+    f.record("d1", "v2", "v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.state_of("d1") == DeploymentState::rollback_failed);
+    for (const char* event : {"rollback_attempt_failed", "rollback_failed"}) {
+        CAPTURE(event);
+        const std::string detail = detail_of(f, "d1", event);
+        CHECK(detail.rfind("could not start: /usr/bin/rollback: Argument list too long", 0) == 0);
+        CHECK(detail.find(R"("started":"no")") != std::string::npos);
+        CHECK(detail.find("exit_code") == std::string::npos);
+    }
+    // A command that ran and failed carries its exit code and no "started".
+    Fixture ran(0s, false, 0);
+    ran.runner.results = {failure(3)};
+    ran.record("d1", "v2", "v1");
+    REQUIRE(ran.engine->handle_notification(ran.notification()).ok());
+    ran.engine->wait_idle();
+    CHECK(detail_of(ran, "d1", "rollback_failed").find(R"("exit_code":3)") != std::string::npos);
+    CHECK(detail_of(ran, "d1", "rollback_failed").find("started") == std::string::npos);
+}

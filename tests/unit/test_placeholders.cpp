@@ -132,5 +132,40 @@ TEST_CASE("expand_placeholders turns a name without a value into an empty string
     CHECK(expand_placeholders("{{unknown}}", only_service).empty());
 }
 
+TEST_CASE("check_no_control_characters: Unicode's Cc (C0, DEL, C1 in UTF-8) is refused; HTAB when allowed") {
+    struct Row {
+        std::string value;
+        bool tab_allowed;
+        std::string error; // "": accepted
+    };
+    const std::vector<Row> rows{
+        {"v1.2.3 with spaces, quotes \" and UTF-8 \xc3\xa9 \xe2\x80\x8f", false, ""},
+        {"", false, ""},
+        {"a\tb", true, ""},
+        {"a\tb", false, "holds HTAB (U+0009) at byte 1"},
+        {"a\rb", true, "holds CR (U+000D) at byte 1"},
+        {"\nb", true, "holds LF (U+000A) at byte 0"},
+        {std::string("ab\0", 3), false, "holds NUL (U+0000) at byte 2"},
+        {"\x1b[2J", false, "holds ESC (U+001B) at byte 0"},
+        {"\x01", false, "holds the control character U+0001 at byte 0"},
+        {"\x1f", false, "holds the control character U+001F at byte 0"},
+        {"ok\x7f", false, "holds DEL (U+007F) at byte 2"},
+        {"a\xc2\x80", false, "holds the control character U+0080 at byte 1"},
+        {"a\xc2\x9f", false, "holds the control character U+009F at byte 1"},
+        {"\xc2\xa0 no-break space is not a control", false, ""},
+        {"a lone \xc2", false, ""}, // not a control character (invalid UTF-8 is another matter)
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.value);
+        const Status checked = check_no_control_characters(row.value, row.tab_allowed);
+        if (row.error.empty()) {
+            CHECK(checked.ok());
+        } else {
+            REQUIRE_FALSE(checked.ok());
+            CHECK(checked.error() == row.error);
+        }
+    }
+}
+
 } // namespace
 } // namespace rollback
