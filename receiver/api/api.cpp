@@ -3,6 +3,7 @@
 
 #include "api/auth.hpp"
 #include "codec/codec.hpp"
+#include "config/placeholders.hpp"
 #include "ops/logging.hpp"
 
 #include <charconv>
@@ -110,6 +111,19 @@ bool matches(std::string_view pattern, std::string_view path, std::string& id) {
         path = path_end == std::string_view::npos ? std::string_view() : path.substr(path_end);
     }
     return pattern.empty() && path.empty();
+}
+
+// A path's {id} (a deployment id or a service name) gets the checks of the same field in a JSON body: at
+// most 200 bytes, no control characters (an empty path has no id and passes).
+Status check_path_id(std::string_view id) {
+    constexpr std::size_t kMaxIdBytes = 200;
+    if (id.size() > kMaxIdBytes)
+        return make_error("the id in the path: " + std::to_string(id.size()) + " bytes, longer than the " +
+                          std::to_string(kMaxIdBytes) + " a deployment id or service name may have");
+    if (auto clean = check_no_control_characters(id); !clean)
+        return make_error("the id in the path: " + clean.error() +
+                          "; a deployment id or service name may not hold one");
+    return ok_status();
 }
 
 } // namespace
@@ -220,6 +234,7 @@ HttpResponse Api::route(const HttpRequest& request, std::string& handler_name) {
             return response;
         }
         if (auto refused = guard(candidate.token, request)) return std::move(*refused);
+        if (auto checked = check_path_id(id); !checked) return error_response(400, checked.error());
         return handler(*this, request, id);
     }
     return error_response(

@@ -245,3 +245,35 @@ TEST_CASE(
     CHECK(ahead.body.find("is more than 5m in the future") != std::string::npos);
     CHECK(receiver.api("GET", "/api/v1/deployments/ahead").status == 404);
 }
+
+TEST_CASE("a path id gets the checks of the same JSON field: control characters or over 200 bytes are a 400 "
+          "naming it, and nothing is written") {
+    TestReceiver receiver;
+    receiver.start();
+    const std::string too_long(201, 'a');
+    struct Row {
+        std::string method, path, says;
+        int status = 400;
+    };
+    const std::vector<Row> rows{
+        {"POST", "/api/v1/services/check%09out/pause", "holds HTAB (U+0009)"},
+        // cpp-httplib refuses a decoded line break itself, before routing.
+        {"POST", "/api/v1/services/check%0Aout/pause", "could not be read", 404},
+        {"POST", "/api/v1/services/check%C2%85out/pause", "U+0085"},
+        {"POST", "/api/v1/services/" + too_long + "/pause", "longer than the 200"},
+        {"POST", "/api/v1/services/check%1Bout/resume", "holds ESC (U+001B)"},
+        {"POST", "/api/v1/deployments/d%001/rollback", "U+0000"},
+        {"GET", "/api/v1/deployments/" + too_long, "longer than the 200"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.path);
+        const auto answer = receiver.api(row.method, row.path, row.method == "POST" ? "{}" : "");
+        CHECK(answer.status == row.status);
+        if (row.status == 400) CHECK(answer.body.find("the id in the path") != std::string::npos);
+        CHECK(answer.body.find(row.says) != std::string::npos);
+    }
+    const auto paused = receiver.api("GET", "/api/v1/services");
+    CHECK(paused.status == 200);
+    CHECK(nlohmann::json::parse(paused.body)["services"].empty());
+    CHECK(receiver.api("POST", "/api/v1/services/checkout/pause", "{}").status == 200);
+}
