@@ -34,6 +34,7 @@
 # is compiled into $BUILD_DIR/bench/. Everything runs on 127.0.0.1, client and servers on the same cores.
 # BENCH_KEEP=1 keeps the work folder (logs, ledgers, raw results).
 set -euo pipefail
+umask 077 # its token files: the receiver refuses ones its group or others may write
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
