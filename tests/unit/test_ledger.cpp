@@ -3,6 +3,7 @@
 #include "ledger/sqlite_ledger.hpp"
 
 #include "support/ledger_steps.hpp"
+#include "support/postgres_server.hpp"
 #include "support/scratch_mount.hpp"
 #include "support/temp_dir.hpp"
 
@@ -1121,4 +1122,39 @@ TEST_CASE("a change and its events are written together, or neither (every write
         CHECK(events_of(ledger, "api-pause") == 1);
         CHECK(events_of(ledger, "api-resume") == 0);
     }
+}
+
+// The owner of a process by its /proc status ("Uid:\t<real>\t<effective>..."): -1 when it is gone.
+long process_uid(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("Uid:", 0) == 0) return std::stol(line.substr(4));
+    return -1;
+}
+
+TEST_CASE(
+    "the tests' PostgreSQL runs unprivileged on loopback, serves fresh databases and stops by its PID") {
+    PostgresServer server;
+    CHECK(server.port() >= 10000);
+    const std::string first = server.create_database();
+    const std::string second = server.create_database();
+    CHECK(first != second);
+    for (const auto& dsn : {first, second}) {
+        CAPTURE(dsn);
+        CHECK(PQping(dsn.c_str()) == PQPING_OK);
+    }
+    const std::string pid_file = TempDir::read(server.data_folder() + "/postmaster.pid");
+    const pid_t pid = std::stoi(pid_file.substr(0, pid_file.find('\n')));
+    if (::geteuid() == 0)
+        CHECK(process_uid(pid) == static_cast<long>(::getpwnam("postgres")->pw_uid));
+    else
+        CHECK(process_uid(pid) == static_cast<long>(::geteuid()));
+
+    server.stop();
+    CHECK(process_uid(pid) == -1);
+    CHECK(PQping(first.c_str()) == PQPING_NO_RESPONSE);
+    server.start(); // the same port and data: the databases are still there
+    CHECK(PQping(first.c_str()) == PQPING_OK);
+    CHECK(PQping(second.c_str()) == PQPING_OK);
 }
