@@ -66,8 +66,12 @@ class PostgresServer {
         return dsn(name);
     }
     // Runs one constant statement as the superuser on the database "postgres"; throws on failure.
-    void execute(const std::string& sql) const {
-        const std::unique_ptr<PGconn, decltype(&PQfinish)> connection(PQconnectdb(dsn("postgres").c_str()),
+    void execute(const std::string& sql) const { rows(dsn("postgres"), sql); }
+    // The rows of one constant statement on the database of `database_dsn`, every value as text ("" for
+    // NULL); throws on failure.
+    static std::vector<std::vector<std::string>> rows(const std::string& database_dsn,
+                                                      const std::string& sql) {
+        const std::unique_ptr<PGconn, decltype(&PQfinish)> connection(PQconnectdb(database_dsn.c_str()),
                                                                       &PQfinish);
         if (PQstatus(connection.get()) != CONNECTION_OK)
             throw std::runtime_error("cannot connect to the test PostgreSQL: " +
@@ -77,6 +81,14 @@ class PostgresServer {
         const auto status = PQresultStatus(result.get());
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
             throw std::runtime_error(sql + ": " + PQresultErrorMessage(result.get()));
+        std::vector<std::vector<std::string>> table;
+        for (int row = 0; row < PQntuples(result.get()); ++row) {
+            std::vector<std::string> values;
+            for (int column = 0; column < PQnfields(result.get()); ++column)
+                values.emplace_back(PQgetvalue(result.get(), row, column));
+            table.push_back(std::move(values));
+        }
+        return table;
     }
 
     bool running() { return server_ && server_->running(); }

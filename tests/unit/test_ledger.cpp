@@ -1,5 +1,6 @@
 // Tests of the ledger seam: the backend-neutral cases run on every backend (SQLite on real files, PostgreSQL
 // on a real server); then what only one backend has (WAL, a full disk, ...).
+#include "ledger/postgres_ledger.hpp"
 #include "ledger/sqlite_ledger.hpp"
 
 #include "support/ledger_steps.hpp"
@@ -135,7 +136,12 @@ struct SqliteStore {
     std::string path = folder.file("ledger.db");
     std::unique_ptr<Ledger> open() const { return std::make_unique<SqliteLedger>(path); }
 };
-#define LEDGER_STORES SqliteStore
+// A fresh database on the binary's one PostgreSQL server (tests/support/postgres_server.hpp).
+struct PostgresStore {
+    std::string dsn = shared_postgres_server().create_database();
+    std::unique_ptr<Ledger> open() const { return std::make_unique<PostgresLedger>(dsn); }
+};
+#define LEDGER_STORES SqliteStore, PostgresStore
 
 AuditEvent audit_event(const std::string& event, const std::string& service,
                        const std::string& deployment_id) {
@@ -1212,4 +1218,125 @@ TEST_CASE(
     server.start(); // the same port and data: the databases are still there
     CHECK(PQping(first.c_str()) == PQPING_OK);
     CHECK(PQping(second.c_str()) == PQPING_OK);
+}
+
+TEST_CASE_TEMPLATE("values with quotes and SQL in them are stored as they are (always bound, never SQL text)",
+                   Store, LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
+    const std::string hostile = "it's'); DROP TABLE deployments; -- $1 :id \"\\ ü";
+    DeploymentRequest request = deploy(hostile, hostile, hostile, hostile, 0);
+    request.actor = hostile;
+    record_new(ledger, request);
+    CHECK(stored(ledger, hostile).actor == hostile);
+    CHECK(stored(ledger, hostile).environment == hostile);
+    AuditEvent event = audit_event(hostile, hostile, hostile);
+    event.detail = hostile;
+    REQUIRE(append_audit(ledger, event, hostile).ok());
+    auto events = ledger.list_audit({hostile, hostile, 0, 10});
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 1);
+    CHECK(events->front().detail == hostile);
+    CHECK(*append_audit(ledger, event, hostile) == 0);
+}
+
+TEST_CASE("PostgreSQL: receivers starting at once on a new database migrate it once, the others wait") {
+    const std::string dsn = shared_postgres_server().create_database();
+    constexpr int kReceivers = 6;
+    std::latch start(kReceivers);
+    std::vector<std::string> failures(kReceivers);
+    std::vector<int> versions(kReceivers, 0);
+    std::vector<std::thread> receivers;
+    for (int r = 0; r < kReceivers; ++r)
+        receivers.emplace_back([&, r] {
+            start.arrive_and_wait();
+            try {
+                PostgresLedger ledger(dsn);
+                versions[r] = ledger.schema_version();
+            } catch (const std::exception& error) {
+                failures[r] = error.what();
+            }
+        });
+    for (auto& receiver : receivers)
+        receiver.join();
+    for (int r = 0; r < kReceivers; ++r) {
+        CAPTURE(r);
+        CHECK(failures[r] == "");
+        CHECK(versions[r] == 3);
+    }
+    CHECK(PostgresServer::rows(dsn, "SELECT version FROM schema_migrations ORDER BY version") ==
+          std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}});
+    PostgresLedger reopened(dsn); // and a later start migrates nothing
+    CHECK(PostgresServer::rows(dsn, "SELECT count(*) FROM schema_migrations") ==
+          std::vector<std::vector<std::string>>{{"3"}});
+}
+
+TEST_CASE("PostgreSQL: a database from a newer build is refused at start-up") {
+    const std::string dsn = shared_postgres_server().create_database();
+    { PostgresLedger ledger(dsn); }
+    PostgresServer::rows(
+        dsn, "INSERT INTO schema_migrations (version, name, applied_at_ns) VALUES (99, 'future', 0)");
+    try {
+        PostgresLedger ledger(dsn);
+        FAIL("opening a database with schema version 99 should throw");
+    } catch (const std::runtime_error& error) {
+        CHECK(std::string(error.what()).find("schema version 99, newer") != std::string::npos);
+    }
+}
+
+TEST_CASE("PostgreSQL: a server that cannot be reached is an error that never shows the connection string") {
+    PostgresServer& server = shared_postgres_server();
+    const std::string secret = "password=do-not-log-me";
+    const std::string unreachable = "host=127.0.0.1 port=1 user=postgres " + secret;
+    try {
+        PostgresLedger ledger(unreachable);
+        FAIL("connecting to a closed port should throw");
+    } catch (const std::runtime_error& error) {
+        const std::string message = error.what();
+        CHECK(message.rfind("ledger: cannot connect to PostgreSQL: ", 0) == 0);
+        CHECK(message.find("do-not-log-me") == std::string::npos);
+    }
+    try {
+        PostgresLedger ledger("");
+        FAIL("an empty connection string should throw");
+    } catch (const std::runtime_error& error) {
+        CHECK(std::string(error.what()).find("connection string is empty") != std::string::npos);
+    }
+    CHECK(server.running());
+}
+
+TEST_CASE("PostgreSQL: a lost connection is an error value, and the next call connects again") {
+    PostgresServer& server = shared_postgres_server();
+    const std::string dsn = server.create_database();
+    PostgresLedger ledger(dsn);
+    record_new(ledger, deploy("before", "api", "prod", "v1", 0));
+
+    SUBCASE("the server ends the session") {
+        PostgresServer::rows(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                                  "current_database() AND application_name = 'rollback-receiver'");
+        auto lost = ledger.get_deployment("before");
+        REQUIRE_FALSE(lost.ok());
+        CHECK(lost.error().rfind("ledger: reading deployment \"before\" failed: ", 0) == 0);
+        CHECK(lost.error().find("the next call connects again") != std::string::npos);
+    }
+    SUBCASE("the server stops and starts again") {
+        server.stop();
+        const auto asked = std::chrono::steady_clock::now();
+        auto refused = record_deployment(ledger, deploy("while-down", "api", "prod", "v2", 10), "k", at(10));
+        CHECK(std::chrono::steady_clock::now() - asked < std::chrono::seconds(10)); // connect_timeout is 2 s
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error().rfind("ledger: recording deployment failed: ", 0) == 0);
+        auto still_down = ledger.get_deployment("before");
+        REQUIRE_FALSE(still_down.ok());
+        CHECK(still_down.error().find("cannot connect to PostgreSQL") != std::string::npos);
+        server.start();
+    }
+    // The same Ledger object, no restart: it connects again by itself and lost nothing it had written.
+    CHECK(stored(ledger, "before").version == "v1");
+    record_new(ledger, deploy("after", "api", "prod", "v3", 20));
+    CHECK(state_of(ledger, "before") == DeploymentState::superseded);
+    auto missing = ledger.get_deployment("while-down");
+    REQUIRE(missing.ok());
+    CHECK_FALSE(missing->has_value());
 }
