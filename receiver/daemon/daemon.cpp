@@ -9,12 +9,14 @@
 #include "engine/engine.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "ledger/postgres_ledger.hpp"
 #include "ledger/sqlite_ledger.hpp"
 #include "ops/logging.hpp"
 #include "ops/metrics.hpp"
 
 #include <csignal>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -33,7 +35,22 @@ LoadedConfig load_with_overrides(const DaemonFlags& flags) {
     if (!loaded) throw StartupError(loaded.error());
     if (flags.listen_address) loaded->config.listen_address = *flags.listen_address;
     if (flags.ledger_path) loaded->config.ledger_path = *flags.ledger_path;
+    if (flags.ledger_path && !loaded->config.ledger_postgres_dsn_file.empty())
+        throw StartupError("--ledger.path names a SQLite file, but " + loaded->config.source +
+                           " sets ledger.postgres: use one of them");
     return std::move(*loaded);
+}
+
+// The ledger the config names: the shared PostgreSQL database with ledger.postgres, else the SQLite file.
+std::unique_ptr<Ledger> open_ledger(const Config& config, const std::string& dsn) {
+    if (!config.ledger_postgres_dsn_file.empty()) return std::make_unique<PostgresLedger>(dsn);
+    return std::make_unique<SqliteLedger>(config.ledger_path);
+}
+
+// What the "listening" line says of the ledger (never the DSN: it may hold a password).
+std::string ledger_description(const Config& config) {
+    if (config.ledger_postgres_dsn_file.empty()) return config.ledger_path;
+    return "postgres (dsn_file " + config.ledger_postgres_dsn_file + ")";
 }
 
 // Without tokens (or client certificates), only loopback: anyone who can reach /webhook could otherwise
@@ -56,16 +73,17 @@ class Daemon {
   public:
     Daemon(const DaemonFlags& flags, LoadedConfig loaded)
         : flags_(flags), config_(std::make_shared<const Config>(std::move(loaded.config))),
-          ledger_(config_->ledger_path), audit_(ledger_, metrics_),
-          engine_({ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run}, config_),
-          api_({engine_, ledger_, audit_, metrics_, [] { return Clock::now(); }, [this] { return reload(); }},
-               std::move(loaded.secrets)),
+          ledger_(open_ledger(*config_, loaded.secrets.ledger_dsn)), audit_(*ledger_, metrics_),
+          engine_({*ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run}, config_),
+          api_(
+              {engine_, *ledger_, audit_, metrics_, [] { return Clock::now(); }, [this] { return reload(); }},
+              std::move(loaded.secrets)),
           server_([this](const HttpRequest& request) { return api_.handle(request); }, kMaxBodyBytes,
                   encode_too_large(), config_->tls, {.request_timeout = config_->request_read_timeout}) {
         if (auto opened = audit_.set_file(config_->audit_file); !opened) throw StartupError(opened.error());
         // The state changes and their audit events are one transaction: a kill during start-up loses neither.
         std::vector<AuditEvent> interrupted;
-        auto swept = ledger_.write("interrupting unfinished rollbacks", [&](LedgerTransaction& transaction) {
+        auto swept = ledger_->write("interrupting unfinished rollbacks", [&](LedgerTransaction& transaction) {
             interrupted.clear(); // a body may run again only after a failed try; start clean
             auto deployments = transaction.interrupt_unfinished_rollbacks();
             if (!deployments) return Status(Error{deployments.error()});
@@ -105,7 +123,7 @@ class Daemon {
                  {{"address", shown_host + ":" + std::to_string(*port)},
                   {"scheme", config->tls.serves_https() ? "https" : "http"},
                   {"client_certificates", config->tls.client_ca_file.empty() ? "no" : "required"},
-                  {"ledger", config->ledger_path},
+                  {"ledger", ledger_description(*config)},
                   {"dry_run", flags_.dry_run ? "true" : "false"}});
         wait_for_stop_signal();
         log_info("stopping");
@@ -154,11 +172,13 @@ class Daemon {
             const TlsSettings& new_tls = loaded.config.tls;
             if (loaded.config.listen_address != config_->listen_address ||
                 loaded.config.request_read_timeout != config_->request_read_timeout ||
-                loaded.config.ledger_path != config_->ledger_path || new_tls.cert_file != old_tls.cert_file ||
-                new_tls.key_file != old_tls.key_file || new_tls.client_ca_file != old_tls.client_ca_file)
-                log_warn(
-                    "listen_address, request_read_timeout, ledger.path and the listener's tls files take "
-                    "effect after a restart");
+                loaded.config.ledger_path != config_->ledger_path ||
+                loaded.config.ledger_postgres_dsn_file != config_->ledger_postgres_dsn_file ||
+                new_tls.cert_file != old_tls.cert_file || new_tls.key_file != old_tls.key_file ||
+                new_tls.client_ca_file != old_tls.client_ca_file)
+                log_warn("listen_address, request_read_timeout, ledger.path, ledger.postgres and the "
+                         "listener's tls files take "
+                         "effect after a restart");
             if (auto opened = audit_.set_file(loaded.config.audit_file); !opened)
                 throw StartupError(opened.error());
             config_ = std::make_shared<const Config>(std::move(loaded.config));
@@ -177,10 +197,10 @@ class Daemon {
     }
 
     DaemonFlags flags_;
-    std::mutex reload_mutex_;               // guards config_ once serving started
+    std::mutex reload_mutex_;              // guards config_ once serving started
     std::shared_ptr<const Config> config_; // the constructor's; reload() replaces it
     Metrics metrics_;
-    SqliteLedger ledger_;
+    std::unique_ptr<Ledger> ledger_; // SQLite, or PostgreSQL with ledger.postgres
     AuditTrail audit_;
     ProcessCommandRunner runner_;
     Engine engine_;
