@@ -10,7 +10,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
       libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev nlohmann-json3-dev libyaml-cpp-dev \
-      libspdlog-dev doctest-dev libsqlite3-dev \
+      libspdlog-dev doctest-dev libsqlite3-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -25,7 +25,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcpp-httplib0.11 libssl3 libbrotli1 zlib1g \
-      libyaml-cpp0.7 libspdlog1.10 libfmt9 libsqlite3-0 curl ca-certificates \
+      libyaml-cpp0.7 libspdlog1.10 libfmt9 libsqlite3-0 libpq5 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 # ---- the demo service (docker-compose.yml builds this target)

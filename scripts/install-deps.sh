@@ -2,18 +2,23 @@
 # Installs the Debian 12 packages that are missing (idempotent), saying what it installs as it goes.
 #   scripts/install-deps.sh           what the build and the local stack need (scripts/local-stack)
 #   scripts/install-deps.sh --tests   that, and what only the tests need: the fuzzing toolchain, the
-#                                     benchmark's wrk, docker-compose, the sqlite3 CLI (scripts/test.sh)
+#                                     benchmark's wrk, docker-compose, the sqlite3 CLI, the PostgreSQL
+#                                     server the ledger tests start (scripts/test.sh)
 set -euo pipefail
 
 stack_packages=(
   build-essential cmake pkg-config curl ca-certificates openssl
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libsqlite3-dev
+  libpq-dev # the PostgreSQL ledger's client library
   doctest-dev # CMakeLists.txt configures the test executables too, even when only the daemon is built
   prometheus prometheus-alertmanager jq
 )
 test_packages=(
   git sqlite3 docker-compose
+  # PostgreSQL 15: tests/support/postgres_server.hpp runs its initdb and postgres from
+  # /usr/lib/postgresql/15/bin as the package's postgres user (never the cluster the package sets up)
+  postgresql
   # the webhook benchmark (tests/bench/webhook-throughput.sh)
   wrk
   # libFuzzer builds (scripts/fuzz.sh); llvm-14 brings llvm-symbolizer for readable crash stacks

@@ -39,7 +39,8 @@ constexpr std::array<std::string_view, 10> top_level_keys = {"listen_address",
                                                              "defaults",
                                                              "notify",
                                                              "services"};
-constexpr std::array<std::string_view, 1> ledger_keys = {"path"};
+constexpr std::array<std::string_view, 2> ledger_keys = {"path", "postgres"};
+constexpr std::array<std::string_view, 2> ledger_postgres_keys = {"dsn_file", "claim_lease"};
 constexpr std::array<std::string_view, 1> audit_keys = {"file"};
 constexpr std::array<std::string_view, 3> auth_keys = {"webhook_token_file", "api_token_file",
                                                        "read_token_file"};
@@ -155,10 +156,19 @@ class ConfigReader {
         if (const YAML::Node* node = find(*entries, "ledger")) {
             auto ledger = read_mapping(*node, "ledger", ledger_keys);
             if (!ledger) return make_error(ledger.error());
-            if (const YAML::Node* path = find(*ledger, "path")) {
+            const YAML::Node* path = find(*ledger, "path");
+            const YAML::Node* postgres = find(*ledger, "postgres");
+            if (path != nullptr && postgres != nullptr)
+                return fail("ledger",
+                            "set either ledger.path (SQLite) or ledger.postgres (PostgreSQL), not both");
+            if (path != nullptr) {
                 auto text = read_path(*path, "ledger.path");
                 if (!text) return make_error(text.error());
                 config.ledger_path = *text;
+            }
+            if (postgres != nullptr) {
+                if (auto read = read_ledger_postgres(*postgres, config); !read)
+                    return make_error(read.error());
             }
         }
         config.ledger_path = resolve_path(config.ledger_path, base_dir_);
@@ -247,6 +257,26 @@ class ConfigReader {
         auto duration = parse_duration(node.Scalar());
         if (!duration) return fail(path, duration.error());
         return duration;
+    }
+
+    Status read_ledger_postgres(const YAML::Node& node, Config& config) const {
+        auto settings = read_mapping(node, "ledger.postgres", ledger_postgres_keys);
+        if (!settings) return make_error(settings.error());
+        const YAML::Node* dsn_file = find(*settings, "dsn_file");
+        if (dsn_file == nullptr)
+            return fail(
+                "ledger.postgres.dsn_file",
+                "required: the file holding the PostgreSQL connection string (never the config itself)");
+        auto text = read_path(*dsn_file, "ledger.postgres.dsn_file");
+        if (!text) return make_error(text.error());
+        config.ledger_postgres_dsn_file = resolve_path(*text, base_dir_);
+        if (const YAML::Node* lease = find(*settings, "claim_lease")) {
+            auto duration = read_duration(*lease, "ledger.postgres.claim_lease");
+            if (!duration) return make_error(duration.error());
+            if (duration->count() <= 0) return fail("ledger.postgres.claim_lease", "must be longer than 0s");
+            config.ledger_claim_lease = *duration;
+        }
+        return ok_status();
     }
 
     Status read_auth(const YAML::Node& node, Config& config) const {
@@ -963,6 +993,11 @@ Result<LoadedConfig> load_config(const std::string& path) {
         return make_error(status.error());
     }
     if (auto status = check_tokens_differ(loaded); !status) return make_error(status.error());
+    if (!loaded.config.ledger_postgres_dsn_file.empty()) {
+        auto dsn = read_secret_file(loaded.config.ledger_postgres_dsn_file);
+        if (!dsn) return make_error(loaded.config.source + ": ledger.postgres.dsn_file: " + dsn.error());
+        loaded.secrets.ledger_dsn = std::move(*dsn);
+    }
     if (auto status = check_files_readable(loaded.config); !status) return make_error(status.error());
     return loaded;
 }

@@ -122,10 +122,15 @@ struct Config {
     // ones wait in order for a free worker. 1..256. Read at start.
     int rollback_concurrency = 8;
     std::string ledger_path = "data/ledger.db"; // resolved against the config's folder
-    std::string audit_file;                     // empty: no JSON-lines copy; resolved like ledger_path
-    std::string webhook_token_file;             // empty: /webhook needs no token; resolved
-    std::string api_token_file;                 // empty: /api/v1/* and /-/reload need no token; resolved
-    std::string read_token_file;                // empty: no read-only token; needs api_token_file; resolved
+    // ledger.postgres, the shared PostgreSQL ledger instead of the SQLite file (never both): the file holding
+    // its connection string (resolved like ledger_path; empty: SQLite), and how long after its last renewal
+    // a claim counts as lost with its receiver.
+    std::string ledger_postgres_dsn_file;
+    Duration ledger_claim_lease = std::chrono::seconds(30);
+    std::string audit_file;         // empty: no JSON-lines copy; resolved like ledger_path
+    std::string webhook_token_file; // empty: /webhook needs no token; resolved
+    std::string api_token_file;     // empty: /api/v1/* and /-/reload need no token; resolved
+    std::string read_token_file;    // empty: no read-only token; needs api_token_file; resolved
     std::string service_label = "service";
     std::string environment_label = "environment";
     TlsSettings tls;
@@ -141,6 +146,7 @@ struct Secrets {
     std::string webhook_token; // empty: none required
     std::string api_token;     // empty: none required
     std::string read_token;    // may only read the API; empty: none
+    std::string ledger_dsn;    // ledger.postgres.dsn_file's content; empty: the SQLite ledger
 };
 
 // Parses YAML text. `source_name` appears in every message; relative paths are resolved against

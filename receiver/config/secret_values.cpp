@@ -82,6 +82,7 @@ std::vector<SecretValue> configured_secret_values(const LoadedConfig& loaded) {
     list.add("auth.webhook_token_file", loaded.secrets.webhook_token);
     list.add("auth.api_token_file", loaded.secrets.api_token);
     list.add("auth.read_token_file", loaded.secrets.read_token);
+    list.add("ledger.postgres.dsn_file", loaded.secrets.ledger_dsn);
     auto add_settings = [&](const std::string& path, const ServiceSettings& settings) {
         const RollbackSettings& rollback = settings.rollback;
         if (rollback.webhook) {

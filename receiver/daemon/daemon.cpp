@@ -11,6 +11,7 @@
 #include "engine/engine.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "ledger/postgres_ledger.hpp"
 #include "ledger/sqlite_ledger.hpp"
 #include "ops/logging.hpp"
 #include "ops/metrics.hpp"
@@ -18,6 +19,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -36,6 +38,9 @@ LoadedConfig load_with_overrides(const DaemonFlags& flags) {
     if (!loaded) throw StartupError(loaded.error());
     if (flags.listen_address) loaded->config.listen_address = *flags.listen_address;
     if (flags.ledger_path) loaded->config.ledger_path = *flags.ledger_path;
+    if (flags.ledger_path && !loaded->config.ledger_postgres_dsn_file.empty())
+        throw StartupError("--ledger.path names a SQLite file, but " + loaded->config.source +
+                           " sets ledger.postgres: use one of them");
     return std::move(*loaded);
 }
 
@@ -46,6 +51,18 @@ struct Listener {
     std::string listen_address; // as written, for messages
     bool requires_client_certificates = false;
 };
+
+// The ledger the config names: the shared PostgreSQL database with ledger.postgres, else the SQLite file.
+std::unique_ptr<Ledger> open_ledger(const Config& config, const std::string& dsn) {
+    if (!config.ledger_postgres_dsn_file.empty()) return std::make_unique<PostgresLedger>(dsn);
+    return std::make_unique<SqliteLedger>(config.ledger_path);
+}
+
+// What the "listening" line says of the ledger (never the DSN: it may hold a password).
+std::string ledger_description(const Config& config) {
+    if (config.ledger_postgres_dsn_file.empty()) return config.ledger_path;
+    return "postgres (dsn_file " + config.ledger_postgres_dsn_file + ")";
+}
 
 // Without tokens (or client certificates), only loopback: anyone who can reach /webhook could otherwise
 // trigger rollbacks. Checked at start and again by every reload (a reload must not drop the tokens of a
@@ -88,8 +105,9 @@ class Daemon {
     Daemon(const DaemonFlags& flags, LoadedConfig loaded, Listener listener,
            std::shared_ptr<const SecretScrubber> scrubber)
         : flags_(flags), listener_(std::move(listener)),
-          config_(std::make_shared<const Config>(std::move(loaded.config))), ledger_(config_->ledger_path),
-          scrubbed_ledger_(ledger_, std::move(scrubber)), audit_(scrubbed_ledger_, metrics_),
+          config_(std::make_shared<const Config>(std::move(loaded.config))),
+          ledger_(open_ledger(*config_, loaded.secrets.ledger_dsn)),
+          scrubbed_ledger_(*ledger_, std::move(scrubber)), audit_(scrubbed_ledger_, metrics_),
           engine_({scrubbed_ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run},
                   config_),
           api_({engine_, scrubbed_ledger_, audit_, metrics_, [] { return Clock::now(); },
@@ -140,7 +158,7 @@ class Daemon {
                  {{"address", shown_host + ":" + std::to_string(*port)},
                   {"scheme", config->tls.serves_https() ? "https" : "http"},
                   {"client_certificates", config->tls.client_ca_file.empty() ? "no" : "required"},
-                  {"ledger", config->ledger_path},
+                  {"ledger", ledger_description(*config)},
                   {"dry_run", flags_.dry_run ? "true" : "false"}});
         wait_for_stop_signal();
         log_info("stopping");
@@ -190,10 +208,12 @@ class Daemon {
             if (loaded.config.listen_address != config_->listen_address ||
                 loaded.config.request_read_timeout != config_->request_read_timeout ||
                 loaded.config.rollback_concurrency != config_->rollback_concurrency ||
-                loaded.config.ledger_path != config_->ledger_path || new_tls.cert_file != old_tls.cert_file ||
-                new_tls.key_file != old_tls.key_file || new_tls.client_ca_file != old_tls.client_ca_file)
-                log_warn("listen_address, request_read_timeout, rollback_concurrency, ledger.path and the "
-                         "listener's tls files take effect after a restart");
+                loaded.config.ledger_path != config_->ledger_path ||
+                loaded.config.ledger_postgres_dsn_file != config_->ledger_postgres_dsn_file ||
+                new_tls.cert_file != old_tls.cert_file || new_tls.key_file != old_tls.key_file ||
+                new_tls.client_ca_file != old_tls.client_ca_file)
+                log_warn("listen_address, request_read_timeout, rollback_concurrency, ledger.path, "
+                         "ledger.postgres and the listener's tls files take effect after a restart");
             if (auto exposed = check_exposure(loaded.secrets, listener_); !exposed)
                 throw StartupError(exposed.error());
             if (auto opened = audit_.set_file(loaded.config.audit_file); !opened)
@@ -219,7 +239,7 @@ class Daemon {
     std::mutex reload_mutex_;              // guards config_ once serving started
     std::shared_ptr<const Config> config_; // the constructor's; reload() replaces it
     Metrics metrics_;
-    SqliteLedger ledger_;
+    std::unique_ptr<Ledger> ledger_;  // SQLite, or PostgreSQL with ledger.postgres
     ScrubbingLedger scrubbed_ledger_; // what everything else writes through: events stored scrubbed
     AuditTrail audit_;
     ProcessCommandRunner runner_;

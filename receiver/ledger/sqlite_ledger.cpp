@@ -3,6 +3,7 @@
 
 #include "common/files.hpp"
 #include "common/unique_fd.hpp"
+#include "ledger/ledger_rules.hpp"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -121,6 +122,8 @@ class SqliteDatabase {
 };
 
 namespace {
+
+using namespace ledger_rules;
 
 // RAII owner of one prepared statement. Values are bound by parameter name (":id"), never put into SQL text.
 class Statement {
@@ -293,43 +296,6 @@ template <typename T, typename Body> Result<T> in_read_transaction(SqliteDatabas
     return result;
 }
 
-// Prefixes an error with what the ledger was doing: "ledger: recording deployment failed: ...".
-template <typename T> Result<T> labelled(std::string_view action, Result<T> result) {
-    if (result) return result;
-    return make_error("ledger: " + std::string(action) + " failed: " + result.error());
-}
-
-// The same for an action on one named thing, quoted: "ledger: reading deployment \"d1\" failed: ...". The
-// text is built only on failure: look-ups run for every webhook.
-template <typename T>
-Result<T> labelled(std::string_view action, const std::string& subject, Result<T> result) {
-    if (result) return result;
-    return make_error("ledger: " + std::string(action) + " \"" + subject + "\" failed: " + result.error());
-}
-
-long long to_nanoseconds(TimePoint time) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
-}
-
-TimePoint from_nanoseconds(long long nanoseconds) {
-    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(nanoseconds)));
-}
-
-// "20261126T123047Z": the UTC second of `time`, for generated ids.
-std::string compact_utc(TimePoint time) {
-    using namespace std::chrono;
-    const auto seconds = floor<std::chrono::seconds>(time);
-    const auto day = floor<days>(seconds);
-    const year_month_day date(day);
-    const hh_mm_ss clock(seconds - day);
-    std::array<char, 32> text{};
-    std::snprintf(text.data(), text.size(), "%04d%02u%02uT%02d%02d%02dZ", static_cast<int>(date.year()),
-                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                  static_cast<int>(clock.hours().count()), static_cast<int>(clock.minutes().count()),
-                  static_cast<int>(clock.seconds().count()));
-    return text.data();
-}
-
 struct Migration {
     int version;
     const char* name;
@@ -489,14 +455,7 @@ Result<Deployment> read_deployment(const Statement& statement) {
     const std::string kind = statement.column_text(10);
     const std::string state = statement.column_text(11);
     deployment.rollback_of = statement.column_text(12);
-    const auto parsed_kind = parse_deployment_kind(kind);
-    const auto parsed_state = parse_deployment_state(state);
-    if (!parsed_kind || !parsed_state)
-        return make_error("deployment \"" + deployment.id + "\" has kind \"" + kind + "\" and state \"" +
-                          state +
-                          "\" in the ledger, which this build does not know: run a newer rollback-receiver");
-    deployment.kind = *parsed_kind;
-    deployment.state = *parsed_state;
+    if (auto known = set_kind_and_state(deployment, kind, state); !known) return make_error(known.error());
     return deployment;
 }
 
@@ -549,18 +508,14 @@ Result<bool> deployment_exists(SqliteDatabase& db, const std::string& id) {
 
 // A fresh id "<service>-<yyyymmddThhmmssZ>-<4 hex digits>", drawing another suffix while one is taken.
 Result<std::string> generate_deployment_id(SqliteDatabase& db, const std::string& service, TimePoint now) {
-    const std::string prefix = service + "-" + compact_utc(now) + "-";
-    constexpr int kAttempts = 64;
-    for (int attempt = 0; attempt < kAttempts; ++attempt) {
-        std::array<char, 8> suffix{};
-        std::snprintf(suffix.data(), suffix.size(), "%04x", static_cast<unsigned>(db.random_suffix()));
-        std::string id = prefix + suffix.data();
+    const std::string prefix = generated_id_prefix(service, now);
+    for (int attempt = 0; attempt < kGeneratedIdAttempts; ++attempt) {
+        std::string id = generated_id(prefix, db.random_suffix());
         auto taken = deployment_exists(db, id);
         if (!taken) return make_error(taken.error());
         if (!*taken) return id;
     }
-    return make_error("no free id of the form " + prefix + "XXXX after " + std::to_string(kAttempts) +
-                      " attempts: send an explicit id");
+    return no_free_generated_id(prefix);
 }
 
 // The version of the latest deployment of the same service and environment deployed at or before
@@ -672,19 +627,7 @@ Result<RecordResult> record(SqliteDatabase& db, const DeploymentRequest& request
         id = std::move(*generated);
     }
 
-    Deployment deployment;
-    deployment.id = std::move(id);
-    deployment.service = request.service;
-    deployment.environment = request.environment;
-    deployment.version = request.version;
-    deployment.previous_version = request.previous_version;
-    deployment.deployed_at = request.deployed_at.value_or(now);
-    deployment.recorded_at = now;
-    deployment.commit = request.commit;
-    deployment.url = request.url;
-    deployment.actor = request.actor;
-    deployment.kind = DeploymentKind::deploy;
-    deployment.state = DeploymentState::watching;
+    Deployment deployment = deployment_from_request(request, std::move(id), now);
     if (deployment.previous_version.empty()) {
         auto before = version_before(db, deployment.service, deployment.environment,
                                      to_nanoseconds(deployment.deployed_at));
@@ -696,15 +639,6 @@ Result<RecordResult> record(SqliteDatabase& db, const DeploymentRequest& request
     if (auto inserted = insert_deployment(db, deployment, request_key); !inserted)
         return make_error(inserted.error());
     return RecordResult{RecordOutcome::created, std::move(deployment), std::move(*superseded_ids)};
-}
-
-Error not_in_ledger(const std::string& id) {
-    return make_error("deployment \"" + id + "\" is not in the ledger");
-}
-
-Error not_rolling_back(const Deployment& deployment) {
-    return make_error("deployment \"" + deployment.id + "\" is " + std::string(to_string(deployment.state)) +
-                      ", not rolling_back (only a claimed rollback can be finished)");
 }
 
 Result<Deployment> complete(SqliteDatabase& db, const std::string& id, TimePoint now) {
@@ -719,24 +653,14 @@ Result<Deployment> complete(SqliteDatabase& db, const std::string& id, TimePoint
     finish->bind_text(":id", id);
     if (auto finished = finish->run(); !finished) return make_error(finished.error());
 
-    Deployment rollback;
-    rollback.id = id + "-rollback";
-    for (int suffix = 2;; ++suffix) {
-        auto taken = deployment_exists(db, rollback.id);
+    std::string rollback_id_free;
+    for (int attempt = 0;; ++attempt) {
+        rollback_id_free = rollback_id(id, attempt);
+        auto taken = deployment_exists(db, rollback_id_free);
         if (!taken) return make_error(taken.error());
         if (!*taken) break;
-        rollback.id = id + "-rollback-" + std::to_string(suffix);
     }
-    rollback.service = original.service;
-    rollback.environment = original.environment;
-    rollback.version = original.previous_version;
-    rollback.previous_version = original.version;
-    rollback.deployed_at = now;
-    rollback.recorded_at = now;
-    rollback.actor = "rollback-receiver";
-    rollback.kind = DeploymentKind::rollback;
-    rollback.state = DeploymentState::watching;
-    rollback.rollback_of = id;
+    Deployment rollback = rollback_deployment(original, std::move(rollback_id_free), now);
     // What the rollback put live replaces whatever was deployed meanwhile, as a CI deployment would.
     if (auto superseded = supersede_around(db, rollback); !superseded) return make_error(superseded.error());
     if (auto inserted = insert_deployment(db, rollback, ""); !inserted) return make_error(inserted.error());
@@ -744,10 +668,7 @@ Result<Deployment> complete(SqliteDatabase& db, const std::string& id, TimePoint
 }
 
 Status fail(SqliteDatabase& db, const std::string& id, DeploymentState final_state) {
-    if (final_state != DeploymentState::rollback_failed &&
-        final_state != DeploymentState::rollback_interrupted)
-        return make_error("a rollback ends as rollback_failed or rollback_interrupted, not " +
-                          std::string(to_string(final_state)));
+    if (auto allowed = check_final_state(final_state); !allowed) return allowed;
     auto update = Statement::prepare(
         db, "UPDATE deployments SET state = :state WHERE id = :id AND state = 'rolling_back'");
     if (!update) return make_error(update.error());
@@ -809,10 +730,6 @@ Result<bool> claim(SqliteDatabase& db, const std::string& id) {
     update->bind_text(":id", id);
     if (auto updated = update->run(); !updated) return make_error(updated.error());
     return sqlite3_changes(db.handle()) == 1;
-}
-
-int clamp_limit(int limit) {
-    return std::clamp(limit, 1, 1000);
 }
 
 Status upsert_pause(SqliteDatabase& db, const ServicePause& pause) {

@@ -1,5 +1,6 @@
 // The real rollback-receiver binary over HTTP on loopback: exactly once, restarts, bad input, signals.
 #include "support/daemon_process.hpp"
+#include "support/postgres_server.hpp"
 #include "support/raw_http.hpp"
 
 #include "common/time_util.hpp"
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
@@ -37,6 +39,7 @@ struct Stack {
     std::string runs_path;
     std::unique_ptr<DaemonProcess> daemon;
     std::string url;
+    std::string ledger_yaml = "ledger: {path: data/ledger.db}\n";
 
     explicit Stack(const std::string& script_body = "", const std::string& extra_service_yaml = "",
                    bool with_tokens = true) {
@@ -54,9 +57,8 @@ struct Stack {
 
     void write_config(const std::string& extra_service_yaml, bool with_tokens = true,
                       const std::string& window = "30m") {
-        std::string yaml = "listen_address: 127.0.0.1:0\n"
-                           "ledger: {path: data/ledger.db}\n"
-                           "audit: {file: data/audit.jsonl}\n";
+        std::string yaml =
+            "listen_address: 127.0.0.1:0\n" + ledger_yaml + "audit: {file: data/audit.jsonl}\n";
         if (with_tokens)
             yaml +=
                 "auth:\n  webhook_token_file: secrets/webhook-token\n  api_token_file: secrets/api-token\n";
@@ -663,4 +665,40 @@ TEST_CASE("pause, resume and manual rollback over the API") {
     for (const auto& event : service_events)
         if (event["event"] == "service_paused" || event["event"] == "service_resumed") ++pause_events;
     CHECK(pause_events == 2);
+}
+
+TEST_CASE("two receivers on one PostgreSQL ledger (ledger.postgres): one store, one rollback for both") {
+    const std::string dsn = shared_postgres_server().create_database() + " password=not-in-any-log";
+    Stack first;
+    Stack second;
+    for (Stack* stack : {&first, &second}) {
+        stack->dir.write("secrets/ledger-dsn", dsn + "\n");
+        stack->ledger_yaml = "ledger: {postgres: {dsn_file: secrets/ledger-dsn, claim_lease: 30s}}\n";
+        stack->write_config("");
+        stack->start();
+    }
+    REQUIRE(first.record("pg-1", "v2", "v1").status == 201);
+    CHECK(second.record("pg-1", "v2", "v1").status == 200); // the other receiver: the same ledger, a repeat
+    CHECK(second.deployment("pg-1")["state"] == "watching");
+    CHECK(PostgresServer::rows(dsn, "SELECT id, state FROM deployments") ==
+          std::vector<std::vector<std::string>>{{"pg-1", "watching"}});
+    CHECK_FALSE(std::filesystem::exists(first.dir.file("data/ledger.db"))); // no SQLite file beside it
+
+    // Alertmanager's HA pair: both members deliver the same group, one to each receiver.
+    const std::string notification = firing_notification(Clock::now() + 1s);
+    CHECK(first.webhook(notification).status == 200);
+    CHECK(second.webhook(notification).status == 200);
+    for (int i = 0; i < 500 && first.runs().size() + second.runs().size() < 1; ++i)
+        std::this_thread::sleep_for(20ms);
+    for (int i = 0; i < 500 && first.deployment("pg-1")["state"] == "rolling_back"; ++i)
+        std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(300ms);
+    CHECK(first.runs().size() + second.runs().size() == 1);
+    CHECK(second.deployment("pg-1")["state"] == "rolled_back");
+    CHECK(count_events(audit_events(first, "pg-1"), "rollback_started") == 1);
+    for (Stack* stack : {&first, &second}) {
+        const std::string log = stack->daemon->log();
+        CHECK(log.find("not-in-any-log") == std::string::npos);
+        CHECK(log.find("postgres (dsn_file ") != std::string::npos);
+    }
 }

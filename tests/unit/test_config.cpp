@@ -209,7 +209,9 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"listen: 1.2.3.4:5\n",
          "test.yml: listen: unknown key (known keys: listen_address, request_read_timeout, "
          "rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services)"},
-        {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path)"},
+        {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path, postgres)"},
+        {"ledger: {postgres: {dsn: x}}\n",
+         "test.yml: ledger.postgres.dsn: unknown key (known keys: dsn_file, claim_lease)"},
         {"audit: {path: a.jsonl}\n", "test.yml: audit.path: unknown key (known keys: file)"},
         {"auth: {token_file: t}\n",
          "test.yml: auth.token_file: unknown key (known keys: webhook_token_file, api_token_file, "
@@ -236,7 +238,20 @@ TEST_CASE("every error names the source, the key path and what is expected") {
          "test.yml: auth.api_token: tokens are not allowed in the config file; put "
          "the token in a file and set auth.api_token_file"},
         // Mappings where a mapping is expected.
-        {"ledger: data/ledger.db\n", "test.yml: ledger: expected a mapping (known keys: path)"},
+        {"ledger: data/ledger.db\n", "test.yml: ledger: expected a mapping (known keys: path, postgres)"},
+        {"ledger: {postgres: postgresql://db}\n",
+         "test.yml: ledger.postgres: expected a mapping (known keys: dsn_file, claim_lease)"},
+        // The ledger: SQLite or PostgreSQL, never both; the DSN only from a file.
+        {"ledger: {path: a.db, postgres: {dsn_file: dsn}}\n",
+         "test.yml: ledger: set either ledger.path (SQLite) or ledger.postgres (PostgreSQL), not both"},
+        {"ledger: {postgres: {claim_lease: 30s}}\n",
+         "test.yml: ledger.postgres.dsn_file: required: the file holding the PostgreSQL connection string"},
+        {"ledger: {postgres: }\n", "test.yml: ledger.postgres.dsn_file: required"},
+        {"ledger: {postgres: {dsn_file: ''}}\n",
+         "test.yml: ledger.postgres.dsn_file: expected a file path, not an empty string"},
+        {"ledger: {postgres: {dsn_file: d, claim_lease: 0s}}\n",
+         "test.yml: ledger.postgres.claim_lease: must be longer than 0s"},
+        {"ledger: {postgres: {dsn_file: d, claim_lease: soon}}\n", "test.yml: ledger.postgres.claim_lease: "},
         {"defaults: [30m]\n", "test.yml: defaults: expected a mapping (known keys: service_label"},
         {"services: [checkout]\n",
          "test.yml: services: expected a mapping of service names to their settings"},
@@ -626,6 +641,18 @@ services:
     CHECK(no_base.settings_for("dot_script").rollback.command[0] == "./rollback.sh");
 }
 
+TEST_CASE("ledger.postgres: the DSN file is resolved like every path, the claim lease defaults to 30s") {
+    const Config sqlite = parse_ok("");
+    CHECK(sqlite.ledger_postgres_dsn_file.empty());
+    CHECK(sqlite.ledger_claim_lease == std::chrono::seconds(30));
+    const Config shared =
+        parse_ok("ledger: {postgres: {dsn_file: secrets/ledger-dsn, claim_lease: 45s}}", "/srv/rr");
+    CHECK(shared.ledger_postgres_dsn_file == "/srv/rr/secrets/ledger-dsn");
+    CHECK(shared.ledger_claim_lease == std::chrono::seconds(45));
+    CHECK(parse_ok("ledger: {postgres: {dsn_file: /run/dsn}}").ledger_claim_lease ==
+          std::chrono::seconds(30));
+}
+
 TEST_CASE("parse_listen_address splits host and port") {
     struct Good {
         const char* text;
@@ -870,6 +897,18 @@ TEST_CASE("load_config reads the file and the token files") {
         CHECK(loaded->config.webhook_token_file == config_dir + "/secrets/webhook-token");
         CHECK(loaded->secrets.webhook_token == "hook-token-123");
         CHECK(loaded->secrets.api_token == "api-token-456");
+    }
+    SUBCASE("the PostgreSQL DSN is read from its file, trimmed; a missing one names the key and the file") {
+        write_file(config_path, "ledger:\n  postgres: {dsn_file: secrets/ledger-dsn}\n");
+        const auto missing = load_config(config_path);
+        REQUIRE_FALSE(missing.ok());
+        INFO(missing.error());
+        CHECK(missing.error().rfind(config_path + ": ledger.postgres.dsn_file: ", 0) == 0);
+        CHECK(missing.error().find(config_dir + "/secrets/ledger-dsn") != std::string::npos);
+        write_file(config_dir + "/secrets/ledger-dsn", "  host=db user=rr password=s3cret dbname=ledger\n");
+        const auto loaded = load_config(config_path);
+        REQUIRE_MESSAGE(loaded.ok(), loaded.error());
+        CHECK(loaded->secrets.ledger_dsn == "host=db user=rr password=s3cret dbname=ledger");
     }
     SUBCASE("no auth section: no tokens") {
         write_file(config_path, "listen_address: localhost:0\n");

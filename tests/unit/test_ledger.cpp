@@ -1,8 +1,10 @@
-// Tests of the ledger seam on its SQLite backend, on real files: migrations, WAL, idempotent recording,
-// supersede, claims, one transaction per change with its audit events.
+// Tests of the ledger seam: the backend-neutral cases run on every backend (SQLite on real files, PostgreSQL
+// on a real server); then what only one backend has (WAL, a full disk, ...).
+#include "ledger/postgres_ledger.hpp"
 #include "ledger/sqlite_ledger.hpp"
 
 #include "support/ledger_steps.hpp"
+#include "support/postgres_server.hpp"
 #include "support/scratch_mount.hpp"
 #include "support/temp_dir.hpp"
 
@@ -17,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <latch>
+#include <memory>
 #include <regex>
 #include <set>
 #include <stdexcept>
@@ -127,6 +130,20 @@ std::vector<std::string> ids_of(const std::vector<Deployment>& deployments) {
     return ids;
 }
 
+// The stores the backend-neutral cases (TEST_CASE_TEMPLATE over LEDGER_STORES) run on: each is one fresh,
+// empty store, and open() makes one more Ledger on it (a restart, or another receiver).
+struct SqliteStore {
+    TempFolder folder;
+    std::string path = folder.file("ledger.db");
+    std::unique_ptr<Ledger> open() const { return std::make_unique<SqliteLedger>(path); }
+};
+// A fresh database on the binary's one PostgreSQL server (tests/support/postgres_server.hpp).
+struct PostgresStore {
+    std::string dsn = shared_postgres_server().create_database();
+    std::unique_ptr<Ledger> open() const { return std::make_unique<PostgresLedger>(dsn); }
+};
+#define LEDGER_STORES SqliteStore, PostgresStore
+
 AuditEvent audit_event(const std::string& event, const std::string& service,
                        const std::string& deployment_id) {
     AuditEvent audit;
@@ -139,10 +156,9 @@ AuditEvent audit_event(const std::string& event, const std::string& service,
 
 } // namespace
 
-TEST_CASE("a new ledger creates its folder and schema; reopening keeps the data and does not re-migrate") {
-    TempFolder folder;
-    const std::string path = folder.file("nested/deeper/ledger.db");
-
+TEST_CASE_TEMPLATE("reopening a ledger keeps every field, to the nanosecond, and the schema version", Store,
+                   LEDGER_STORES) {
+    Store store;
     DeploymentRequest request = deploy("d1", "checkout", "production", "v2", 0);
     request.deployed_at = at(100) + std::chrono::nanoseconds(123'456'789);
     request.previous_version = "v1";
@@ -162,13 +178,46 @@ TEST_CASE("a new ledger creates its folder and schema; reopening keeps the data 
     Deployment original;
     long long event_sequence = 0;
     {
-        SqliteLedger ledger(path);
-        CHECK(ledger.schema_version() == 3);
-        original = record_new(ledger, request, at(200));
-        auto appended = append_audit(ledger, event);
+        const auto ledger = store.open();
+        CHECK(ledger->schema_version() == 3);
+        original = record_new(*ledger, request, at(200));
+        auto appended = append_audit(*ledger, event);
         REQUIRE(appended.ok());
         event_sequence = *appended;
         CHECK(event_sequence > 0);
+    }
+    const auto reopened_owner = store.open();
+    Ledger& reopened = *reopened_owner;
+    CHECK(reopened.schema_version() == 3);
+    check_same(stored(reopened, "d1"), original);
+    CHECK(original.deployed_at == *request.deployed_at); // nanoseconds survive
+    CHECK(original.recorded_at == at(200));
+    auto events = reopened.list_audit({});
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 1);
+    const AuditEvent& read = events->front();
+    CHECK(read.sequence == event_sequence);
+    CHECK(read.time == event.time);
+    CHECK(read.event == event.event);
+    CHECK(read.service == event.service);
+    CHECK(read.environment == event.environment);
+    CHECK(read.deployment_id == event.deployment_id);
+    CHECK(read.version == event.version);
+    CHECK(read.previous_version == event.previous_version);
+    CHECK(read.alertname == event.alertname);
+    CHECK(read.fingerprint == event.fingerprint);
+    CHECK(read.reason == event.reason);
+    CHECK(read.detail == event.detail);
+    record_new(reopened, deploy("d2", "checkout", "production", "v3", 300));
+}
+
+TEST_CASE("a new SQLite ledger creates its folder and schema; reopening does not re-migrate") {
+    TempFolder folder;
+    const std::string path = folder.file("nested/deeper/ledger.db");
+    {
+        SqliteLedger ledger(path);
+        CHECK(ledger.schema_version() == 3);
+        record_new(ledger, deploy("d1", "checkout", "production", "v2", 0));
     }
     RawConnection raw_before(path);
     const auto migrations_before =
@@ -177,29 +226,9 @@ TEST_CASE("a new ledger creates its folder and schema; reopening keeps the data 
     CHECK(migrations_before[0][0] == "1");
     CHECK(migrations_before[1][0] == "2");
     CHECK(migrations_before[2][0] == "3");
-
     {
         SqliteLedger reopened(path);
         CHECK(reopened.schema_version() == 3);
-        check_same(stored(reopened, "d1"), original);
-        CHECK(original.deployed_at == *request.deployed_at); // nanoseconds survive
-        CHECK(original.recorded_at == at(200));
-        auto events = reopened.list_audit({});
-        REQUIRE(events.ok());
-        REQUIRE(events->size() == 1);
-        const AuditEvent& read = events->front();
-        CHECK(read.sequence == event_sequence);
-        CHECK(read.time == event.time);
-        CHECK(read.event == event.event);
-        CHECK(read.service == event.service);
-        CHECK(read.environment == event.environment);
-        CHECK(read.deployment_id == event.deployment_id);
-        CHECK(read.version == event.version);
-        CHECK(read.previous_version == event.previous_version);
-        CHECK(read.alertname == event.alertname);
-        CHECK(read.fingerprint == event.fingerprint);
-        CHECK(read.reason == event.reason);
-        CHECK(read.detail == event.detail);
         record_new(reopened, deploy("d2", "checkout", "production", "v3", 300));
     }
     RawConnection raw_after(path);
@@ -296,9 +325,11 @@ TEST_CASE("a new ledger, its -wal and -shm are 0600 and the folders it creates 0
     ::umask(previous_umask);
 }
 
-TEST_CASE("record_deployment is idempotent on the id: created, repeated, conflict") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("record_deployment is idempotent on the id: created, repeated, conflict", Store,
+                   LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     DeploymentRequest request = deploy("deploy-1", "checkout", "production", "v1", 0);
     request.deployed_at.reset(); // CI left it out: `now` is used
 
@@ -336,9 +367,11 @@ TEST_CASE("record_deployment is idempotent on the id: created, repeated, conflic
     CHECK(after_claim->deployment.state == DeploymentState::rolling_back);
 }
 
-TEST_CASE("generated ids name the service and the UTC second, and are unique") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("generated ids name the service and the UTC second, and are unique", Store,
+                   LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     auto now = parse_rfc3339("2026-11-26T12:30:47.5Z");
     REQUIRE(now.ok());
     const std::regex shape("checkout-20261126T123047Z-[0-9a-f]{4}");
@@ -356,9 +389,11 @@ TEST_CASE("generated ids name the service and the UTC second, and are unique") {
     CHECK(ids.size() == kCount);
 }
 
-TEST_CASE("previous_version defaults to the version deployed before, per service and environment") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("previous_version defaults to the version deployed before, per service and environment",
+                   Store, LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     struct Row {
         std::string id, service, environment, version;
         long long deployed_at;
@@ -385,9 +420,11 @@ TEST_CASE("previous_version defaults to the version deployed before, per service
     }
 }
 
-TEST_CASE("a newer deployment supersedes the watching ones of its service and environment") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("a newer deployment supersedes the watching ones of its service and environment", Store,
+                   LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
 
     auto a = record_deployment(ledger, deploy("A", "api", "prod", "v1", 100), "A", at(1000));
     REQUIRE(a.ok());
@@ -432,9 +469,12 @@ TEST_CASE("a newer deployment supersedes the watching ones of its service and en
     CHECK(state_of(ledger, "D") == DeploymentState::superseded);
 }
 
-TEST_CASE("latest_deployment and alert_target: an environment matches itself and deployments without one") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE(
+    "latest_deployment and alert_target: an environment matches itself and deployments without one", Store,
+    LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     record_new(ledger, deploy("g1", "api", "", "v1", 100));
     record_new(ledger, deploy("p1", "api", "prod", "v2", 200));
     record_new(ledger, deploy("g2", "api", "", "v3", 250));
@@ -495,9 +535,11 @@ TEST_CASE("latest_deployment and alert_target: an environment matches itself and
     }
 }
 
-TEST_CASE("list_deployments filters, orders newest first and clamps the limit") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("list_deployments filters, orders newest first and clamps the limit", Store,
+                   LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     record_new(ledger, deploy("a1", "api", "prod", "v1", 100));
     record_new(ledger, deploy("a2", "api", "staging", "v2", 300));
     record_new(ledger, deploy("w1", "web", "prod", "w1", 200));
@@ -530,22 +572,23 @@ TEST_CASE("list_deployments filters, orders newest first and clamps the limit") 
     }
 }
 
-TEST_CASE("listing returns at most 1000 deployments or audit events") {
-    TempFolder folder;
-    const std::string path = folder.file("ledger.db");
-    SqliteLedger ledger(path);
-    {
-        // 1001 rows in one transaction through a second connection: much faster than 1001 synced writes.
-        RawConnection raw(path);
-        raw.rows("BEGIN");
-        raw.rows(
-            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1001) "
-            "INSERT INTO deployments (id, service, version, deployed_at_ns, recorded_at_ns, kind, state) "
-            "SELECT 'bulk-' || x, 'bulk', 'v', x, x, 'deploy', 'superseded' FROM n");
-        raw.rows("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1001) "
-                 "INSERT INTO audit_events (time_ns, event) SELECT x, 'bulk-' || x FROM n");
-        raw.rows("COMMIT");
-    }
+TEST_CASE_TEMPLATE("listing returns at most 1000 deployments or audit events", Store, LEDGER_STORES) {
+    Store store;
+    const auto ledger_owner = store.open();
+    Ledger& ledger = *ledger_owner;
+    // 1001 deployments and events in one write: one transaction, much faster than 1001 synced writes.
+    auto bulk = ledger.write("recording in bulk", [](LedgerTransaction& transaction) -> Status {
+        for (int x = 1; x <= 1001; ++x) {
+            const std::string id = "bulk-" + std::to_string(x);
+            if (auto recorded = transaction.record_deployment(deploy(id, "bulk", "", "v", x), id, at(x));
+                !recorded)
+                return Error{recorded.error()};
+            AuditEvent event = audit_event(id, "", "");
+            if (auto appended = transaction.append_audit(event); !appended) return Error{appended.error()};
+        }
+        return ok_status();
+    });
+    REQUIRE_MESSAGE(bulk.ok(), (bulk.ok() ? std::string() : bulk.error()));
     for (const int limit : {1000, 1001, 1'000'000}) {
         CAPTURE(limit);
         auto deployments = ledger.list_deployments({"", "", limit});
@@ -564,9 +607,10 @@ TEST_CASE("listing returns at most 1000 deployments or audit events") {
     CHECK(one_less->size() == 999);
 }
 
-TEST_CASE("claim_rollback succeeds once, only from watching") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("claim_rollback succeeds once, only from watching", Store, LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     record_new(ledger, deploy("old", "api", "prod", "v1", 100));
     record_new(ledger, deploy("new", "api", "prod", "v2", 200)); // supersedes "old"
 
@@ -583,9 +627,11 @@ TEST_CASE("claim_rollback succeeds once, only from watching") {
     CHECK(state_of(ledger, "old") == DeploymentState::superseded);
 }
 
-TEST_CASE("claim_rollback is exactly-once across 16 threads sharing one ledger") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("claim_rollback is exactly-once across 16 threads sharing one ledger", Store,
+                   LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     constexpr int kThreads = 16;
     constexpr int kRounds = 10;
     for (int round = 0; round < kRounds; ++round) {
@@ -614,11 +660,13 @@ TEST_CASE("claim_rollback is exactly-once across 16 threads sharing one ledger")
     }
 }
 
-TEST_CASE("claim_rollback is exactly-once across two connections to the same file") {
-    TempFolder folder;
-    const std::string path = folder.file("ledger.db");
-    SqliteLedger first(path);
-    SqliteLedger second(path);
+TEST_CASE_TEMPLATE("claim_rollback is exactly-once across two Ledger objects on the same store", Store,
+                   LEDGER_STORES) {
+    Store store;
+    const auto first_owner = store.open();
+    Ledger& first = *first_owner;
+    const auto second_owner = store.open();
+    Ledger& second = *second_owner;
     constexpr int kRounds = 25;
     for (int round = 0; round < kRounds; ++round) {
         const std::string id = "race-" + std::to_string(round);
@@ -645,9 +693,10 @@ TEST_CASE("claim_rollback is exactly-once across two connections to the same fil
     }
 }
 
-TEST_CASE("complete_rollback records what the rollback put live") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("complete_rollback records what the rollback put live", Store, LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     DeploymentRequest request = deploy("d1", "checkout", "production", "v2", 100);
     request.previous_version = "v1";
     request.commit = "abc";
@@ -718,7 +767,8 @@ TEST_CASE("complete_rollback records what the rollback put live") {
     }
 }
 
-TEST_CASE("fail_rollback ends only a rollback in progress, only as failed or interrupted") {
+TEST_CASE_TEMPLATE("fail_rollback ends only a rollback in progress, only as failed or interrupted", Store,
+                   LEDGER_STORES) {
     struct Case {
         std::string name;
         bool claim;
@@ -742,8 +792,9 @@ TEST_CASE("fail_rollback ends only a rollback in progress, only as failed or int
     };
     for (const auto& test : cases) {
         CAPTURE(test.name);
-        TempFolder folder;
-        SqliteLedger ledger(folder.file("ledger.db"));
+        Store store;
+        const auto opened = store.open();
+        Ledger& ledger = *opened;
         record_new(ledger, deploy("d1", "api", "prod", "v1", 0));
         if (test.claim) REQUIRE(*claim_rollback(ledger, "d1"));
         auto failed = fail_rollback(ledger, test.id, test.final_state);
@@ -765,9 +816,11 @@ TEST_CASE("fail_rollback ends only a rollback in progress, only as failed or int
     }
 }
 
-TEST_CASE("interrupt_unfinished_rollbacks marks every rollback in progress, once") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("interrupt_unfinished_rollbacks marks every rollback in progress, once", Store,
+                   LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     record_new(ledger, deploy("r1", "api", "prod", "v1", 0));
     record_new(ledger, deploy("r2", "web", "prod", "w1", 0));
     record_new(ledger, deploy("w", "db", "prod", "d1", 0));
@@ -813,9 +866,11 @@ Result<std::vector<AuditEvent>> interrupt_with_events(Ledger& ledger) {
     return events;
 }
 
-TEST_CASE("interrupting unfinished rollbacks writes each state change with its event in one write") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("interrupting unfinished rollbacks writes each state change with its event in one write",
+                   Store, LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     record_new(ledger, deploy("r1", "api", "prod", "v1", 0));
     record_new(ledger, deploy("w", "db", "prod", "d1", 0));
     REQUIRE(*claim_rollback(ledger, "r1"));
@@ -838,12 +893,13 @@ TEST_CASE("interrupting unfinished rollbacks writes each state change with its e
     CHECK(again->empty());
 }
 
-TEST_CASE("the audit trail: sequences, de-duplication, filters, newest first") {
-    TempFolder folder;
-    const std::string path = folder.file("ledger.db");
+TEST_CASE_TEMPLATE("the audit trail: sequences, de-duplication, filters, newest first", Store,
+                   LEDGER_STORES) {
+    Store store;
     std::vector<long long> sequences;
     {
-        SqliteLedger ledger(path);
+        const auto ledger_owner = store.open();
+        Ledger& ledger = *ledger_owner;
         const std::vector<std::pair<AuditEvent, std::string>> appends{
             {audit_event("e1", "api", "d1"), ""},   {audit_event("e2", "web", "d2"), ""},
             {audit_event("e3", "api", "d3"), "k1"}, {audit_event("e4", "api", "d3"), "k2"},
@@ -860,7 +916,8 @@ TEST_CASE("the audit trail: sequences, de-duplication, filters, newest first") {
         CHECK(*duplicate == 0);
     }
 
-    SqliteLedger ledger(path); // de-duplication survives a restart
+    const auto ledger_owner = store.open(); // de-duplication survives a restart
+    Ledger& ledger = *ledger_owner;
     auto duplicate = append_audit(ledger, audit_event("e4-again", "api", "d3"), "k2");
     REQUIRE(duplicate.ok());
     CHECK(*duplicate == 0);
@@ -885,9 +942,10 @@ TEST_CASE("the audit trail: sequences, de-duplication, filters, newest first") {
     CHECK(names({"", "", 0, 1'000'000}).size() == 6);
 }
 
-TEST_CASE("one Ledger serves many threads writing and reading at once") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("one Ledger serves many threads writing and reading at once", Store, LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     constexpr int kThreads = 4;
     constexpr int kPerThread = 10;
     std::atomic<int> failures{0};
@@ -970,11 +1028,12 @@ TEST_CASE("a full disk is an error value, and nothing is half-written (SQLite on
     CHECK(recorded->superseded_ids == std::vector<std::string>{last_recorded});
 }
 
-TEST_CASE("service pauses: pause, replace, read, list, resume; they survive reopening") {
-    TempFolder dir;
-    const std::string path = dir.file("ledger.db");
+TEST_CASE_TEMPLATE("service pauses: pause, replace, read, list, resume; they survive reopening", Store,
+                   LEDGER_STORES) {
+    Store store;
     {
-        SqliteLedger ledger(path);
+        const auto ledger_owner = store.open();
+        Ledger& ledger = *ledger_owner;
         ServicePause pause;
         pause.service = "checkout";
         pause.reason = "incident 123";
@@ -1003,7 +1062,8 @@ TEST_CASE("service pauses: pause, replace, read, list, resume; they survive reop
         CHECK(all->at(0).active_at(at(19)));
         CHECK(!all->at(0).active_at(at(20)));
     }
-    SqliteLedger reopened(path);
+    const auto reopened_owner = store.open();
+    Ledger& reopened = *reopened_owner;
     auto read = reopened.service_pause("checkout");
     REQUIRE(read.ok());
     REQUIRE(read->has_value());
@@ -1061,9 +1121,11 @@ Status change_with_event(Ledger& ledger, const std::string& deployment_id, bool 
     });
 }
 
-TEST_CASE("a change and its events are written together, or neither (every write of the seam)") {
-    TempFolder folder;
-    SqliteLedger ledger(folder.file("ledger.db"));
+TEST_CASE_TEMPLATE("a change and its events are written together, or neither (every write of the seam)",
+                   Store, LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
     record_new(ledger, deploy("old", "api", "prod", "v1", 0));
     auto as_status = [](auto result) { return result ? ok_status() : Status(Error{result.error()}); };
 
@@ -1145,4 +1207,160 @@ TEST_CASE("a change and its events are written together, or neither (every write
         CHECK(events_of(ledger, "api-pause") == 1);
         CHECK(events_of(ledger, "api-resume") == 0);
     }
+}
+
+// The owner of a process by its /proc status ("Uid:\t<real>\t<effective>..."): -1 when it is gone.
+long process_uid(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("Uid:", 0) == 0) return std::stol(line.substr(4));
+    return -1;
+}
+
+TEST_CASE(
+    "the tests' PostgreSQL runs unprivileged on loopback, serves fresh databases and stops by its PID") {
+    PostgresServer server;
+    CHECK(server.port() >= 10000);
+    const std::string first = server.create_database();
+    const std::string second = server.create_database();
+    CHECK(first != second);
+    for (const auto& dsn : {first, second}) {
+        CAPTURE(dsn);
+        CHECK(PQping(dsn.c_str()) == PQPING_OK);
+    }
+    const std::string pid_file = TempDir::read(server.data_folder() + "/postmaster.pid");
+    const pid_t pid = std::stoi(pid_file.substr(0, pid_file.find('\n')));
+    if (::geteuid() == 0)
+        CHECK(process_uid(pid) == static_cast<long>(::getpwnam("postgres")->pw_uid));
+    else
+        CHECK(process_uid(pid) == static_cast<long>(::geteuid()));
+
+    server.stop();
+    CHECK(process_uid(pid) == -1);
+    CHECK(PQping(first.c_str()) == PQPING_NO_RESPONSE);
+    server.start(); // the same port and data: the databases are still there
+    CHECK(PQping(first.c_str()) == PQPING_OK);
+    CHECK(PQping(second.c_str()) == PQPING_OK);
+}
+
+TEST_CASE_TEMPLATE("values with quotes and SQL in them are stored as they are (always bound, never SQL text)",
+                   Store, LEDGER_STORES) {
+    Store store;
+    const auto opened = store.open();
+    Ledger& ledger = *opened;
+    const std::string hostile = "it's'); DROP TABLE deployments; -- $1 :id \"\\ ü";
+    DeploymentRequest request = deploy(hostile, hostile, hostile, hostile, 0);
+    request.actor = hostile;
+    record_new(ledger, request);
+    CHECK(stored(ledger, hostile).actor == hostile);
+    CHECK(stored(ledger, hostile).environment == hostile);
+    AuditEvent event = audit_event(hostile, hostile, hostile);
+    event.detail = hostile;
+    REQUIRE(append_audit(ledger, event, hostile).ok());
+    auto events = ledger.list_audit({hostile, hostile, 0, 10});
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 1);
+    CHECK(events->front().detail == hostile);
+    CHECK(*append_audit(ledger, event, hostile) == 0);
+}
+
+TEST_CASE("PostgreSQL: receivers starting at once on a new database migrate it once, the others wait") {
+    const std::string dsn = shared_postgres_server().create_database();
+    constexpr int kReceivers = 6;
+    std::latch start(kReceivers);
+    std::vector<std::string> failures(kReceivers);
+    std::vector<int> versions(kReceivers, 0);
+    std::vector<std::thread> receivers;
+    for (int r = 0; r < kReceivers; ++r)
+        receivers.emplace_back([&, r] {
+            start.arrive_and_wait();
+            try {
+                PostgresLedger ledger(dsn);
+                versions[r] = ledger.schema_version();
+            } catch (const std::exception& error) {
+                failures[r] = error.what();
+            }
+        });
+    for (auto& receiver : receivers)
+        receiver.join();
+    for (int r = 0; r < kReceivers; ++r) {
+        CAPTURE(r);
+        CHECK(failures[r] == "");
+        CHECK(versions[r] == 3);
+    }
+    CHECK(PostgresServer::rows(dsn, "SELECT version FROM schema_migrations ORDER BY version") ==
+          std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}});
+    PostgresLedger reopened(dsn); // and a later start migrates nothing
+    CHECK(PostgresServer::rows(dsn, "SELECT count(*) FROM schema_migrations") ==
+          std::vector<std::vector<std::string>>{{"3"}});
+}
+
+TEST_CASE("PostgreSQL: a database from a newer build is refused at start-up") {
+    const std::string dsn = shared_postgres_server().create_database();
+    { PostgresLedger ledger(dsn); }
+    PostgresServer::rows(
+        dsn, "INSERT INTO schema_migrations (version, name, applied_at_ns) VALUES (99, 'future', 0)");
+    try {
+        PostgresLedger ledger(dsn);
+        FAIL("opening a database with schema version 99 should throw");
+    } catch (const std::runtime_error& error) {
+        CHECK(std::string(error.what()).find("schema version 99, newer") != std::string::npos);
+    }
+}
+
+TEST_CASE("PostgreSQL: a server that cannot be reached is an error that never shows the connection string") {
+    PostgresServer& server = shared_postgres_server();
+    const std::string secret = "password=do-not-log-me";
+    const std::string unreachable = "host=127.0.0.1 port=1 user=postgres " + secret;
+    try {
+        PostgresLedger ledger(unreachable);
+        FAIL("connecting to a closed port should throw");
+    } catch (const std::runtime_error& error) {
+        const std::string message = error.what();
+        CHECK(message.rfind("ledger: cannot connect to PostgreSQL: ", 0) == 0);
+        CHECK(message.find("do-not-log-me") == std::string::npos);
+    }
+    try {
+        PostgresLedger ledger("");
+        FAIL("an empty connection string should throw");
+    } catch (const std::runtime_error& error) {
+        CHECK(std::string(error.what()).find("connection string is empty") != std::string::npos);
+    }
+    CHECK(server.running());
+}
+
+TEST_CASE("PostgreSQL: a lost connection is an error value, and the next call connects again") {
+    PostgresServer& server = shared_postgres_server();
+    const std::string dsn = server.create_database();
+    PostgresLedger ledger(dsn);
+    record_new(ledger, deploy("before", "api", "prod", "v1", 0));
+
+    SUBCASE("the server ends the session") {
+        PostgresServer::rows(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                                  "current_database() AND application_name = 'rollback-receiver'");
+        auto lost = ledger.get_deployment("before");
+        REQUIRE_FALSE(lost.ok());
+        CHECK(lost.error().rfind("ledger: reading deployment \"before\" failed: ", 0) == 0);
+        CHECK(lost.error().find("the next call connects again") != std::string::npos);
+    }
+    SUBCASE("the server stops and starts again") {
+        server.stop();
+        const auto asked = std::chrono::steady_clock::now();
+        auto refused = record_deployment(ledger, deploy("while-down", "api", "prod", "v2", 10), "k", at(10));
+        CHECK(std::chrono::steady_clock::now() - asked < std::chrono::seconds(10)); // connect_timeout is 2 s
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error().rfind("ledger: recording deployment failed: ", 0) == 0);
+        auto still_down = ledger.get_deployment("before");
+        REQUIRE_FALSE(still_down.ok());
+        CHECK(still_down.error().find("cannot connect to PostgreSQL") != std::string::npos);
+        server.start();
+    }
+    // The same Ledger object, no restart: it connects again by itself and lost nothing it had written.
+    CHECK(stored(ledger, "before").version == "v1");
+    record_new(ledger, deploy("after", "api", "prod", "v3", 20));
+    CHECK(state_of(ledger, "before") == DeploymentState::superseded);
+    auto missing = ledger.get_deployment("while-down");
+    REQUIRE(missing.ok());
+    CHECK_FALSE(missing->has_value());
 }
