@@ -587,7 +587,7 @@ std::vector<HostileCase> catalogue() {
         "not-recorded");
     add(
         "a deployment id of 7,000 characters",
-        [] { return api_get("/api/v1/deployments/" + std::string(7000, 'd')); }, 404, "no deployment");
+        [] { return api_get("/api/v1/deployments/" + std::string(7000, 'd')); }, 400, "the id in the path");
     add(
         "path traversal", [] { return api_get("/../../etc/passwd"); }, 404, "no route");
     add(
