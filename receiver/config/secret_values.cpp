@@ -77,12 +77,66 @@ bool is_credential_header(std::string_view name) {
                        [&](std::string_view part) { return lower.find(part) != std::string::npos; });
 }
 
+std::string dsn_password(std::string_view dsn) {
+    constexpr std::string_view kKeyword = "password";
+    const bool uri = dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
+    if (uri) {
+        const auto scheme_end = dsn.find("://") + 3;
+        const auto authority_end = std::min(dsn.find_first_of("/?", scheme_end), dsn.size());
+        const std::string_view authority = dsn.substr(scheme_end, authority_end - scheme_end);
+        const auto at = authority.rfind('@');
+        if (at != std::string_view::npos) {
+            const std::string_view user_info = authority.substr(0, at);
+            const auto colon = user_info.find(':');
+            if (colon != std::string_view::npos) return std::string(user_info.substr(colon + 1));
+        }
+        const auto query = dsn.find('?');
+        if (query == std::string_view::npos) return {};
+        for (std::size_t at_param = query + 1; at_param < dsn.size();) {
+            const auto end = std::min(dsn.find('&', at_param), dsn.size());
+            const std::string_view param = dsn.substr(at_param, end - at_param);
+            if (param.rfind("password=", 0) == 0) return std::string(param.substr(kKeyword.size() + 1));
+            at_param = end + 1;
+        }
+        return {};
+    }
+    // keyword=value pairs, separated by spaces; a value may be single-quoted with \\ and \' escapes.
+    std::size_t at = 0;
+    while (at < dsn.size()) {
+        while (at < dsn.size() && std::isspace(static_cast<unsigned char>(dsn[at])))
+            ++at;
+        const auto equals = dsn.find('=', at);
+        if (equals == std::string_view::npos) return {};
+        std::string_view keyword = dsn.substr(at, equals - at);
+        while (!keyword.empty() && std::isspace(static_cast<unsigned char>(keyword.back())))
+            keyword.remove_suffix(1);
+        at = equals + 1;
+        while (at < dsn.size() && std::isspace(static_cast<unsigned char>(dsn[at])))
+            ++at;
+        std::string value;
+        if (at < dsn.size() && dsn[at] == '\'') {
+            for (++at; at < dsn.size() && dsn[at] != '\''; ++at) {
+                if (dsn[at] == '\\' && at + 1 < dsn.size()) ++at;
+                value += dsn[at];
+            }
+            ++at;
+        } else {
+            while (at < dsn.size() && !std::isspace(static_cast<unsigned char>(dsn[at])))
+                value += dsn[at++];
+        }
+        if (keyword == kKeyword) return value;
+    }
+    return {};
+}
+
 std::vector<SecretValue> configured_secret_values(const LoadedConfig& loaded) {
     SecretList list;
     list.add("auth.webhook_token_file", loaded.secrets.webhook_token);
     list.add("auth.api_token_file", loaded.secrets.api_token);
     list.add("auth.read_token_file", loaded.secrets.read_token);
-    list.add("ledger.postgres.dsn_file", loaded.secrets.ledger_dsn);
+    // Only the DSN's password: its other words (host=127.0.0.1, user=postgres) are not secret, and scrubbing
+    // them would blank out addresses and names in every log line.
+    list.add("ledger.postgres.dsn_file", dsn_password(loaded.secrets.ledger_dsn));
     auto add_settings = [&](const std::string& path, const ServiceSettings& settings) {
         const RollbackSettings& rollback = settings.rollback;
         if (rollback.webhook) {

@@ -24,11 +24,16 @@ bool is_credential_header(std::string_view name);
 //   header, of webhook actions and notify: targets;
 // - the github_workflow action's token_file (read now);
 // - the path and query of every notify: URL (a chat webhook's path is its secret) and the query's values of
-//   every webhook action URL.
+//   every webhook action URL;
+// - the password in ledger.postgres.dsn_file's connection string.
 // A literal value with {{placeholders}} is listed as its literal parts between them (the placeholders'
 // values come from outside and are not secrets). A file that cannot be read now is left out: load_config
 // checked it, and the call that reads it later fails on it instead.
 // A secret file rotated after the load is listed again at the next reload (SIGHUP, POST /-/reload).
 std::vector<SecretValue> configured_secret_values(const LoadedConfig& loaded);
+
+// The password of a libpq connection string ("... password=x ...", quoted or not) or URI
+// ("postgresql://user:x@host/db", or "?password=x"); empty when it names none.
+std::string dsn_password(std::string_view dsn);
 
 } // namespace rollback

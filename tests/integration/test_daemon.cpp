@@ -677,7 +677,7 @@ TEST_CASE("two receivers on one PostgreSQL ledger (ledger.postgres): one store, 
         stack->write_config("");
         stack->start();
     }
-    REQUIRE(first.record("pg-1", "v2", "v1").status == 201);
+    REQUIRE_MESSAGE(first.record("pg-1", "v2", "v1").status == 201, first.daemon->log());
     CHECK(second.record("pg-1", "v2", "v1").status == 200); // the other receiver: the same ledger, a repeat
     CHECK(second.deployment("pg-1")["state"] == "watching");
     CHECK(PostgresServer::rows(dsn, "SELECT id, state FROM deployments") ==

@@ -56,6 +56,26 @@ TEST_CASE("configured secrets: tokens, secret header files and credential header
                         "query-secret-1", "read-token-0123456789", "tail-part", "webhook-token-0123456789"});
 }
 
+TEST_CASE("dsn_password: the password of a connection string or URI, nothing else of it") {
+    struct Row {
+        const char* dsn;
+        const char* password;
+    };
+    const Row rows[] = {
+        {"host=127.0.0.1 port=5432 dbname=ledger user=receiver password=s3cret-pass", "s3cret-pass"},
+        {"password = 'two words\\' and \\\\ more' host=db", "two words' and \\ more"},
+        {"host=db user=receiver", ""},
+        {"postgresql://receiver:uri-pass@db:5432/ledger?sslmode=require", "uri-pass"},
+        {"postgres://receiver@db/ledger?sslmode=require&password=query-pass", "query-pass"},
+        {"postgresql://db/ledger", ""},
+        {"", ""},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.dsn);
+        CHECK(dsn_password(row.dsn) == row.password);
+    }
+}
+
 TEST_CASE("is_credential_header: the names whose literal values are secrets") {
     for (const char* name : {"Authorization", "proxy-authorization", "Cookie", "X-Api-Key", "X-Auth-Token",
                              "X-Hub-Signature", "X-Secret", "X-Session-Id", "X-Password"})
