@@ -5,6 +5,8 @@
 #include "actions/actions.hpp"
 #include "ops/secret_scrubber.hpp"
 
+#include "support/eventually.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +16,7 @@
 #include <vector>
 
 using namespace rollback;
+using rollback::testing::eventually;
 using namespace std::chrono_literals;
 
 namespace {
@@ -53,15 +56,6 @@ class GatedHttp : public HttpCaller {
     std::string stuck_url; // set before the notifier starts sending
     std::atomic<bool> stuck{false};
 };
-
-// Polls `done` every 2 ms for at most 5 s.
-template <typename Condition> bool eventually(Condition done) {
-    for (int i = 0; i < 2500; ++i) {
-        if (done()) return true;
-        std::this_thread::sleep_for(2ms);
-    }
-    return done();
-}
 
 HttpCall to(const std::string& url, const std::string& body = {}) {
     HttpCall call;
