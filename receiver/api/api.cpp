@@ -114,12 +114,12 @@ bool matches(std::string_view pattern, std::string_view path, std::string& id) {
 }
 
 // A path's {id} (a deployment id or a service name) gets the checks of the same field in a JSON body: at
-// most 200 bytes, no control characters (an empty path has no id and passes).
+// most kMaxDeploymentFieldBytes, no control characters (an empty path has no id and passes).
 Status check_path_id(std::string_view id) {
-    constexpr std::size_t kMaxIdBytes = 200;
-    if (id.size() > kMaxIdBytes)
+    if (id.size() > kMaxDeploymentFieldBytes)
         return make_error("the id in the path: " + std::to_string(id.size()) + " bytes, longer than the " +
-                          std::to_string(kMaxIdBytes) + " a deployment id or service name may have");
+                          std::to_string(kMaxDeploymentFieldBytes) +
+                          " a deployment id or service name may have");
     if (auto clean = check_no_control_characters(id); !clean)
         return make_error("the id in the path: " + clean.error() +
                           "; a deployment id or service name may not hold one");

@@ -597,14 +597,15 @@ Result<DeploymentRequest> parse_deployment_request(std::string_view body) {
         std::string* out;
         std::size_t max_length;
     };
-    const Field fields[] = {{"id", &request.id, 200},
-                            {"service", &request.service, 200},
-                            {"version", &request.version, 200},
-                            {"previous_version", &request.previous_version, 200},
-                            {"environment", &request.environment, 200},
-                            {"commit", &request.commit, 200},
+    constexpr std::size_t kShort = kMaxDeploymentFieldBytes;
+    const Field fields[] = {{"id", &request.id, kShort},
+                            {"service", &request.service, kShort},
+                            {"version", &request.version, kShort},
+                            {"previous_version", &request.previous_version, kShort},
+                            {"environment", &request.environment, kShort},
+                            {"commit", &request.commit, kShort},
                             {"url", &request.url, 2048},
-                            {"actor", &request.actor, 200}};
+                            {"actor", &request.actor, kShort}};
     for (const auto& field : fields) {
         if (auto s = read_string(root, field.name, *field.out, ""); !s) return Error{s.error()};
         if (field.out->size() > field.max_length)
@@ -709,7 +710,8 @@ Result<PauseRequest> parse_pause_request(std::string_view body) {
     if (!parsed) return Error{parsed.error()};
     if (auto s = check_known_fields(*parsed, {"reason", "for", "actor"}); !s) return Error{s.error()};
     if (auto s = read_bounded_text(*parsed, "reason", request.reason, 1000); !s) return Error{s.error()};
-    if (auto s = read_bounded_text(*parsed, "actor", request.actor, 200); !s) return Error{s.error()};
+    if (auto s = read_bounded_text(*parsed, "actor", request.actor, kMaxDeploymentFieldBytes); !s)
+        return Error{s.error()};
     std::string duration_text;
     if (auto s = read_string(*parsed, "for", duration_text, ""); !s) return Error{s.error()};
     if (!duration_text.empty()) {
@@ -728,7 +730,8 @@ Result<ManualRollbackRequest> parse_manual_rollback_request(std::string_view bod
     ManualRollbackRequest request;
     if (auto s = check_known_fields(*parsed, {"reason", "actor"}); !s) return Error{s.error()};
     if (auto s = read_bounded_text(*parsed, "reason", request.reason, 1000); !s) return Error{s.error()};
-    if (auto s = read_bounded_text(*parsed, "actor", request.actor, 200); !s) return Error{s.error()};
+    if (auto s = read_bounded_text(*parsed, "actor", request.actor, kMaxDeploymentFieldBytes); !s)
+        return Error{s.error()};
     if (request.reason.empty())
         return make_error(
             "reason: required; say why this deployment is rolled back by hand (it goes to the audit trail)");

@@ -25,6 +25,10 @@ inline constexpr std::size_t kMaxWebhookAnnotationValue = 16 * 1024; // an annot
 // The alerts of one notification (check_notification_size; the webhook answers 413).
 inline constexpr std::size_t kMaxWebhookAlerts = 1000;
 
+// The longest id, service name, version or other short text field of a deployment request, in bytes; the
+// API holds a path's {id} (a deployment id, a service name) to it too.
+inline constexpr std::size_t kMaxDeploymentFieldBytes = 200;
+
 // Alertmanager webhook payload version "4". Errors name the field: "alerts[1].startsAt: ...".
 // A missing fingerprint (hand-written payloads) is computed from the labels, as Alertmanager does.
 // Label sets (labels, groupLabels, commonLabels) and annotations (annotations, commonAnnotations) are
