@@ -45,8 +45,9 @@ Result<bool> AuditTrail::record(const AuditEvent& event, const std::string& dedu
         return ok_status();
     });
     if (!appended) {
-        log_error("audit event could not be written to the ledger",
-                  {{"event", event.event}, {"deployment_id", event.deployment_id}, {"err", appended.error()}});
+        log_error(
+            "audit event could not be written to the ledger",
+            {{"event", event.event}, {"deployment_id", event.deployment_id}, {"err", appended.error()}});
         return Error{appended.error()};
     }
     if (!dedupe_key.empty()) recent_keys_.remember(dedupe_key); // written now, or found written before
