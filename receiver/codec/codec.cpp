@@ -133,6 +133,7 @@ json audit_json_without_detail(const AuditEvent& event) {
         {"alertname", event.alertname},
         {"fingerprint", event.fingerprint},
         {"reason", event.reason},
+        {"instance", event.instance},
     };
 }
 

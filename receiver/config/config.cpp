@@ -29,7 +29,20 @@ constexpr int max_rollback_concurrency = 256;
 
 using KeyList = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 10> top_level_keys = {"listen_address",
+// An instance name goes into every audit event, the log and the page: short, printable, not empty.
+constexpr std::size_t kMaxInstanceBytes = 200;
+Status check_instance_name(std::string_view name) {
+    if (name.empty()) return make_error("must not be empty; leave it out for <hostname>:<port>");
+    if (name.size() > kMaxInstanceBytes)
+        return make_error("is " + std::to_string(name.size()) + " bytes; use at most " +
+                          std::to_string(kMaxInstanceBytes));
+    if (!check_no_control_characters(name).ok())
+        return make_error("holds a control character; use printable text such as receiver-a");
+    return ok_status();
+}
+
+constexpr std::array<std::string_view, 11> top_level_keys = {"instance",
+                                                             "listen_address",
                                                              "request_read_timeout",
                                                              "rollback_concurrency",
                                                              "ledger",
@@ -135,6 +148,12 @@ class ConfigReader {
         auto entries = read_mapping(root, "", top_level_keys);
         if (!entries) return make_error(entries.error());
 
+        if (const YAML::Node* node = find(*entries, "instance")) {
+            auto text = read_string(*node, "instance");
+            if (!text) return make_error(text.error());
+            if (auto valid = check_instance_name(*text); !valid) return fail("instance", valid.error());
+            config.instance = *text;
+        }
         if (const YAML::Node* node = find(*entries, "listen_address")) {
             auto text = read_string(*node, "listen_address");
             if (!text) return make_error(text.error());

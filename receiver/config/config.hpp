@@ -115,6 +115,9 @@ struct TlsSettings {
 struct Config {
     std::string source = "<defaults>"; // the file it came from, for messages
     std::string listen_address = "127.0.0.1:9095";
+    // Names this receiver in every audit event it writes; empty: `<hostname>:<port>` (the daemon fills it
+    // in when it starts). Read at start only.
+    std::string instance;
     // A request must arrive whole (head and body) within this of its first byte; the listener answers 408
     // after it. Read at start.
     Duration request_read_timeout = std::chrono::seconds(10);

@@ -121,7 +121,8 @@ Result<AuditEvent> audit_event(const json& value, const std::string& path) {
                              {"previous_version", &event.previous_version},
                              {"alertname", &event.alertname},
                              {"fingerprint", &event.fingerprint},
-                             {"reason", &event.reason}});
+                             {"reason", &event.reason},
+                             {"instance", &event.instance}});
     if (const auto detail = value.find("detail"); detail != value.end() && !detail->is_null())
         event.detail = dump(*detail);
     return event;

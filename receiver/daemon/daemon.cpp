@@ -17,6 +17,9 @@
 #include "ops/metrics.hpp"
 #include "ops/secret_scrubber.hpp"
 
+#include <unistd.h>
+
+#include <array>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -52,10 +55,20 @@ struct Listener {
     bool requires_client_certificates = false;
 };
 
+// The name this receiver writes into every audit event: config `instance`, else `<hostname>:<port>` with
+// the port of the listen address as configured (so with port 0, set `instance` to tell receivers apart).
+std::string instance_name(const Config& config, const Listener& listener) {
+    if (!config.instance.empty()) return config.instance;
+    std::array<char, 256> host{};
+    if (gethostname(host.data(), host.size() - 1) != 0 || host[0] == '\0') return "localhost:" +
+        std::to_string(listener.address.port);
+    return std::string(host.data()) + ":" + std::to_string(listener.address.port);
+}
+
 // The ledger the config names: the shared PostgreSQL database with ledger.postgres, else the SQLite file.
-std::unique_ptr<Ledger> open_ledger(const Config& config, const std::string& dsn) {
-    if (!config.ledger_postgres_dsn_file.empty()) return std::make_unique<PostgresLedger>(dsn);
-    return std::make_unique<SqliteLedger>(config.ledger_path);
+std::unique_ptr<Ledger> open_ledger(const Config& config, const std::string& dsn, const std::string& instance) {
+    if (!config.ledger_postgres_dsn_file.empty()) return std::make_unique<PostgresLedger>(dsn, instance);
+    return std::make_unique<SqliteLedger>(config.ledger_path, instance);
 }
 
 // What the "listening" line says of the ledger (never the DSN: it may hold a password).
@@ -106,7 +119,8 @@ class Daemon {
            std::shared_ptr<const SecretScrubber> scrubber)
         : flags_(flags), listener_(std::move(listener)),
           config_(std::make_shared<const Config>(std::move(loaded.config))),
-          ledger_(open_ledger(*config_, loaded.secrets.ledger_dsn)),
+          instance_(instance_name(*config_, listener_)),
+          ledger_(open_ledger(*config_, loaded.secrets.ledger_dsn, instance_)),
           scrubbed_ledger_(*ledger_, std::move(scrubber)), audit_(scrubbed_ledger_, metrics_),
           engine_({scrubbed_ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run},
                   config_),
@@ -159,6 +173,7 @@ class Daemon {
                   {"scheme", config->tls.serves_https() ? "https" : "http"},
                   {"client_certificates", config->tls.client_ca_file.empty() ? "no" : "required"},
                   {"ledger", ledger_description(*config)},
+                  {"instance", instance_},
                   {"dry_run", flags_.dry_run ? "true" : "false"}});
         wait_for_stop_signal();
         log_info("stopping");
@@ -239,6 +254,7 @@ class Daemon {
     std::mutex reload_mutex_;              // guards config_ once serving started
     std::shared_ptr<const Config> config_; // the constructor's; reload() replaces it
     Metrics metrics_;
+    const std::string instance_;     // config `instance` or <hostname>:<port>: every audit event names it
     std::unique_ptr<Ledger> ledger_;  // SQLite, or PostgreSQL with ledger.postgres
     ScrubbingLedger scrubbed_ledger_; // what everything else writes through: events stored scrubbed
     AuditTrail audit_;

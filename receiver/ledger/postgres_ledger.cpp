@@ -211,7 +211,7 @@ struct Migration {
 // The same tables, keys and states as the SQLite ledger's (sqlite_ledger.cpp), times as nanoseconds since
 // the epoch. Applied in order, in the transaction that holds kMigrationLock; never edit a migration that has
 // shipped: add a new one.
-constexpr std::array<Migration, 3> kMigrations{{
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "deployments and audit_events", R"sql(
 CREATE TABLE deployments (
     seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -262,6 +262,9 @@ CREATE TABLE service_pauses (
 CREATE INDEX deployments_by_service_time ON deployments (service, deployed_at_ns);
 CREATE INDEX deployments_watching ON deployments (service, environment, deployed_at_ns) WHERE state = 'watching';
 CREATE INDEX deployments_rolling_back ON deployments (state) WHERE state = 'rolling_back';
+)sql"},
+    {4, "the instance of each audit event", R"sql(
+ALTER TABLE audit_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 )sql"},
 }};
 
@@ -437,7 +440,8 @@ Status insert_deployment(PostgresConnection& db, const Deployment& deployment,
 // kWriteLock: each statement sees every write committed before this one began).
 class PostgresTransaction final : public LedgerTransaction {
   public:
-    PostgresTransaction(PostgresConnection& db, std::mt19937_64& random) : db_(db), random_(random) {}
+    PostgresTransaction(PostgresConnection& db, std::mt19937_64& random, const std::string& instance)
+        : db_(db), random_(random), instance_(instance) {}
 
     Result<RecordResult> record_deployment(const DeploymentRequest& request, const std::string& request_key,
                                            TimePoint now) override {
@@ -567,13 +571,14 @@ class PostgresTransaction final : public LedgerTransaction {
 
     // A repeated key writes nothing (no row, no sequence number taken): the NOT EXISTS is checked first.
     Result<bool> append_audit(AuditEvent& event, const std::string& dedupe_key) override {
+        if (event.instance.empty()) event.instance = instance_;
         auto inserted = query(
             db_,
             "INSERT INTO audit_events (time_ns, event, service, environment, deployment_id, version, "
-            "previous_version, alertname, fingerprint, reason, detail, dedupe_key) SELECT $1::bigint, "
-            "$2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, "
-            "$11::text, $12::text WHERE $12::text IS NULL OR NOT EXISTS (SELECT 1 FROM audit_events WHERE "
-            "dedupe_key = $12::text) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq",
+            "previous_version, alertname, fingerprint, reason, detail, instance, dedupe_key) SELECT "
+            "$1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, "
+            "$10::text, $11::text, $12::text, $13::text WHERE $13::text IS NULL OR NOT EXISTS (SELECT 1 FROM "
+            "audit_events WHERE dedupe_key = $13::text) ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq",
             Parameters()
                 .int64(to_nanoseconds(event.time))
                 .text(event.event)
@@ -586,6 +591,7 @@ class PostgresTransaction final : public LedgerTransaction {
                 .text(event.fingerprint)
                 .text(event.reason)
                 .text(event.detail)
+                .text(event.instance)
                 .text_or_null(dedupe_key)); // NULLs never collide: no key, no de-duplication
         if (!inserted) return make_error(inserted.error());
         if (inserted->count() == 0) return false;
@@ -607,6 +613,7 @@ class PostgresTransaction final : public LedgerTransaction {
 
     PostgresConnection& db_;
     std::mt19937_64& random_;
+    const std::string& instance_;
 };
 
 constexpr const char* kPauseColumns = "service, reason, actor, paused_at_ns, until_ns";
@@ -624,7 +631,8 @@ ServicePause read_pause(const Rows& rows, int row, int first_column) {
 
 } // namespace
 
-PostgresLedger::PostgresLedger(std::string dsn) : dsn_(std::move(dsn)) {
+PostgresLedger::PostgresLedger(std::string dsn, std::string instance)
+    : dsn_(std::move(dsn)), instance_(std::move(instance)) {
     if (dsn_.empty())
         throw std::runtime_error(
             "ledger: the PostgreSQL connection string is empty (ledger.postgres.dsn_file)");
@@ -664,7 +672,7 @@ Status PostgresLedger::write(std::string_view what, const WriteBody& body) {
                     query(**db, "SELECT pg_advisory_xact_lock($1::bigint)", Parameters().int64(kWriteLock));
                 !locked)
                 return make_error(locked.error());
-            PostgresTransaction transaction(**db, random_);
+            PostgresTransaction transaction(**db, random_, instance_);
             return body(transaction);
         });
     };
@@ -758,7 +766,7 @@ Result<std::vector<AuditEvent>> PostgresLedger::list_audit(const AuditFilter& fi
         Parameters parameters;
         parameters.int64(filter.after_sequence);
         std::string sql = "SELECT seq, time_ns, event, service, environment, deployment_id, version, "
-                          "previous_version, alertname, fingerprint, reason, detail FROM audit_events "
+                          "previous_version, alertname, fingerprint, reason, detail, instance FROM audit_events "
                           "WHERE seq > $1::bigint";
         if (!filter.service.empty()) {
             parameters.text(filter.service);
@@ -787,6 +795,7 @@ Result<std::vector<AuditEvent>> PostgresLedger::list_audit(const AuditFilter& fi
             event.fingerprint = rows->text(row, 9);
             event.reason = rows->text(row, 10);
             event.detail = rows->text(row, 11);
+            event.instance = rows->text(row, 12);
             events.push_back(std::move(event));
         }
         return events;

@@ -19,8 +19,8 @@ class PostgresLedger final : public Ledger {
   public:
     // Connects with `dsn` (a libpq connection string or postgresql:// URI) and runs the schema migrations.
     // Throws std::runtime_error on failure (start-up only); the message never holds the DSN (it may hold a
-    // password).
-    explicit PostgresLedger(std::string dsn);
+    // password). `instance` is written into every audit event appended without one (config `instance`).
+    explicit PostgresLedger(std::string dsn, std::string instance = {});
     ~PostgresLedger() override;
     PostgresLedger(const PostgresLedger&) = delete;
     PostgresLedger& operator=(const PostgresLedger&) = delete;
@@ -42,6 +42,7 @@ class PostgresLedger final : public Ledger {
 
     std::mutex mutex_;
     std::string dsn_;
+    const std::string instance_;
     std::unique_ptr<PostgresConnection> connection_;
     std::mt19937_64 random_{std::random_device{}()};
     int schema_version_ = 0;

@@ -304,7 +304,7 @@ struct Migration {
 
 // Applied in order, each in its own transaction; a file records the versions it has in schema_migrations.
 // Never edit a migration that has shipped: add a new one.
-constexpr std::array<Migration, 3> kMigrations{{
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "deployments and audit_events", R"sql(
 CREATE TABLE deployments (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -355,6 +355,9 @@ CREATE TABLE service_pauses (
 CREATE INDEX deployments_by_service_time ON deployments (service, deployed_at_ns);
 CREATE INDEX deployments_watching ON deployments (service, environment, deployed_at_ns) WHERE state = 'watching';
 CREATE INDEX deployments_rolling_back ON deployments (state) WHERE state = 'rolling_back';
+)sql"},
+    {4, "the instance of each audit event", R"sql(
+ALTER TABLE audit_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 )sql"},
 }};
 
@@ -700,9 +703,9 @@ Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std:
     auto insert = Statement::prepare(
         db,
         "INSERT INTO audit_events (time_ns, event, service, environment, deployment_id, version, "
-        "previous_version, alertname, fingerprint, reason, detail, dedupe_key) SELECT :time_ns, :event, "
-        ":service, :environment, :deployment_id, :version, :previous_version, :alertname, :fingerprint, "
-        ":reason, :detail, :dedupe_key WHERE :dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM audit_events "
+        "previous_version, alertname, fingerprint, reason, detail, instance, dedupe_key) SELECT :time_ns, "
+        ":event, :service, :environment, :deployment_id, :version, :previous_version, :alertname, "
+        ":fingerprint, :reason, :detail, :instance, :dedupe_key WHERE :dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM audit_events "
         "WHERE dedupe_key = :dedupe_key) ON CONFLICT (dedupe_key) DO NOTHING");
     if (!insert) return make_error(insert.error());
     insert->bind_int64(":time_ns", to_nanoseconds(event.time));
@@ -716,6 +719,7 @@ Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std:
     insert->bind_text(":fingerprint", event.fingerprint);
     insert->bind_text(":reason", event.reason);
     insert->bind_text(":detail", event.detail);
+    insert->bind_text(":instance", event.instance);
     insert->bind_text_or_null(":dedupe_key", dedupe_key); // NULLs never collide: no key, no de-duplication
     if (auto inserted = insert->run(); !inserted) return make_error(inserted.error());
     if (sqlite3_changes(db.handle()) == 0) return 0LL;
@@ -791,7 +795,7 @@ Result<std::optional<ServicePause>> find_pause(SqliteDatabase& db, const std::st
 // The writes of one SqliteLedger::write, on its connection inside its BEGIN IMMEDIATE transaction.
 class SqliteTransaction final : public LedgerTransaction {
   public:
-    explicit SqliteTransaction(SqliteDatabase& db) : db_(db) {}
+    SqliteTransaction(SqliteDatabase& db, const std::string& instance) : db_(db), instance_(instance) {}
 
     Result<RecordResult> record_deployment(const DeploymentRequest& request, const std::string& request_key,
                                            TimePoint now) override {
@@ -808,6 +812,7 @@ class SqliteTransaction final : public LedgerTransaction {
     Status pause_service(const ServicePause& pause) override { return upsert_pause(db_, pause); }
     Result<bool> resume_service(const std::string& service) override { return delete_pause(db_, service); }
     Result<bool> append_audit(AuditEvent& event, const std::string& dedupe_key) override {
+        if (event.instance.empty()) event.instance = instance_;
         auto sequence = append(db_, event, dedupe_key);
         if (!sequence) return make_error(sequence.error());
         event.sequence = *sequence;
@@ -816,11 +821,12 @@ class SqliteTransaction final : public LedgerTransaction {
 
   private:
     SqliteDatabase& db_;
+    const std::string& instance_;
 };
 
 } // namespace
 
-SqliteLedger::SqliteLedger(const std::string& path) {
+SqliteLedger::SqliteLedger(const std::string& path, std::string instance) : instance_(std::move(instance)) {
     if (path.empty())
         throw std::runtime_error(
             "ledger: the ledger path is empty: set ledger.path in the config or --ledger.path");
@@ -845,7 +851,7 @@ SqliteLedger::~SqliteLedger() = default;
 Status SqliteLedger::write(std::string_view what, const WriteBody& body) {
     std::lock_guard lock(mutex_);
     return labelled(what, in_write_transaction<Done>(*db_, [&] {
-                        SqliteTransaction transaction(*db_);
+                        SqliteTransaction transaction(*db_, instance_);
                         return body(transaction);
                     }));
 }
@@ -883,7 +889,7 @@ Result<std::vector<AuditEvent>> SqliteLedger::list_audit(const AuditFilter& filt
     std::lock_guard lock(mutex_);
     auto list = [&]() -> Result<std::vector<AuditEvent>> {
         std::string sql = "SELECT seq, time_ns, event, service, environment, deployment_id, version, "
-                          "previous_version, alertname, fingerprint, reason, detail FROM audit_events "
+                          "previous_version, alertname, fingerprint, reason, detail, instance FROM audit_events "
                           "WHERE seq > :after_sequence";
         if (!filter.service.empty()) sql += " AND service = :service";
         if (!filter.deployment_id.empty()) sql += " AND deployment_id = :deployment_id";
@@ -912,6 +918,7 @@ Result<std::vector<AuditEvent>> SqliteLedger::list_audit(const AuditFilter& filt
             event.fingerprint = statement->column_text(9);
             event.reason = statement->column_text(10);
             event.detail = statement->column_text(11);
+            event.instance = statement->column_text(12);
             events.push_back(std::move(event));
         }
     };

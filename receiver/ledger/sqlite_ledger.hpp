@@ -16,8 +16,9 @@ class SqliteDatabase; // RAII owner of the sqlite3* (sqlite_ledger.cpp)
 class SqliteLedger final : public Ledger {
   public:
     // Opens or creates the file (and its folder), enables WAL (synchronous=FULL), runs the schema
-    // migrations in order. Throws std::runtime_error naming the path on failure (start-up only).
-    explicit SqliteLedger(const std::string& path);
+    // migrations in order. Throws std::runtime_error naming the path on failure (start-up only). `instance`
+    // is written into every audit event appended without one (config `instance`).
+    explicit SqliteLedger(const std::string& path, std::string instance = {});
     ~SqliteLedger() override;
     SqliteLedger(const SqliteLedger&) = delete;
     SqliteLedger& operator=(const SqliteLedger&) = delete;
@@ -36,6 +37,7 @@ class SqliteLedger final : public Ledger {
   private:
     std::mutex mutex_;
     std::unique_ptr<SqliteDatabase> db_;
+    const std::string instance_;
 };
 
 } // namespace rollback

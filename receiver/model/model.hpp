@@ -141,6 +141,7 @@ struct AuditEvent {
     std::string fingerprint;
     std::string reason;
     std::string detail = "{}";
+    std::string instance; // the receiver that wrote it (config `instance`); the ledger fills it in
 };
 
 

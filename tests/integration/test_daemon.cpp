@@ -186,6 +186,12 @@ TEST_CASE("record, then a firing webhook: exactly one rollback command, with the
     }
     CHECK(audit_lines.size() >= 3);
     CHECK(json::parse(audit_lines.back())["event"].is_string());
+    // Without `instance` in the config, the receiver names itself <hostname>:<port as configured>.
+    const std::string default_instance = json::parse(audit_lines.back())["instance"].get<std::string>();
+    CHECK(default_instance.size() > 2);
+    CHECK(default_instance.substr(default_instance.size() - 2) == ":0");
+    for (const json& event : events)
+        CHECK(event["instance"] == default_instance);
 
     // The rollback is recorded as a deployment of kind rollback; the alert still firing does not touch it.
     auto listed = stack.api("GET", "/api/v1/deployments?service=checkout");
@@ -673,7 +679,9 @@ TEST_CASE("two receivers on one PostgreSQL ledger (ledger.postgres): one store, 
     Stack second;
     for (Stack* stack : {&first, &second}) {
         stack->dir.write("secrets/ledger-dsn", dsn + "\n");
-        stack->ledger_yaml = "ledger: {postgres: {dsn_file: secrets/ledger-dsn, claim_lease: 30s}}\n";
+        stack->ledger_yaml = "ledger: {postgres: {dsn_file: secrets/ledger-dsn, claim_lease: 30s}}\n"
+                             "instance: receiver-" +
+                             std::string(stack == &first ? "a" : "b") + "\n";
         stack->write_config("");
         stack->start();
     }
@@ -696,6 +704,14 @@ TEST_CASE("two receivers on one PostgreSQL ledger (ledger.postgres): one store, 
     CHECK(first.runs().size() + second.runs().size() == 1);
     CHECK(second.deployment("pg-1")["state"] == "rolled_back");
     CHECK(count_events(audit_events(first, "pg-1"), "rollback_started") == 1);
+    // The trail names the receiver that wrote each event: the one that ran the rollback wrote its start.
+    const std::string runner = first.runs().size() == 1 ? "receiver-a" : "receiver-b";
+    for (const json& event : audit_events(second, "pg-1")) {
+        CAPTURE(event.dump());
+        if (event["event"] == "deployment_recorded") CHECK(event["instance"] == "receiver-a");
+        if (event["event"] == "rollback_started" || event["event"] == "rollback_succeeded")
+            CHECK(event["instance"] == runner);
+    }
     for (Stack* stack : {&first, &second}) {
         const std::string log = stack->daemon->log();
         CHECK(log.find("not-in-any-log") == std::string::npos);

@@ -81,6 +81,7 @@ TEST_CASE("an empty document gives every default") {
         CAPTURE(text);
         CHECK(config.source == "test.yml");
         CHECK(config.listen_address == "127.0.0.1:9095");
+        CHECK(config.instance.empty()); // the daemon names itself <hostname>:<port>
         CHECK(config.request_read_timeout == 10s);
         CHECK(config.rollback_concurrency == 8);
         CHECK(config.ledger_path == "data/ledger.db");
@@ -178,6 +179,29 @@ TEST_CASE("rollback_concurrency takes every whole number from 1 to 256") {
     CHECK(parse_ok("rollback_concurrency: '16'\n").rollback_concurrency == 16);
 }
 
+TEST_CASE("instance names the receiver: printable, not empty, at most 200 bytes") {
+    CHECK(parse_ok("instance: receiver-a\n").instance == "receiver-a");
+    CHECK(parse_ok("instance: 'eu-west-1/receiver 2'\n").instance == "eu-west-1/receiver 2");
+    CHECK(parse_ok("instance: " + std::string(200, 'a') + "\n").instance == std::string(200, 'a'));
+    struct Row {
+        std::string yaml;
+        const char* expected;
+    };
+    const std::vector<Row> rows = {
+        {"instance: ''\n", "test.yml: instance: must not be empty; leave it out for <hostname>:<port>"},
+        {"instance: " + std::string(201, 'a') + "\n", "test.yml: instance: is 201 bytes; use at most 200"},
+        {"instance: \"a\\nb\"\n",
+         "test.yml: instance: holds a control character; use printable text such as receiver-a"},
+        {"instance: [a]\n", "test.yml: instance: "},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.yaml);
+        auto parsed = parse_config(row.yaml, "test.yml", "/etc/rr");
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error().rfind(row.expected, 0) == 0);
+    }
+}
+
 TEST_CASE("any scalar is accepted where a string is expected") {
     CHECK(parse_ok("ledger: {path: 2024}").ledger_path == "2024");
     CHECK(parse_ok("ledger: {path: 'quoted path.db'}").ledger_path == "quoted path.db");
@@ -199,7 +223,7 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"a: b\n  c: d\n", "test.yml: YAML syntax error at line 2, column 4: illegal map value"},
         {"audit: {file: \"unterminated\n", "test.yml: YAML syntax error at line 2, column 1: "},
         {"- listen_address\n",
-         "test.yml: the top level must be a mapping of settings (known keys: listen_address, "
+         "test.yml: the top level must be a mapping of settings (known keys: instance, listen_address, "
          "request_read_timeout, rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services)"},
         {"just text\n", "test.yml: the top level must be a mapping"},
         {"ledger: {path: a}\n---\nledger: {path: b}\n", "test.yml: found 2 YAML documents"},
@@ -207,7 +231,7 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"ledger: {path: a}\nledger: {path: b}\n", "test.yml: ledger: key given more than once; keep one"},
         // Unknown keys at every level.
         {"listen: 1.2.3.4:5\n",
-         "test.yml: listen: unknown key (known keys: listen_address, request_read_timeout, "
+         "test.yml: listen: unknown key (known keys: instance, listen_address, request_read_timeout, "
          "rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services)"},
         {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path, postgres)"},
         {"ledger: {postgres: {dsn: x}}\n",

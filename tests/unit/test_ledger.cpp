@@ -135,12 +135,16 @@ std::vector<std::string> ids_of(const std::vector<Deployment>& deployments) {
 struct SqliteStore {
     TempFolder folder;
     std::string path = folder.file("ledger.db");
-    std::unique_ptr<Ledger> open() const { return std::make_unique<SqliteLedger>(path); }
+    std::unique_ptr<Ledger> open(const std::string& instance = {}) const {
+        return std::make_unique<SqliteLedger>(path, instance);
+    }
 };
 // A fresh database on the binary's one PostgreSQL server (tests/support/postgres_server.hpp).
 struct PostgresStore {
     std::string dsn = shared_postgres_server().create_database();
-    std::unique_ptr<Ledger> open() const { return std::make_unique<PostgresLedger>(dsn); }
+    std::unique_ptr<Ledger> open(const std::string& instance = {}) const {
+        return std::make_unique<PostgresLedger>(dsn, instance);
+    }
 };
 #define LEDGER_STORES SqliteStore, PostgresStore
 
@@ -179,7 +183,7 @@ TEST_CASE_TEMPLATE("reopening a ledger keeps every field, to the nanosecond, and
     long long event_sequence = 0;
     {
         const auto ledger = store.open();
-        CHECK(ledger->schema_version() == 3);
+        CHECK(ledger->schema_version() == 4);
         original = record_new(*ledger, request, at(200));
         auto appended = append_audit(*ledger, event);
         REQUIRE(appended.ok());
@@ -188,7 +192,7 @@ TEST_CASE_TEMPLATE("reopening a ledger keeps every field, to the nanosecond, and
     }
     const auto reopened_owner = store.open();
     Ledger& reopened = *reopened_owner;
-    CHECK(reopened.schema_version() == 3);
+    CHECK(reopened.schema_version() == 4);
     check_same(stored(reopened, "d1"), original);
     CHECK(original.deployed_at == *request.deployed_at); // nanoseconds survive
     CHECK(original.recorded_at == at(200));
@@ -216,19 +220,20 @@ TEST_CASE("a new SQLite ledger creates its folder and schema; reopening does not
     const std::string path = folder.file("nested/deeper/ledger.db");
     {
         SqliteLedger ledger(path);
-        CHECK(ledger.schema_version() == 3);
+        CHECK(ledger.schema_version() == 4);
         record_new(ledger, deploy("d1", "checkout", "production", "v2", 0));
     }
     RawConnection raw_before(path);
     const auto migrations_before =
         raw_before.rows("SELECT version, name, applied_at_ns FROM schema_migrations");
-    REQUIRE(migrations_before.size() == 3);
+    REQUIRE(migrations_before.size() == 4);
     CHECK(migrations_before[0][0] == "1");
     CHECK(migrations_before[1][0] == "2");
     CHECK(migrations_before[2][0] == "3");
+    CHECK(migrations_before[3][0] == "4");
     {
         SqliteLedger reopened(path);
-        CHECK(reopened.schema_version() == 3);
+        CHECK(reopened.schema_version() == 4);
         record_new(reopened, deploy("d2", "checkout", "production", "v3", 300));
     }
     RawConnection raw_after(path);
@@ -323,6 +328,26 @@ TEST_CASE("a new ledger, its -wal and -shm are 0600 and the folders it creates 0
         CHECK(mode_of(path + "-shm") == 0600);
     }
     ::umask(previous_umask);
+}
+
+TEST_CASE_TEMPLATE("every audit event names the receiver that wrote it", Store, LEDGER_STORES) {
+    Store store;
+    const auto receiver_a = store.open("receiver-a");
+    const auto receiver_b = store.open("receiver-b");
+    AuditEvent from_a = audit_event("deployment_recorded", "checkout", "d1");
+    REQUIRE(append_audit(*receiver_a, from_a).ok());
+    AuditEvent from_b = audit_event("alert_ignored", "checkout", "d1");
+    REQUIRE(append_audit(*receiver_b, from_b).ok());
+    AuditEvent named = audit_event("rollback_interrupted", "checkout", "d1");
+    named.instance = "receiver-c"; // an event that already names its instance keeps it
+    REQUIRE(append_audit(*receiver_a, named).ok());
+    const auto reopened = store.open("receiver-d");
+    auto events = reopened->list_audit({});
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 3);
+    CHECK((*events)[0].instance == "receiver-c"); // newest first
+    CHECK((*events)[1].instance == "receiver-b");
+    CHECK((*events)[2].instance == "receiver-a");
 }
 
 TEST_CASE_TEMPLATE("record_deployment is idempotent on the id: created, repeated, conflict", Store,
@@ -1287,13 +1312,13 @@ TEST_CASE("PostgreSQL: receivers starting at once on a new database migrate it o
     for (int r = 0; r < kReceivers; ++r) {
         CAPTURE(r);
         CHECK(failures[r] == "");
-        CHECK(versions[r] == 3);
+        CHECK(versions[r] == 4);
     }
     CHECK(PostgresServer::rows(dsn, "SELECT version FROM schema_migrations ORDER BY version") ==
-          std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}});
+          std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}, {"4"}});
     PostgresLedger reopened(dsn); // and a later start migrates nothing
     CHECK(PostgresServer::rows(dsn, "SELECT count(*) FROM schema_migrations") ==
-          std::vector<std::vector<std::string>>{{"3"}});
+          std::vector<std::vector<std::string>>{{"4"}});
 }
 
 TEST_CASE("PostgreSQL: a database from a newer build is refused at start-up") {
