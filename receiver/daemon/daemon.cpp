@@ -60,13 +60,14 @@ struct Listener {
 std::string instance_name(const Config& config, const Listener& listener) {
     if (!config.instance.empty()) return config.instance;
     std::array<char, 256> host{};
-    if (gethostname(host.data(), host.size() - 1) != 0 || host[0] == '\0') return "localhost:" +
-        std::to_string(listener.address.port);
+    if (gethostname(host.data(), host.size() - 1) != 0 || host[0] == '\0')
+        return "localhost:" + std::to_string(listener.address.port);
     return std::string(host.data()) + ":" + std::to_string(listener.address.port);
 }
 
 // The ledger the config names: the shared PostgreSQL database with ledger.postgres, else the SQLite file.
-std::unique_ptr<Ledger> open_ledger(const Config& config, const std::string& dsn, const std::string& instance) {
+std::unique_ptr<Ledger> open_ledger(const Config& config, const std::string& dsn,
+                                    const std::string& instance) {
     if (!config.ledger_postgres_dsn_file.empty()) return std::make_unique<PostgresLedger>(dsn, instance);
     return std::make_unique<SqliteLedger>(config.ledger_path, instance);
 }
@@ -254,7 +255,7 @@ class Daemon {
     std::mutex reload_mutex_;              // guards config_ once serving started
     std::shared_ptr<const Config> config_; // the constructor's; reload() replaces it
     Metrics metrics_;
-    const std::string instance_;     // config `instance` or <hostname>:<port>: every audit event names it
+    const std::string instance_;      // config `instance` or <hostname>:<port>: every audit event names it
     std::unique_ptr<Ledger> ledger_;  // SQLite, or PostgreSQL with ledger.postgres
     ScrubbingLedger scrubbed_ledger_; // what everything else writes through: events stored scrubbed
     AuditTrail audit_;

@@ -765,9 +765,10 @@ Result<std::vector<AuditEvent>> PostgresLedger::list_audit(const AuditFilter& fi
         if (!db) return make_error(db.error());
         Parameters parameters;
         parameters.int64(filter.after_sequence);
-        std::string sql = "SELECT seq, time_ns, event, service, environment, deployment_id, version, "
-                          "previous_version, alertname, fingerprint, reason, detail, instance FROM audit_events "
-                          "WHERE seq > $1::bigint";
+        std::string sql =
+            "SELECT seq, time_ns, event, service, environment, deployment_id, version, "
+            "previous_version, alertname, fingerprint, reason, detail, instance FROM audit_events "
+            "WHERE seq > $1::bigint";
         if (!filter.service.empty()) {
             parameters.text(filter.service);
             sql += " AND service = $" + std::to_string(parameters.size());

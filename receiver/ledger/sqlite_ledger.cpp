@@ -705,7 +705,8 @@ Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std:
         "INSERT INTO audit_events (time_ns, event, service, environment, deployment_id, version, "
         "previous_version, alertname, fingerprint, reason, detail, instance, dedupe_key) SELECT :time_ns, "
         ":event, :service, :environment, :deployment_id, :version, :previous_version, :alertname, "
-        ":fingerprint, :reason, :detail, :instance, :dedupe_key WHERE :dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM audit_events "
+        ":fingerprint, :reason, :detail, :instance, :dedupe_key WHERE :dedupe_key IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM audit_events "
         "WHERE dedupe_key = :dedupe_key) ON CONFLICT (dedupe_key) DO NOTHING");
     if (!insert) return make_error(insert.error());
     insert->bind_int64(":time_ns", to_nanoseconds(event.time));
@@ -888,9 +889,10 @@ Result<std::vector<Deployment>> SqliteLedger::list_deployments(const DeploymentF
 Result<std::vector<AuditEvent>> SqliteLedger::list_audit(const AuditFilter& filter) {
     std::lock_guard lock(mutex_);
     auto list = [&]() -> Result<std::vector<AuditEvent>> {
-        std::string sql = "SELECT seq, time_ns, event, service, environment, deployment_id, version, "
-                          "previous_version, alertname, fingerprint, reason, detail, instance FROM audit_events "
-                          "WHERE seq > :after_sequence";
+        std::string sql =
+            "SELECT seq, time_ns, event, service, environment, deployment_id, version, "
+            "previous_version, alertname, fingerprint, reason, detail, instance FROM audit_events "
+            "WHERE seq > :after_sequence";
         if (!filter.service.empty()) sql += " AND service = :service";
         if (!filter.deployment_id.empty()) sql += " AND deployment_id = :deployment_id";
         sql += " ORDER BY seq DESC LIMIT :limit";

@@ -144,7 +144,6 @@ struct AuditEvent {
     std::string instance; // the receiver that wrote it (config `instance`); the ledger fills it in
 };
 
-
 // An event of `kind` at `time` about `deployment`: its service, environment, id and versions filled in.
 AuditEvent audit_event_about(AuditEventKind kind, const Deployment& deployment, TimePoint time);
 
