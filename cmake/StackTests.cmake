@@ -1,7 +1,8 @@
 # The demo service and the tests of the real stack (included by the top CMakeLists.txt).
 #   demo-service     build/bin/demo-service (examples/demo-service/), the stand-in service of the stack
-#   stack_config     promtool check config config/prometheus.yml; amtool check-config config/alertmanager.yml
+#   stack_config     promtool check config config/prometheus{,-ha}.yml; amtool check-config config/alertmanager{,-ha}.yml
 #   compose_config   docker-compose config -q (docker-compose.yml is valid; no Docker engine needed)
+#   compose_ha_config  the same for docker-compose.ha.yml (the high-availability stack)
 #   e2e_tls          tests/e2e/tls.sh: Alertmanager -> receiver over mutual TLS; rollbackctl over HTTPS
 #   stack_e2e        tests/e2e/stack-e2e.sh: Prometheus + Alertmanager + receiver + demo service on
 #                    loopback, bad deployments, and what the receiver did about them (under 3 minutes)
@@ -24,7 +25,7 @@ endmacro()
 
 if(STACK_PROMTOOL AND STACK_AMTOOL)
   add_test(NAME stack_config
-           COMMAND sh -c "'${STACK_PROMTOOL}' check config config/prometheus.yml && '${STACK_AMTOOL}' check-config config/alertmanager.yml"
+           COMMAND sh -c "'${STACK_PROMTOOL}' check config config/prometheus.yml config/prometheus-ha.yml && '${STACK_AMTOOL}' check-config config/alertmanager.yml config/alertmanager-ha.yml"
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(stack_config PROPERTIES TIMEOUT 60)
 else()
@@ -38,8 +39,14 @@ if(STACK_DOCKER_COMPOSE)
                    -f ${CMAKE_SOURCE_DIR}/docker-compose.yml config -q
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(compose_config PROPERTIES TIMEOUT 60)
+  add_test(NAME compose_ha_config
+           COMMAND ${STACK_DOCKER_COMPOSE} --project-directory ${CMAKE_SOURCE_DIR}
+                   -f ${CMAKE_SOURCE_DIR}/docker-compose.ha.yml config -q
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(compose_ha_config PROPERTIES TIMEOUT 60)
 else()
   stack_missing_tool(compose_config "docker-compose")
+  stack_missing_tool(compose_ha_config "docker-compose")
 endif()
 
 add_test(NAME stack_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/stack-e2e.sh

@@ -1031,6 +1031,33 @@ TEST_CASE("the example config/receiver.yml in the repository is valid") {
     CHECK(checkout.rollback.timeout == 10min);
 }
 
+TEST_CASE("the example config/receiver-ha.yml of the high-availability stack is valid") {
+    // Its secret files are made by the compose `secrets` service, so the config is read from a copy
+    // beside sample ones.
+    TempDir temp;
+    const std::string config_dir = temp.path() + "/config";
+    std::filesystem::create_directories(config_dir + "/secrets");
+    std::filesystem::copy_file(std::string(ROLLBACK_SOURCE_DIR) + "/config/receiver-ha.yml",
+                               config_dir + "/receiver-ha.yml");
+    write_file(config_dir + "/secrets/webhook-token", "webhook-token-123\n");
+    write_file(config_dir + "/secrets/api-token", "api-token-456\n");
+    write_file(config_dir + "/secrets/ledger-dsn",
+               "host=postgres dbname=rollback user=rollback password=pw\n");
+    const auto loaded = load_config(config_dir + "/receiver-ha.yml");
+    REQUIRE_MESSAGE(loaded.ok(), loaded.error());
+    const Config& config = loaded->config;
+    CHECK(config.listen_address == "0.0.0.0:9095");
+    CHECK(config.ledger_postgres_dsn_file == config_dir + "/secrets/ledger-dsn");
+    CHECK(config.ledger_claim_lease == 30s);
+    CHECK(loaded->secrets.ledger_dsn == "host=postgres dbname=rollback user=rollback password=pw");
+    CHECK(loaded->secrets.webhook_token == "webhook-token-123");
+    REQUIRE(config.services.count("demo") == 1);
+    const auto& command = config.services.at("demo").rollback.command;
+    REQUIRE(command.size() == 2);
+    CHECK(command[0] == temp.path() + "/examples/demo-service/rollback");
+    CHECK(command[1] == "{{previous_version}}");
+}
+
 } // namespace rollback
 
 TEST_CASE("a lone ',' is a YAML syntax error, not an endless loop (found by fuzz_parse_config)") {
