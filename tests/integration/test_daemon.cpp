@@ -110,13 +110,14 @@ struct Stack {
     }
 };
 
-std::string firing_notification(TimePoint starts_at, const std::string& fingerprint = "3a218f5b4e107d69") {
+std::string firing_notification(TimePoint starts_at, const std::string& fingerprint = "3a218f5b4e107d69",
+                                const std::string& service = "checkout") {
     json alert{{"status", "firing"},
                {"labels",
                 {{"alertname", "HighErrorRate"},
                  {"environment", "prod"},
                  {"rollback", "true"},
-                 {"service", "checkout"},
+                 {"service", service},
                  {"severity", "page"}}},
                {"annotations", {{"summary", "checkout error rate is 3.1%"}, {"value", "0.031"}}},
                {"startsAt", format_rfc3339_ms(starts_at)},
@@ -126,12 +127,12 @@ std::string firing_notification(TimePoint starts_at, const std::string& fingerpr
     json body{{"receiver", "rollback"},
               {"status", "firing"},
               {"alerts", json::array({alert})},
-              {"groupLabels", {{"environment", "prod"}, {"service", "checkout"}}},
+              {"groupLabels", {{"environment", "prod"}, {"service", service}}},
               {"commonLabels", json::object()},
               {"commonAnnotations", json::object()},
               {"externalURL", "http://alertmanager:9093"},
               {"version", "4"},
-              {"groupKey", "{}:{environment=\"prod\", service=\"checkout\"}"},
+              {"groupKey", "{}:{environment=\"prod\", service=\"" + service + "\"}"},
               {"truncatedAlerts", 0}};
     return body.dump();
 }
@@ -716,5 +717,127 @@ TEST_CASE("two receivers on one PostgreSQL ledger (ledger.postgres): one store, 
         const std::string log = stack->daemon->log();
         CHECK(log.find("not-in-any-log") == std::string::npos);
         CHECK(log.find("postgres (dsn_file ") != std::string::npos);
+    }
+}
+
+namespace {
+
+// Sends `bodies` (round-robin, `count` in all) as webhooks over one keep-alive connection at a time;
+// returns how many were answered 200.
+int send_webhooks_on_one_connection(const Stack& stack, const std::vector<std::string>& bodies, int count,
+                                    int offset) {
+    auto connection = std::make_unique<RawHttpConnection>(port_of(stack.url));
+    int answered_200 = 0;
+    for (int i = 0; i < count; ++i) {
+        const std::string& body = bodies[static_cast<std::size_t>(i + offset) % bodies.size()];
+        const std::string request =
+            "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kWebhookToken +
+            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\n\r\n" + body;
+        if (!connection->send(request)) break;
+        const RawHttpResponse response = connection->read_response(std::chrono::seconds(10));
+        if (response.status == 200) ++answered_200;
+        // The server ends a keep-alive connection after a number of requests: the client connects again,
+        // as Alertmanager's does, so 8 connections stay open at any time.
+        if (response.head.find("Connection: close") != std::string::npos)
+            connection = std::make_unique<RawHttpConnection>(port_of(stack.url));
+    }
+    return answered_200;
+}
+
+// Two receivers on one PostgreSQL ledger, 8 keep-alive connections each, all sending at once.
+std::vector<int> send_from_both(const Stack& first, const Stack& second,
+                                const std::vector<std::string>& bodies, int per_connection) {
+    constexpr int kConnections = 8;
+    std::vector<int> answered(2 * kConnections, 0);
+    std::vector<std::thread> senders;
+    for (int c = 0; c < 2 * kConnections; ++c)
+        senders.emplace_back([&, c] {
+            answered[static_cast<std::size_t>(c)] =
+                send_webhooks_on_one_connection(c % 2 == 0 ? first : second, bodies, per_connection, c);
+        });
+    for (auto& sender : senders)
+        sender.join();
+    return answered;
+}
+
+} // namespace
+
+TEST_CASE(
+    "2 receivers x 8 connections x 500 duplicates on PostgreSQL: one execution; 16 deployments: 16, each "
+    "once") {
+    const std::string dsn = shared_postgres_server().create_database();
+    std::string services_yaml;
+    for (int s = 0; s < 16; ++s)
+        services_yaml += "  svc-" + std::to_string(s) +
+                         ":\n    rollback:\n      command: [scripts/rollback.sh, \"{{service}}\"]\n";
+    Stack first("sleep 0.2\n");
+    Stack second("sleep 0.2\n");
+    second.runs_path = first.runs_path; // one log of runs for both: each line is one execution
+    second.dir.write("scripts/rollback.sh",
+                     "#!/bin/sh\necho \"run id=$ROLLBACK_DEPLOYMENT_ID args=$*\" >> '" + first.runs_path +
+                         "'\nsleep 0.2\n",
+                     true);
+    first.dir.write("scripts/rollback.sh",
+                    "#!/bin/sh\necho \"run id=$ROLLBACK_DEPLOYMENT_ID args=$*\" >> '" + first.runs_path +
+                        "'\nsleep 0.2\n",
+                    true);
+    for (Stack* stack : {&first, &second}) {
+        stack->dir.write("secrets/ledger-dsn", dsn + "\n");
+        stack->ledger_yaml = "ledger: {postgres: {dsn_file: secrets/ledger-dsn, claim_lease: 30s}}\n";
+        stack->write_config(services_yaml);
+        stack->start();
+    }
+
+    // One deployment, 8000 deliveries of its alert.
+    REQUIRE_MESSAGE(first.record("dup-1", "v2", "v1").status == 201, first.daemon->log());
+    const auto one_started = std::chrono::steady_clock::now();
+    const std::vector<int> answered =
+        send_from_both(first, second, {firing_notification(Clock::now() + 1s)}, 500);
+    MESSAGE("8000 duplicate webhooks in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - one_started).count() << " s");
+    for (std::size_t c = 0; c < answered.size(); ++c) {
+        CAPTURE(c);
+        CHECK(answered[c] == 500);
+    }
+    first.wait_for_runs(1, "dup-1");
+    std::this_thread::sleep_for(300ms); // a second execution, if there were one, would have started by now
+    CHECK(first.runs() == std::vector<std::string>{"run id=dup-1 args=checkout --to=v1"});
+    CHECK(count_events(audit_events(first, "dup-1"), "rollback_started") == 1);
+
+    // 16 deployments of 16 services, each alert delivered 160 times over the same 16 connections.
+    std::vector<std::string> bodies;
+    for (int s = 0; s < 16; ++s) {
+        const std::string service = "svc-" + std::to_string(s);
+        const json request{{"id", service + "-d1"},
+                           {"service", service},
+                           {"environment", "prod"},
+                           {"version", "v2"},
+                           {"previous_version", "v1"}};
+        REQUIRE(first.api("POST", "/api/v1/deployments", request.dump()).status == 201);
+        char fingerprint[17];
+        std::snprintf(fingerprint, sizeof fingerprint, "%016x", 0xabc000 + s);
+        bodies.push_back(firing_notification(Clock::now() + 1s, fingerprint, service));
+    }
+    const std::vector<int> answered_16 = send_from_both(first, second, bodies, 160);
+    for (std::size_t c = 0; c < answered_16.size(); ++c) {
+        CAPTURE(c);
+        CHECK(answered_16[c] == 160);
+    }
+    for (int i = 0; i < 500 && first.runs().size() < 17; ++i)
+        std::this_thread::sleep_for(20ms);
+    for (int s = 0; s < 16; ++s) // each left rolling_back
+        for (int i = 0;
+             i < 500 && first.deployment("svc-" + std::to_string(s) + "-d1")["state"] == "rolling_back"; ++i)
+            std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(300ms);
+    const std::vector<std::string> runs = first.runs();
+    CHECK(runs.size() == 17);
+    for (int s = 0; s < 16; ++s) {
+        const std::string id = "svc-" + std::to_string(s) + "-d1";
+        CAPTURE(id);
+        CHECK(std::count(runs.begin(), runs.end(), "run id=" + id + " args=svc-" + std::to_string(s)) == 1);
+        CHECK(first.deployment(id)["state"] == "rolled_back");
+        CHECK(count_events(audit_events(second, id), "rollback_started") == 1);
     }
 }
