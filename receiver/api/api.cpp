@@ -205,8 +205,13 @@ const std::vector<Api::Route>& Api::routes() {
          none,
          {{"GET",
            [](Api& api, Request, Id) {
-               return api.ready_ ? text_response(200, "rollback-receiver is Ready.\n")
-                                 : text_response(503, "rollback-receiver is not ready.\n");
+               if (!api.ready_) return text_response(503, "rollback-receiver is not ready.\n");
+               // Ready means the ledger can take writes now: a shared database may be away. The answer names
+               // no host (anyone may ask); the writes' own 503s say more to those with a token.
+               if (!api.deps_.ledger.check_reachable())
+                   return text_response(503,
+                                        "rollback-receiver is not ready: the ledger cannot be reached.\n");
+               return text_response(200, "rollback-receiver is Ready.\n");
            }}}},
         {"/-/reload",
          api_token,

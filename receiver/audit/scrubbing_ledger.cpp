@@ -94,4 +94,8 @@ int ScrubbingLedger::schema_version() {
     return inner_.schema_version();
 }
 
+Status ScrubbingLedger::check_reachable() {
+    return inner_.check_reachable();
+}
+
 } // namespace rollback

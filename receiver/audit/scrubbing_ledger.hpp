@@ -30,6 +30,7 @@ class ScrubbingLedger final : public Ledger {
     Result<std::optional<ServicePause>> service_pause(const std::string& service) override;
     Result<std::vector<ServicePause>> list_service_pauses() override;
     int schema_version() override;
+    Status check_reachable() override;
 
   private:
     Ledger& inner_;

@@ -116,6 +116,9 @@ class Ledger {
     virtual Result<std::vector<ServicePause>> list_service_pauses() = 0;
     // The schema version after migrations (/metrics, tests).
     virtual int schema_version() = 0;
+    // Whether the ledger can be used now (GET /-/ready): a round trip to a database server, fast; ok for a
+    // local file, which fails on its own calls.
+    virtual Status check_reachable() { return ok_status(); }
 };
 
 } // namespace rollback

@@ -46,6 +46,8 @@ using namespace ledger_rules;
 // Transaction-scoped advisory lock keys ("rb" + a number): the schema migration, and every write.
 constexpr long long kMigrationLock = 0x7262'0000'0001LL;
 constexpr long long kWriteLock = 0x7262'0000'0002LL;
+// After a failed connect, how long calls get that error again without trying (PostgresLedger::connection).
+constexpr auto kConnectBackoff = std::chrono::milliseconds(500);
 
 struct ResultDeleter {
     void operator()(PGresult* result) const { PQclear(result); }
@@ -649,14 +651,39 @@ PostgresLedger::~PostgresLedger() = default;
 Result<PostgresConnection*> PostgresLedger::connection() {
     if (connection_ && !connection_->lost()) return connection_.get();
     connection_.reset();
+    const auto now = std::chrono::steady_clock::now();
+    if (!last_connect_error_.empty() && now - last_failed_connect_ < kConnectBackoff)
+        return make_error(last_connect_error_);
     // The DSN's own settings come after ours and win (expand_dbname: the dbname value is the whole DSN).
-    const std::array<const char*, 4> keywords{"connect_timeout", "application_name", "dbname", nullptr};
-    const std::array<const char*, 4> values{"2", "rollback-receiver", dsn_.c_str(), nullptr};
+    // connect_timeout 2 is libpq's least; keepalives and tcp_user_timeout notice a peer that went away
+    // while data waits for its acknowledgement.
+    const std::array<const char*, 9> keywords{"connect_timeout",
+                                              "application_name",
+                                              "keepalives",
+                                              "keepalives_idle",
+                                              "keepalives_interval",
+                                              "keepalives_count",
+                                              "tcp_user_timeout",
+                                              "dbname",
+                                              nullptr};
+    const std::array<const char*, 9> values{"2",    "rollback-receiver", "1",    "5", "1", "3",
+                                            "1500", dsn_.c_str(),        nullptr};
     auto made = std::make_unique<PostgresConnection>(PQconnectdbParams(keywords.data(), values.data(), 1));
-    if (made->lost())
-        return make_error("cannot connect to PostgreSQL: " + one_line(PQerrorMessage(made->handle())));
+    if (made->lost()) {
+        last_failed_connect_ = now;
+        last_connect_error_ = "cannot connect to PostgreSQL: " + one_line(PQerrorMessage(made->handle()));
+        return make_error(last_connect_error_);
+    }
+    last_connect_error_.clear();
     connection_ = std::move(made);
     return connection_.get();
+}
+
+Status PostgresLedger::check_reachable() {
+    std::lock_guard lock(mutex_);
+    auto db = connection();
+    if (!db) return labelled("checking the connection", Status(Error{db.error()}));
+    return labelled("checking the connection", Status(execute(**db, "SELECT 1")));
 }
 
 Status PostgresLedger::write(std::string_view what, const WriteBody& body) {

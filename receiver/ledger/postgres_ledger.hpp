@@ -3,6 +3,7 @@
 
 #include "ledger/ledger.hpp"
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -35,15 +36,22 @@ class PostgresLedger final : public Ledger {
     Result<std::optional<ServicePause>> service_pause(const std::string& service) override;
     Result<std::vector<ServicePause>> list_service_pauses() override;
     int schema_version() override;
+    // SELECT 1 on the connection (connecting again if it was lost).
+    Status check_reachable() override;
 
   private:
     // The open connection, made again when there is none or the last one was lost; callers hold mutex_.
+    // After a failed attempt, calls within kConnectBackoff get the same error without trying again, so
+    // requests queued behind the mutex while the server is away each answer at once, not after their own
+    // connect timeout.
     Result<PostgresConnection*> connection();
 
     std::mutex mutex_;
     std::string dsn_;
     const std::string instance_;
     std::unique_ptr<PostgresConnection> connection_;
+    std::chrono::steady_clock::time_point last_failed_connect_{};
+    std::string last_connect_error_;
     std::mt19937_64 random_{std::random_device{}()};
     int schema_version_ = 0;
 };

@@ -841,3 +841,58 @@ TEST_CASE(
         CHECK(count_events(audit_events(second, id), "rollback_started") == 1);
     }
 }
+
+TEST_CASE("PostgreSQL stopped and started again: 503 within 2 s while it is away, then service resumes, "
+          "nothing acknowledged lost") {
+    PostgresServer server; // its own server: this test stops it
+    const std::string dsn = server.create_database();
+    Stack stack;
+    stack.dir.write("secrets/ledger-dsn", dsn + "\n");
+    stack.ledger_yaml = "ledger: {postgres: {dsn_file: secrets/ledger-dsn, claim_lease: 30s}}\n";
+    stack.write_config("");
+    stack.start();
+    REQUIRE_MESSAGE(stack.record("before-1", "v2", "v1").status == 201, stack.daemon->log());
+    CHECK(http_request(stack.url, "GET", "/-/ready").status == 200);
+
+    server.stop();
+    const auto timed = [](auto&& call) {
+        const auto start = std::chrono::steady_clock::now();
+        HttpClientResponse response = call();
+        return std::make_pair(
+            response, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    };
+    for (int round = 0; round < 3; ++round) { // the first call meets the lost session, the others a refusal
+        CAPTURE(round);
+        const auto [recorded, record_seconds] = timed([&] { return stack.record("away-1", "v3", "v2"); });
+        CHECK(recorded.status == 503);
+        CHECK(json::parse(recorded.body)["error"].get<std::string>().find("ledger") != std::string::npos);
+        CHECK(record_seconds < 2.0);
+        const auto [hooked, webhook_seconds] =
+            timed([&] { return stack.webhook(firing_notification(Clock::now() + 1s)); });
+        CHECK(hooked.status == 503);
+        CHECK(json::parse(hooked.body)["error"].is_string());
+        CHECK(webhook_seconds < 2.0);
+        const auto [ready, ready_seconds] = timed([&] { return http_request(stack.url, "GET", "/-/ready"); });
+        CHECK(ready.status == 503);
+        CHECK(ready_seconds < 2.0);
+        MESSAGE("PostgreSQL away, round " << round << ": record " << record_seconds << " s, webhook "
+                                          << webhook_seconds << " s, ready " << ready_seconds << " s");
+        CHECK(http_request(stack.url, "GET", "/-/healthy").status == 200);
+        std::this_thread::sleep_for(300ms);
+    }
+    CHECK(stack.runs().empty());
+
+    server.start(); // the same port and data: the receiver connects again by itself, no restart
+    int ready_status = 0;
+    for (int i = 0; i < 250 && ready_status != 200; ++i) {
+        ready_status = http_request(stack.url, "GET", "/-/ready").status;
+        if (ready_status != 200) std::this_thread::sleep_for(20ms);
+    }
+    CHECK(ready_status == 200);
+    CHECK(stack.record("after-1", "v3", "v2").status == 201);
+    CHECK(stack.deployment("before-1")["state"] == "superseded"); // acknowledged before, still there
+    CHECK(stack.deployment("after-1")["state"] == "watching");
+    CHECK(stack.webhook(firing_notification(Clock::now() + 1s)).status == 200);
+    stack.wait_for_runs(1, "after-1");
+    CHECK(stack.runs().size() == 1);
+}

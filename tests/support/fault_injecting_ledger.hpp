@@ -57,6 +57,7 @@ class FaultInjectingLedger final : public Ledger {
     }
     Result<std::vector<ServicePause>> list_service_pauses() override { return real_.list_service_pauses(); }
     int schema_version() override { return real_.schema_version(); }
+    Status check_reachable() override { return real_.check_reachable(); }
 
   private:
     Ledger& real_;

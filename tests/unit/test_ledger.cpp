@@ -1379,7 +1379,14 @@ TEST_CASE("PostgreSQL: a lost connection is an error value, and the next call co
         auto still_down = ledger.get_deployment("before");
         REQUIRE_FALSE(still_down.ok());
         CHECK(still_down.error().find("cannot connect to PostgreSQL") != std::string::npos);
+        // A failed connect is not tried again for 500 ms (the calls queued behind it answer at once).
+        const auto third_asked = std::chrono::steady_clock::now();
+        auto backing_off = ledger.get_deployment("before");
+        CHECK(std::chrono::steady_clock::now() - third_asked < std::chrono::milliseconds(100));
+        REQUIRE_FALSE(backing_off.ok());
+        CHECK(backing_off.error().find("cannot connect to PostgreSQL") != std::string::npos);
         server.start();
+        std::this_thread::sleep_for(std::chrono::milliseconds(600)); // past the back-off of the last attempt
     }
     // The same Ledger object, no restart: it connects again by itself and lost nothing it had written.
     CHECK(stored(ledger, "before").version == "v1");
