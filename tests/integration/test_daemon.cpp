@@ -726,21 +726,33 @@ namespace {
 // returns how many were answered 200.
 int send_webhooks_on_one_connection(const Stack& stack, const std::vector<std::string>& bodies, int count,
                                     int offset) {
-    auto connection = std::make_unique<RawHttpConnection>(port_of(stack.url));
+    // A connect the busy server's backlog refuses is tried again (at most 100 times, 20 ms apart), as
+    // Alertmanager's client would; a request it never answers counts as not answered.
+    const auto connect = [&]() -> std::unique_ptr<RawHttpConnection> {
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            try {
+                return std::make_unique<RawHttpConnection>(port_of(stack.url));
+            } catch (const std::runtime_error&) {
+                std::this_thread::sleep_for(20ms);
+            }
+        }
+        return nullptr;
+    };
+    auto connection = connect();
     int answered_200 = 0;
-    for (int i = 0; i < count; ++i) {
+    for (int i = 0; i < count && connection; ++i) {
         const std::string& body = bodies[static_cast<std::size_t>(i + offset) % bodies.size()];
         const std::string request =
             "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kWebhookToken +
             "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
             "\r\n\r\n" + body;
-        if (!connection->send(request)) break;
-        const RawHttpResponse response = connection->read_response(std::chrono::seconds(10));
+        RawHttpResponse response;
+        if (connection->send(request)) response = connection->read_response(std::chrono::seconds(10));
         if (response.status == 200) ++answered_200;
         // The server ends a keep-alive connection after a number of requests: the client connects again,
         // as Alertmanager's does, so 8 connections stay open at any time.
-        if (response.head.find("Connection: close") != std::string::npos)
-            connection = std::make_unique<RawHttpConnection>(port_of(stack.url));
+        if (response.status == 0 || response.head.find("Connection: close") != std::string::npos)
+            connection = connect();
     }
     return answered_200;
 }
