@@ -60,9 +60,9 @@ struct Listener {
 std::string instance_name(const Config& config, const Listener& listener) {
     if (!config.instance.empty()) return config.instance;
     std::array<char, 256> host{};
-    if (gethostname(host.data(), host.size() - 1) != 0 || host[0] == '\0')
-        return "localhost:" + std::to_string(listener.address.port);
-    return std::string(host.data()) + ":" + std::to_string(listener.address.port);
+    const bool named = gethostname(host.data(), host.size() - 1) == 0 && host[0] != '\0';
+    return (named ? std::string(host.data()) : std::string("localhost")) + ":" +
+           std::to_string(listener.address.port);
 }
 
 // The ledger the config names: the shared PostgreSQL database with ledger.postgres, else the SQLite file.
