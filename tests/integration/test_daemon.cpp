@@ -796,14 +796,11 @@ TEST_CASE(
     Stack first("sleep 0.2\n");
     Stack second("sleep 0.2\n");
     second.runs_path = first.runs_path; // one log of runs for both: each line is one execution
-    second.dir.write("scripts/rollback.sh",
-                     "#!/bin/sh\necho \"run id=$ROLLBACK_DEPLOYMENT_ID args=$*\" >> '" + first.runs_path +
-                         "'\nsleep 0.2\n",
-                     true);
-    first.dir.write("scripts/rollback.sh",
-                    "#!/bin/sh\necho \"run id=$ROLLBACK_DEPLOYMENT_ID args=$*\" >> '" + first.runs_path +
-                        "'\nsleep 0.2\n",
-                    true);
+    for (Stack* stack : {&first, &second})
+        stack->dir.write("scripts/rollback.sh",
+                         "#!/bin/sh\necho \"run id=$ROLLBACK_DEPLOYMENT_ID args=$*\" >> '" + first.runs_path +
+                             "'\nsleep 0.2\n",
+                         true);
     for (Stack* stack : {&first, &second}) {
         stack->dir.write("secrets/ledger-dsn", dsn + "\n");
         stack->ledger_yaml = "ledger: {postgres: {dsn_file: secrets/ledger-dsn, claim_lease: 30s}}\n";
