@@ -17,7 +17,7 @@ constexpr std::array<std::pair<DeploymentState, std::string_view>, 7> kStateName
     {DeploymentState::rollback_interrupted, "rollback_interrupted"},
 }};
 
-constexpr std::array<std::pair<AuditEventKind, std::string_view>, 13> kEventNames{{
+constexpr std::array<std::pair<AuditEventKind, std::string_view>, 15> kEventNames{{
     {AuditEventKind::deployment_recorded, "deployment_recorded"},
     {AuditEventKind::deployment_superseded, "deployment_superseded"},
     {AuditEventKind::alert_ignored, "alert_ignored"},
@@ -29,6 +29,8 @@ constexpr std::array<std::pair<AuditEventKind, std::string_view>, 13> kEventName
     {AuditEventKind::rollback_succeeded, "rollback_succeeded"},
     {AuditEventKind::rollback_failed, "rollback_failed"},
     {AuditEventKind::rollback_interrupted, "rollback_interrupted"},
+    {AuditEventKind::rollback_effective, "rollback_effective"},
+    {AuditEventKind::rollback_ineffective, "rollback_ineffective"},
     {AuditEventKind::service_paused, "service_paused"},
     {AuditEventKind::service_resumed, "service_resumed"},
 }};

@@ -121,6 +121,8 @@ enum class AuditEventKind {
     rollback_succeeded,
     rollback_failed,
     rollback_interrupted,
+    rollback_effective,   // closing the loop: every alert that caused the rollback resolved in confirm_window
+    rollback_ineffective, // closing the loop: an alert that caused it still fired when confirm_window ended
     service_paused,
     service_resumed,
 };
