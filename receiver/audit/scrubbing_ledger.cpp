@@ -15,14 +15,16 @@ class ScrubbingTransaction final : public LedgerTransaction {
         return inner_.record_deployment(request, request_key, now);
     }
     Result<bool> claim_rollback(const std::string& id) override { return inner_.claim_rollback(id); }
+    Result<bool> holds_claim(const std::string& id) override { return inner_.holds_claim(id); }
+    Result<int> renew_claims() override { return inner_.renew_claims(); }
     Result<Deployment> complete_rollback(const std::string& id, TimePoint now) override {
         return inner_.complete_rollback(id, now);
     }
     Status fail_rollback(const std::string& id, DeploymentState final_state) override {
         return inner_.fail_rollback(id, final_state);
     }
-    Result<std::vector<Deployment>> interrupt_unfinished_rollbacks() override {
-        return inner_.interrupt_unfinished_rollbacks();
+    Result<std::vector<LostClaim>> interrupt_lost_claims(std::optional<Duration> lease) override {
+        return inner_.interrupt_lost_claims(lease);
     }
     Status pause_service(const ServicePause& pause) override { return inner_.pause_service(pause); }
     Result<bool> resume_service(const std::string& service) override {

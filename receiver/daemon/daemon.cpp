@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "config/secret_values.hpp"
 #include "daemon/flags.hpp"
+#include "engine/claim_keeper.hpp"
 #include "engine/engine.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
@@ -72,6 +73,12 @@ std::unique_ptr<Ledger> open_ledger(const Config& config, const std::string& dsn
     return std::make_unique<SqliteLedger>(config.ledger_path, instance);
 }
 
+// A shared ledger's claim lease; none for the SQLite file, which this receiver has alone.
+std::optional<Duration> claim_lease(const Config& config) {
+    if (config.ledger_postgres_dsn_file.empty()) return std::nullopt;
+    return config.ledger_claim_lease;
+}
+
 // What the "listening" line says of the ledger (never the DSN: it may hold a password).
 std::string ledger_description(const Config& config) {
     if (config.ledger_postgres_dsn_file.empty()) return config.ledger_path;
@@ -123,6 +130,7 @@ class Daemon {
           instance_(instance_name(*config_, listener_)),
           ledger_(open_ledger(*config_, loaded.secrets.ledger_dsn, instance_)),
           scrubbed_ledger_(*ledger_, std::move(scrubber)), audit_(scrubbed_ledger_, metrics_),
+          claim_keeper_(scrubbed_ledger_, audit_, metrics_, claim_lease(*config_)),
           engine_({scrubbed_ledger_, audit_, runner_, metrics_, [] { return Clock::now(); }, flags.dry_run},
                   config_),
           api_({engine_, scrubbed_ledger_, audit_, metrics_, [] { return Clock::now(); },
@@ -131,31 +139,8 @@ class Daemon {
           server_([this](const HttpRequest& request) { return api_.handle(request); }, kMaxBodyBytes,
                   encode_too_large(), config_->tls, {.request_timeout = config_->request_read_timeout}) {
         if (auto opened = audit_.set_file(config_->audit_file); !opened) throw StartupError(opened.error());
-        // The state changes and their audit events are one transaction: a kill during start-up loses neither.
-        std::vector<AuditEvent> interrupted;
-        auto swept = scrubbed_ledger_.write("interrupting unfinished rollbacks", [&](LedgerTransaction&
-                                                                                         transaction) {
-            interrupted.clear(); // a body may run again only after a failed try; start clean
-            auto deployments = transaction.interrupt_unfinished_rollbacks();
-            if (!deployments) return Status(Error{deployments.error()});
-            for (const Deployment& deployment : *deployments) {
-                AuditEvent event =
-                    audit_event_about(AuditEventKind::rollback_interrupted, deployment, Clock::now());
-                event.reason = "receiver_restarted";
-                event.detail =
-                    R"({"note":"the receiver stopped while this rollback ran; it is not run again on its own"})";
-                if (auto appended = transaction.append_audit(event); !appended)
-                    return Status(Error{appended.error()});
-                interrupted.push_back(std::move(event));
-            }
-            return ok_status();
-        });
-        if (!swept) throw StartupError(swept.error()); // the ledger labels its own errors
-        for (const AuditEvent& event : interrupted) {
-            audit_.publish(event);
-            log_warn("rollback was interrupted by a restart; not running it again",
-                     {{"deployment_id", event.deployment_id}, {"service", event.service}});
-        }
+        // Each lost claim and its audit event are one transaction: a kill during start-up loses neither.
+        if (auto swept = claim_keeper_.sweep(); !swept) throw StartupError(swept.error());
     }
 
     int run() {
@@ -165,6 +150,7 @@ class Daemon {
         auto port = server_.bind(address);
         if (!port) throw StartupError(port.error());
         engine_.start_timer_thread();
+        claim_keeper_.start();
         std::thread serving([this] { server_.serve(); });
         api_.set_ready(true);
         const std::string shown_host =
@@ -182,6 +168,8 @@ class Daemon {
         server_.stop();
         serving.join();
         engine_.shutdown(kShutdownGrace);
+        claim_keeper_
+            .stop(); // after the engine: the claims of the rollbacks it finished meanwhile stay renewed
         log_info("stopped");
         return 0;
     }
@@ -259,6 +247,7 @@ class Daemon {
     std::unique_ptr<Ledger> ledger_;  // SQLite, or PostgreSQL with ledger.postgres
     ScrubbingLedger scrubbed_ledger_; // what everything else writes through: events stored scrubbed
     AuditTrail audit_;
+    ClaimKeeper claim_keeper_; // sweeps lost claims; on PostgreSQL renews ours and takes over lost ones
     ProcessCommandRunner runner_;
     Engine engine_;
     Api api_;

@@ -559,8 +559,20 @@ void Engine::finish_rollback(const Deployment& target, const Alert& alert, const
     detail.text.emplace_back("output", result.output);
     // The new state and its event in one transaction: a reader (or a kill) never gets one alone. A failed
     // write is tried again (the action ran; its outcome must be stored), and nothing is counted before it is.
+    bool claim_lost = false;
     auto store = [&](LedgerTransaction& transaction) -> Status {
-        if (result.succeeded) {
+        // A survivor took the claim over after this receiver stopped renewing it (it was away from the
+        // database longer than claim_lease): the outcome is told, and the state it wrote stands.
+        auto held = transaction.holds_claim(target.id);
+        if (!held) return Error{held.error()};
+        claim_lost = !*held;
+        if (claim_lost) {
+            AuditDetail lost = detail;
+            lost.text.emplace_back("claim",
+                                   "lost: another receiver marked this rollback rollback_interrupted "
+                                   "after claim_lease; its state stays");
+            event.detail = encode_detail(lost);
+        } else if (result.succeeded) {
             auto live = transaction.complete_rollback(target.id, deps_.now());
             if (!live) return Error{live.error()};
             AuditDetail with_live = detail;
@@ -585,6 +597,12 @@ void Engine::finish_rollback(const Deployment& target, const Alert& alert, const
         return;
     }
     deps_.audit.publish(event);
+    if (claim_lost) {
+        log_error("the rollback's claim was taken over by another receiver while its action ran; its outcome "
+                  "is in the trail, the deployment stays rollback_interrupted",
+                  {{"deployment_id", target.id}, {"outcome", std::string(to_string(kind))}});
+        return;
+    }
     deps_.metrics.rollbacks.add({target.service, result.succeeded ? "succeeded"
                                                  : interrupted    ? "interrupted"
                                                                   : "failed"});

@@ -31,6 +31,13 @@ struct AlertTarget {
     std::optional<ServicePause> pause;    // the service's pause; read only when there is a deployment
 };
 
+// A rollback claim whose receiver stopped renewing it (LedgerTransaction::interrupt_lost_claims).
+struct LostClaim {
+    Deployment deployment;  // with its new state, rollback_interrupted
+    std::string claimed_by; // the instance that held it; "" for a claim made before schema version 5
+    TimePoint renewed_at{}; // when it was last claimed or renewed; the epoch for a claim before version 5
+};
+
 struct DeploymentFilter {
     std::string service;     // empty: any
     std::string environment; // empty: any
@@ -62,8 +69,23 @@ class LedgerTransaction {
                                                    const std::string& request_key, TimePoint now) = 0;
 
     // The exactly-once claim: `watching` -> `rolling_back` in one statement. True when this call made the
-    // change; false when the deployment is unknown or in any other state.
+    // change; false when the deployment is unknown or in any other state. The claim records its holder: this
+    // Ledger object (a token of its own, so a restarted receiver of the same name holds none of its old
+    // claims), its instance name, and the time, renewed by renew_claims while the action runs.
     virtual Result<bool> claim_rollback(const std::string& id) = 0;
+
+    // Whether `id` is still `rolling_back` under a claim this Ledger object made: false once a survivor
+    // marked it interrupted (interrupt_lost_claims) after this receiver stopped renewing it.
+    virtual Result<bool> holds_claim(const std::string& id) = 0;
+
+    // Sets the renewal time of every `rolling_back` claim this Ledger object holds to now; returns how many.
+    virtual Result<int> renew_claims() = 0;
+
+    // Every `rolling_back` claim that this Ledger object did not make becomes `rollback_interrupted`: with a
+    // lease, only those last claimed or renewed longer than `lease` ago (by the database's clock on
+    // PostgreSQL, so receivers' clocks need not agree); without, every one (the start of a receiver alone on
+    // its ledger). Returns them, with the new state, oldest first.
+    virtual Result<std::vector<LostClaim>> interrupt_lost_claims(std::optional<Duration> lease) = 0;
 
     // `rolling_back` -> `rolled_back`, and a deployment of kind `rollback` (version = the old
     // previous_version, previous_version = the old version, rollback_of = id, deployed_at = now, same service
@@ -72,10 +94,6 @@ class LedgerTransaction {
 
     // `rolling_back` -> `rollback_failed` or `rollback_interrupted`; an error for any other state.
     virtual Status fail_rollback(const std::string& id, DeploymentState final_state) = 0;
-
-    // Every `rolling_back` deployment becomes `rollback_interrupted` (at start-up); returns them, with the
-    // new state.
-    virtual Result<std::vector<Deployment>> interrupt_unfinished_rollbacks() = 0;
 
     // One pause per service, replaced by a newer pause; expired pauses are kept until resumed or replaced
     // (callers check ServicePause::active_at(now)).

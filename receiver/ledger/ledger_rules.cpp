@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <random>
 
 namespace rollback::ledger_rules {
 
@@ -85,6 +86,15 @@ Deployment rollback_deployment(const Deployment& original, std::string id, TimeP
     rollback.state = DeploymentState::watching;
     rollback.rollback_of = original.id;
     return rollback;
+}
+
+std::string new_claim_token() {
+    std::random_device random;
+    std::string token;
+    constexpr std::string_view kHex = "0123456789abcdef";
+    for (int i = 0; i < 32; ++i)
+        token += kHex[random() & 0xfU];
+    return token;
 }
 
 Error not_in_ledger(const std::string& id) {

@@ -44,6 +44,9 @@ std::string rollback_id(const std::string& id, int attempt);
 // What the rollback of `original` put live (see LedgerTransaction::complete_rollback).
 Deployment rollback_deployment(const Deployment& original, std::string id, TimePoint now);
 
+// A fresh random token (32 hex digits) naming one Ledger object's claims (LedgerTransaction::claim_rollback).
+std::string new_claim_token();
+
 Error not_in_ledger(const std::string& id);
 Error not_rolling_back(const Deployment& deployment);
 // ok for rollback_failed and rollback_interrupted, the two ends fail_rollback accepts.

@@ -48,6 +48,9 @@ constexpr long long kMigrationLock = 0x7262'0000'0001LL;
 constexpr long long kWriteLock = 0x7262'0000'0002LL;
 // After a failed connect, how long calls get that error again without trying (PostgresLedger::connection).
 constexpr auto kConnectBackoff = std::chrono::milliseconds(500);
+// The database server's clock in nanoseconds since the epoch: claims are claimed, renewed and found lost by
+// one clock, whatever the receivers' clocks say.
+constexpr const char* kDatabaseNowNs = "(extract(epoch FROM clock_timestamp()) * 1000000000)::bigint";
 
 struct ResultDeleter {
     void operator()(PGresult* result) const { PQclear(result); }
@@ -213,7 +216,7 @@ struct Migration {
 // The same tables, keys and states as the SQLite ledger's (sqlite_ledger.cpp), times as nanoseconds since
 // the epoch. Applied in order, in the transaction that holds kMigrationLock; never edit a migration that has
 // shipped: add a new one.
-constexpr std::array<Migration, 4> kMigrations{{
+constexpr std::array<Migration, 5> kMigrations{{
     {1, "deployments and audit_events", R"sql(
 CREATE TABLE deployments (
     seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -267,6 +270,11 @@ CREATE INDEX deployments_rolling_back ON deployments (state) WHERE state = 'roll
 )sql"},
     {4, "the instance of each audit event", R"sql(
 ALTER TABLE audit_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+)sql"},
+    {5, "the holder of each rollback claim and its renewal", R"sql(
+ALTER TABLE deployments ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN claim_token TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN claim_renewed_at_ns BIGINT NOT NULL DEFAULT 0;
 )sql"},
 }};
 
@@ -442,8 +450,9 @@ Status insert_deployment(PostgresConnection& db, const Deployment& deployment,
 // kWriteLock: each statement sees every write committed before this one began).
 class PostgresTransaction final : public LedgerTransaction {
   public:
-    PostgresTransaction(PostgresConnection& db, std::mt19937_64& random, const std::string& instance)
-        : db_(db), random_(random), instance_(instance) {}
+    PostgresTransaction(PostgresConnection& db, std::mt19937_64& random, const std::string& instance,
+                        const std::string& claim_token)
+        : db_(db), random_(random), instance_(instance), claim_token_(claim_token) {}
 
     Result<RecordResult> record_deployment(const DeploymentRequest& request, const std::string& request_key,
                                            TimePoint now) override {
@@ -487,12 +496,29 @@ class PostgresTransaction final : public LedgerTransaction {
     // One statement: when two receivers send it at once, the second waits for the first's row lock, then
     // finds the state no longer `watching` and changes nothing.
     Result<bool> claim_rollback(const std::string& id) override {
-        auto claimed = query(db_,
-                             "UPDATE deployments SET state = 'rolling_back' WHERE id = $1 AND state = "
-                             "'watching' RETURNING id",
-                             Parameters().text(id));
+        static const std::string sql =
+            std::string("UPDATE deployments SET state = 'rolling_back', claimed_by = "
+                        "$2, claim_token = $3, claim_renewed_at_ns = ") +
+            kDatabaseNowNs + " WHERE id = $1 AND state = 'watching' RETURNING id";
+        auto claimed = query(db_, sql, Parameters().text(id).text(instance_).text(claim_token_));
         if (!claimed) return make_error(claimed.error());
         return claimed->count() == 1;
+    }
+
+    Result<bool> holds_claim(const std::string& id) override {
+        auto held = query(
+            db_, "SELECT 1 FROM deployments WHERE id = $1 AND state = 'rolling_back' AND claim_token = $2",
+            Parameters().text(id).text(claim_token_));
+        if (!held) return make_error(held.error());
+        return held->count() == 1;
+    }
+
+    Result<int> renew_claims() override {
+        static const std::string sql = std::string("UPDATE deployments SET claim_renewed_at_ns = ") +
+                                       kDatabaseNowNs + " WHERE state = 'rolling_back' AND claim_token = $1";
+        auto renewed = query(db_, sql, Parameters().text(claim_token_));
+        if (!renewed) return make_error(renewed.error());
+        return static_cast<int>(renewed->affected());
     }
 
     Result<Deployment> complete_rollback(const std::string& id, TimePoint now) override {
@@ -535,13 +561,30 @@ class PostgresTransaction final : public LedgerTransaction {
         return not_rolling_back(**found);
     }
 
-    Result<std::vector<Deployment>> interrupt_unfinished_rollbacks() override {
-        static const std::string sql = std::string("WITH changed AS (UPDATE deployments SET state = "
-                                                   "'rollback_interrupted' WHERE state = 'rolling_back' "
-                                                   "RETURNING seq, ") +
-                                       kDeploymentColumns + ") SELECT " + kDeploymentColumns +
-                                       " FROM changed ORDER BY seq";
-        return read_all_deployments(query(db_, sql));
+    Result<std::vector<LostClaim>> interrupt_lost_claims(std::optional<Duration> lease) override {
+        static const std::string sql =
+            std::string(
+                "WITH changed AS (UPDATE deployments SET state = 'rollback_interrupted' WHERE state = "
+                "'rolling_back' AND claim_token <> $1 AND ($2::bigint IS NULL OR claim_renewed_at_ns < ") +
+            kDatabaseNowNs + " - $2::bigint) RETURNING seq, claimed_by, claim_renewed_at_ns, " +
+            kDeploymentColumns + ") SELECT " + kDeploymentColumns +
+            ", claimed_by, claim_renewed_at_ns FROM changed ORDER BY seq";
+        Parameters parameters;
+        parameters.text(claim_token_);
+        if (lease)
+            parameters.int64(std::chrono::duration_cast<std::chrono::nanoseconds>(*lease).count());
+        else
+            parameters.null();
+        auto rows = query(db_, sql, parameters);
+        if (!rows) return make_error(rows.error());
+        std::vector<LostClaim> lost;
+        for (int row = 0; row < rows->count(); ++row) {
+            auto deployment = read_deployment(*rows, row);
+            if (!deployment) return make_error(deployment.error());
+            lost.push_back({std::move(*deployment), rows->text(row, kDeploymentColumnCount),
+                            from_nanoseconds(rows->int64(row, kDeploymentColumnCount + 1))});
+        }
+        return lost;
     }
 
     Status pause_service(const ServicePause& pause) override {
@@ -616,6 +659,7 @@ class PostgresTransaction final : public LedgerTransaction {
     PostgresConnection& db_;
     std::mt19937_64& random_;
     const std::string& instance_;
+    const std::string& claim_token_;
 };
 
 constexpr const char* kPauseColumns = "service, reason, actor, paused_at_ns, until_ns";
@@ -634,7 +678,7 @@ ServicePause read_pause(const Rows& rows, int row, int first_column) {
 } // namespace
 
 PostgresLedger::PostgresLedger(std::string dsn, std::string instance)
-    : dsn_(std::move(dsn)), instance_(std::move(instance)) {
+    : dsn_(std::move(dsn)), instance_(std::move(instance)), claim_token_(new_claim_token()) {
     if (dsn_.empty())
         throw std::runtime_error(
             "ledger: the PostgreSQL connection string is empty (ledger.postgres.dsn_file)");
@@ -699,7 +743,7 @@ Status PostgresLedger::write(std::string_view what, const WriteBody& body) {
                     query(**db, "SELECT pg_advisory_xact_lock($1::bigint)", Parameters().int64(kWriteLock));
                 !locked)
                 return make_error(locked.error());
-            PostgresTransaction transaction(**db, random_, instance_);
+            PostgresTransaction transaction(**db, random_, instance_, claim_token_);
             return body(transaction);
         });
     };

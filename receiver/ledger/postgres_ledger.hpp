@@ -49,6 +49,7 @@ class PostgresLedger final : public Ledger {
     std::mutex mutex_;
     std::string dsn_;
     const std::string instance_;
+    const std::string claim_token_; // names the claims this object makes (LedgerTransaction::claim_rollback)
     std::unique_ptr<PostgresConnection> connection_;
     std::chrono::steady_clock::time_point last_failed_connect_{};
     std::string last_connect_error_;

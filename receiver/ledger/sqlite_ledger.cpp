@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string_view>
@@ -304,7 +305,7 @@ struct Migration {
 
 // Applied in order, each in its own transaction; a file records the versions it has in schema_migrations.
 // Never edit a migration that has shipped: add a new one.
-constexpr std::array<Migration, 4> kMigrations{{
+constexpr std::array<Migration, 5> kMigrations{{
     {1, "deployments and audit_events", R"sql(
 CREATE TABLE deployments (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -358,6 +359,11 @@ CREATE INDEX deployments_rolling_back ON deployments (state) WHERE state = 'roll
 )sql"},
     {4, "the instance of each audit event", R"sql(
 ALTER TABLE audit_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+)sql"},
+    {5, "the holder of each rollback claim and its renewal", R"sql(
+ALTER TABLE deployments ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN claim_token TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN claim_renewed_at_ns INTEGER NOT NULL DEFAULT 0;
 )sql"},
 }};
 
@@ -435,7 +441,8 @@ Status configure_connection(SqliteDatabase& db) {
 constexpr const char* kDeploymentColumns =
     "id, service, environment, version, previous_version, deployed_at_ns, "
     "recorded_at_ns, commit_sha, url, actor, kind, state, rollback_of";
-constexpr int kRequestKeyColumn = 13; // when a query selects kDeploymentColumns followed by request_key
+constexpr int kFirstExtraColumn = 13; // the first column a query selects after kDeploymentColumns
+constexpr int kRequestKeyColumn = kFirstExtraColumn; // when request_key follows kDeploymentColumns
 
 // "SELECT <deployment columns><extra columns> FROM deployments <rest>"; every part is constant SQL.
 std::string select_deployments(std::string_view rest, std::string_view extra_columns = {}) {
@@ -685,20 +692,6 @@ Status fail(SqliteDatabase& db, const std::string& id, DeploymentState final_sta
     return not_rolling_back(**found);
 }
 
-Result<std::vector<Deployment>> interrupt(SqliteDatabase& db) {
-    auto select = Statement::prepare(db, select_deployments("WHERE state = 'rolling_back' ORDER BY seq"));
-    if (!select) return make_error(select.error());
-    auto interrupted = read_all_deployments(*select);
-    if (!interrupted) return interrupted;
-    auto update = Statement::prepare(
-        db, "UPDATE deployments SET state = 'rollback_interrupted' WHERE state = 'rolling_back'");
-    if (!update) return make_error(update.error());
-    if (auto updated = update->run(); !updated) return make_error(updated.error());
-    for (auto& deployment : *interrupted)
-        deployment.state = DeploymentState::rollback_interrupted;
-    return interrupted;
-}
-
 Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std::string& dedupe_key) {
     auto insert = Statement::prepare(
         db,
@@ -728,13 +721,77 @@ Result<long long> append(SqliteDatabase& db, const AuditEvent& event, const std:
 }
 
 // The exactly-once step: `watching` -> `rolling_back` in one statement; true when this call changed it.
-Result<bool> claim(SqliteDatabase& db, const std::string& id) {
+// Who holds a claim: the instance name for the trail, the token for the checks (claim_rollback).
+struct ClaimHolder {
+    const std::string& instance;
+    const std::string& token;
+};
+
+Result<bool> claim(SqliteDatabase& db, const std::string& id, const ClaimHolder& holder) {
     auto update = Statement::prepare(
-        db, "UPDATE deployments SET state = 'rolling_back' WHERE id = :id AND state = 'watching'");
+        db, "UPDATE deployments SET state = 'rolling_back', claimed_by = :instance, claim_token = :token, "
+            "claim_renewed_at_ns = :now WHERE id = :id AND state = 'watching'");
     if (!update) return make_error(update.error());
     update->bind_text(":id", id);
+    update->bind_text(":instance", holder.instance);
+    update->bind_text(":token", holder.token);
+    update->bind_int64(":now", to_nanoseconds(Clock::now()));
     if (auto updated = update->run(); !updated) return make_error(updated.error());
     return sqlite3_changes(db.handle()) == 1;
+}
+
+Result<bool> holds(SqliteDatabase& db, const std::string& id, const std::string& token) {
+    auto select = Statement::prepare(
+        db, "SELECT 1 FROM deployments WHERE id = :id AND state = 'rolling_back' AND claim_token = :token");
+    if (!select) return make_error(select.error());
+    select->bind_text(":id", id);
+    select->bind_text(":token", token);
+    auto row = select->step();
+    if (!row) return make_error(row.error());
+    return *row;
+}
+
+Result<int> renew(SqliteDatabase& db, const std::string& token) {
+    auto update = Statement::prepare(db, "UPDATE deployments SET claim_renewed_at_ns = :now WHERE state = "
+                                         "'rolling_back' AND claim_token = :token");
+    if (!update) return make_error(update.error());
+    update->bind_int64(":now", to_nanoseconds(Clock::now()));
+    update->bind_text(":token", token);
+    if (auto updated = update->run(); !updated) return make_error(updated.error());
+    return sqlite3_changes(db.handle());
+}
+
+Result<std::vector<LostClaim>> interrupt_lost(SqliteDatabase& db, const std::string& token,
+                                              std::optional<Duration> lease) {
+    constexpr const char* kLost =
+        "state = 'rolling_back' AND claim_token <> :token AND claim_renewed_at_ns < :before";
+    const long long before =
+        lease ? to_nanoseconds(Clock::now() - *lease) : std::numeric_limits<long long>::max();
+    static const std::string sql = select_deployments(std::string("WHERE ") + kLost + " ORDER BY seq",
+                                                      ", claimed_by, claim_renewed_at_ns");
+    auto select = Statement::prepare(db, sql);
+    if (!select) return make_error(select.error());
+    select->bind_text(":token", token);
+    select->bind_int64(":before", before);
+    std::vector<LostClaim> lost;
+    while (true) {
+        auto row = select->step();
+        if (!row) return make_error(row.error());
+        if (!*row) break;
+        auto deployment = read_deployment(*select);
+        if (!deployment) return make_error(deployment.error());
+        deployment->state = DeploymentState::rollback_interrupted;
+        lost.push_back({std::move(*deployment), select->column_text(kFirstExtraColumn),
+                        from_nanoseconds(select->column_int64(kFirstExtraColumn + 1))});
+    }
+    static const std::string update_sql =
+        std::string("UPDATE deployments SET state = 'rollback_interrupted' WHERE ") + kLost;
+    auto update = Statement::prepare(db, update_sql);
+    if (!update) return make_error(update.error());
+    update->bind_text(":token", token);
+    update->bind_int64(":before", before);
+    if (auto updated = update->run(); !updated) return make_error(updated.error());
+    return lost;
 }
 
 Status upsert_pause(SqliteDatabase& db, const ServicePause& pause) {
@@ -796,20 +853,27 @@ Result<std::optional<ServicePause>> find_pause(SqliteDatabase& db, const std::st
 // The writes of one SqliteLedger::write, on its connection inside its BEGIN IMMEDIATE transaction.
 class SqliteTransaction final : public LedgerTransaction {
   public:
-    SqliteTransaction(SqliteDatabase& db, const std::string& instance) : db_(db), instance_(instance) {}
+    SqliteTransaction(SqliteDatabase& db, const std::string& instance, const std::string& claim_token)
+        : db_(db), instance_(instance), claim_token_(claim_token) {}
 
     Result<RecordResult> record_deployment(const DeploymentRequest& request, const std::string& request_key,
                                            TimePoint now) override {
         return record(db_, request, request_key, now);
     }
-    Result<bool> claim_rollback(const std::string& id) override { return claim(db_, id); }
+    Result<bool> claim_rollback(const std::string& id) override {
+        return claim(db_, id, {instance_, claim_token_});
+    }
+    Result<bool> holds_claim(const std::string& id) override { return holds(db_, id, claim_token_); }
+    Result<int> renew_claims() override { return renew(db_, claim_token_); }
     Result<Deployment> complete_rollback(const std::string& id, TimePoint now) override {
         return complete(db_, id, now);
     }
     Status fail_rollback(const std::string& id, DeploymentState final_state) override {
         return fail(db_, id, final_state);
     }
-    Result<std::vector<Deployment>> interrupt_unfinished_rollbacks() override { return interrupt(db_); }
+    Result<std::vector<LostClaim>> interrupt_lost_claims(std::optional<Duration> lease) override {
+        return interrupt_lost(db_, claim_token_, lease);
+    }
     Status pause_service(const ServicePause& pause) override { return upsert_pause(db_, pause); }
     Result<bool> resume_service(const std::string& service) override { return delete_pause(db_, service); }
     Result<bool> append_audit(AuditEvent& event, const std::string& dedupe_key) override {
@@ -823,11 +887,13 @@ class SqliteTransaction final : public LedgerTransaction {
   private:
     SqliteDatabase& db_;
     const std::string& instance_;
+    const std::string& claim_token_;
 };
 
 } // namespace
 
-SqliteLedger::SqliteLedger(const std::string& path, std::string instance) : instance_(std::move(instance)) {
+SqliteLedger::SqliteLedger(const std::string& path, std::string instance)
+    : instance_(std::move(instance)), claim_token_(new_claim_token()) {
     if (path.empty())
         throw std::runtime_error(
             "ledger: the ledger path is empty: set ledger.path in the config or --ledger.path");
@@ -852,7 +918,7 @@ SqliteLedger::~SqliteLedger() = default;
 Status SqliteLedger::write(std::string_view what, const WriteBody& body) {
     std::lock_guard lock(mutex_);
     return labelled(what, in_write_transaction<Done>(*db_, [&] {
-                        SqliteTransaction transaction(*db_, instance_);
+                        SqliteTransaction transaction(*db_, instance_, claim_token_);
                         return body(transaction);
                     }));
 }

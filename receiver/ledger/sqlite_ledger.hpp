@@ -38,6 +38,7 @@ class SqliteLedger final : public Ledger {
     std::mutex mutex_;
     std::unique_ptr<SqliteDatabase> db_;
     const std::string instance_;
+    const std::string claim_token_; // names the claims this object makes (LedgerTransaction::claim_rollback)
 };
 
 } // namespace rollback

@@ -427,7 +427,7 @@ if [[ " $parts " == *" ledger "* ]]; then
     "SELECT 1 FROM audit_events WHERE dedupe_key = 'k'"
   explain "supersede_around (POST /api/v1/deployments): earlier watching deployments of the service:" \
     "SELECT id FROM deployments WHERE service = 'checkout' AND environment = 'prod' AND state = 'watching' AND deployed_at_ns <= 9000000000000000000 ORDER BY seq"
-  explain "interrupt_unfinished_rollbacks (start-up):" "SELECT $columns FROM deployments WHERE state = 'rolling_back' ORDER BY seq"
+  explain "interrupt_lost_claims (start-up sweep):" "SELECT $columns, claimed_by, claim_renewed_at_ns FROM deployments WHERE state = 'rolling_back' AND claim_token <> 't' AND claim_renewed_at_ns < 9000000000000000000 ORDER BY seq"
 fi
 echo
 echo "done: $(date -u +%Y-%m-%dT%H:%M:%SZ), load average $(cut -d' ' -f1-3 /proc/loadavg), O_DSYNC 4 KiB write $(dsync_ms) ms"

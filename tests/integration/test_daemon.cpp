@@ -722,6 +722,108 @@ TEST_CASE("two receivers on one PostgreSQL ledger (ledger.postgres): one store, 
 
 namespace {
 
+// Two receivers, receiver-a and receiver-b, on one PostgreSQL database with `lease` as claim_lease; each
+// runs `script_body` after writing its run line.
+void start_pair_on_postgres(Stack& first, Stack& second, const std::string& lease) {
+    const std::string dsn = shared_postgres_server().create_database();
+    for (Stack* stack : {&first, &second}) {
+        stack->dir.write("secrets/ledger-dsn", dsn + "\n");
+        stack->ledger_yaml = "ledger: {postgres: {dsn_file: secrets/ledger-dsn, claim_lease: " + lease +
+                             "}}\ninstance: receiver-" + std::string(stack == &first ? "a" : "b") + "\n";
+        stack->write_config("");
+        stack->start();
+    }
+}
+
+const json* find_event(const std::vector<json>& events, const std::string& name) {
+    for (const json& event : events)
+        if (event["event"] == name) return &event;
+    return nullptr;
+}
+
+} // namespace
+
+TEST_CASE("a claim lost with its receiver (kill -9): the survivor marks it rollback_interrupted after "
+          "claim_lease, naming the lost receiver, and nothing runs it again") {
+    // receiver-a's action writes its pid and runs long; the test ends that orphan after the kill.
+    const std::string slow = "echo $$ > \"$(dirname \"$0\")/../rollback.pid\"\nsleep 20\n";
+    Stack first(slow);
+    Stack second(slow);
+    start_pair_on_postgres(first, second, "1s");
+    REQUIRE(first.record("lost-1", "v2", "v1").status == 201);
+    const std::string notification = firing_notification(Clock::now() + 1s);
+    REQUIRE(first.webhook(notification).status == 200);
+    const std::string pid_file = first.dir.file("rollback.pid");
+    for (int i = 0; i < 300 && lines_of(pid_file).empty(); ++i)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(first.runs().size() == 1);
+    REQUIRE(second.deployment("lost-1")["state"] == "rolling_back");
+
+    // While receiver-a lives it renews its claim: after twice the lease the claim still stands.
+    std::this_thread::sleep_for(2s);
+    CHECK(second.deployment("lost-1")["state"] == "rolling_back");
+
+    first.daemon->kill9();
+    const auto killed_at = std::chrono::steady_clock::now();
+    const auto orphan = lines_of(pid_file);
+    REQUIRE(orphan.size() == 1);
+    ::kill(-std::stoi(orphan[0]), SIGKILL); // the action's process group: it ends with its receiver here
+
+    json state;
+    for (int i = 0; i < 500; ++i) { // at most 10 s; the lease is 1 s and receiver-b sweeps every 1/3 s
+        state = second.deployment("lost-1")["state"];
+        if (state != "rolling_back") break;
+        std::this_thread::sleep_for(20ms);
+    }
+    const double taken_over_after =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+    MESSAGE("receiver-b took the claim over " << taken_over_after << " s after the kill (claim_lease 1s)");
+    CHECK(state == "rollback_interrupted");
+    CHECK(taken_over_after < 3.0);
+    const auto events = audit_events(second, "lost-1");
+    CHECK(count_events(events, "rollback_started") == 1);
+    CHECK(count_events(events, "rollback_interrupted") == 1);
+    const json* interrupted = find_event(events, "rollback_interrupted");
+    REQUIRE(interrupted != nullptr);
+    CHECK((*interrupted)["instance"] == "receiver-b");
+    CHECK((*interrupted)["reason"] == "claim_lease_expired");
+    CHECK((*interrupted)["detail"]["lost_instance"] == "receiver-a");
+    CHECK((*interrupted)["detail"]["claim_lease"] == "1s");
+    const json* started = find_event(events, "rollback_started");
+    REQUIRE(started != nullptr);
+    CHECK((*started)["instance"] == "receiver-a");
+
+    // Alertmanager keeps delivering: receiver-b never runs the interrupted rollback by itself.
+    REQUIRE(second.webhook(notification).status == 200);
+    std::this_thread::sleep_for(500ms);
+    CHECK(second.runs().empty());
+    CHECK(first.runs().size() == 1);
+
+    // receiver-a started again: its old claim is already taken over; nothing runs, nothing is swept twice.
+    first.start();
+    REQUIRE(first.webhook(notification).status == 200);
+    std::this_thread::sleep_for(500ms);
+    CHECK(first.runs().size() == 1);
+    CHECK(count_events(audit_events(first, "lost-1"), "rollback_interrupted") == 1);
+}
+
+TEST_CASE("a rollback that outlasts claim_lease keeps its claim: its receiver renews it, the other never "
+          "takes it over") {
+    Stack first("sleep 3\n");
+    Stack second("sleep 3\n");
+    start_pair_on_postgres(first, second, "1s");
+    REQUIRE(first.record("long-1", "v2", "v1").status == 201);
+    REQUIRE(first.webhook(firing_notification(Clock::now() + 1s)).status == 200);
+    first.wait_for_runs(1, "long-1");
+    CHECK(first.deployment("long-1")["state"] == "rolled_back");
+    const auto events = audit_events(second, "long-1");
+    CHECK(count_events(events, "rollback_succeeded") == 1);
+    CHECK(count_events(events, "rollback_interrupted") == 0);
+    CHECK(first.runs().size() + second.runs().size() == 1);
+}
+
+namespace {
+
 // Sends `bodies` (round-robin, `count` in all) as webhooks over one keep-alive connection at a time;
 // returns how many were answered 200.
 int send_webhooks_on_one_connection(const Stack& stack, const std::vector<std::string>& bodies, int count,

@@ -232,7 +232,7 @@ TEST_CASE("kill -9 at random moments while deployments are recorded and webhooks
 }
 
 // At start-up every rolling_back deployment becomes rollback_interrupted and gets its audit event in one
-// transaction (Ledger::interrupt_unfinished_rollbacks_with_audit). Before that, the events were appended in
+// transaction (ClaimKeeper::sweep). Before that, the events were appended in
 // transactions of their own afterwards, and a kill in between lost them for good (the next start finds
 // nothing rolling_back); this case showed it every time.
 TEST_CASE("a kill -9 while start-up marks rollbacks interrupted does not lose their audit events") {

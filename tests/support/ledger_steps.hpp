@@ -57,17 +57,43 @@ inline Status fail_rollback(Ledger& ledger, const std::string& id, DeploymentSta
     });
 }
 
-inline Result<std::vector<Deployment>> interrupt_unfinished_rollbacks(Ledger& ledger) {
-    std::vector<Deployment> interrupted;
+// Without a lease: every claim this Ledger object did not make (as at the start of a receiver alone).
+inline Result<std::vector<LostClaim>> interrupt_lost_claims(Ledger& ledger,
+                                                            std::optional<Duration> lease = std::nullopt) {
+    std::vector<LostClaim> interrupted;
+    auto written = ledger.write("interrupting lost claims", [&](LedgerTransaction& transaction) -> Status {
+        auto result = transaction.interrupt_lost_claims(lease);
+        if (!result) return Error{result.error()};
+        interrupted = std::move(*result);
+        return ok_status();
+    });
+    if (!written) return Error{written.error()};
+    return interrupted;
+}
+
+inline Result<int> renew_claims(Ledger& ledger) {
+    int renewed = 0;
+    auto written = ledger.write("renewing claims", [&](LedgerTransaction& transaction) -> Status {
+        auto result = transaction.renew_claims();
+        if (!result) return Error{result.error()};
+        renewed = *result;
+        return ok_status();
+    });
+    if (!written) return Error{written.error()};
+    return renewed;
+}
+
+inline Result<bool> holds_claim(Ledger& ledger, const std::string& id) {
+    bool held = false;
     auto written =
-        ledger.write("interrupting unfinished rollbacks", [&](LedgerTransaction& transaction) -> Status {
-            auto result = transaction.interrupt_unfinished_rollbacks();
+        ledger.write("checking the claim of " + quoted(id), [&](LedgerTransaction& transaction) -> Status {
+            auto result = transaction.holds_claim(id);
             if (!result) return Error{result.error()};
-            interrupted = std::move(*result);
+            held = *result;
             return ok_status();
         });
     if (!written) return Error{written.error()};
-    return interrupted;
+    return held;
 }
 
 // The event's sequence, or 0 when an event with the same dedupe_key was already written.

@@ -183,7 +183,7 @@ TEST_CASE_TEMPLATE("reopening a ledger keeps every field, to the nanosecond, and
     long long event_sequence = 0;
     {
         const auto ledger = store.open();
-        CHECK(ledger->schema_version() == 4);
+        CHECK(ledger->schema_version() == 5);
         original = record_new(*ledger, request, at(200));
         auto appended = append_audit(*ledger, event);
         REQUIRE(appended.ok());
@@ -192,7 +192,7 @@ TEST_CASE_TEMPLATE("reopening a ledger keeps every field, to the nanosecond, and
     }
     const auto reopened_owner = store.open();
     Ledger& reopened = *reopened_owner;
-    CHECK(reopened.schema_version() == 4);
+    CHECK(reopened.schema_version() == 5);
     check_same(stored(reopened, "d1"), original);
     CHECK(original.deployed_at == *request.deployed_at); // nanoseconds survive
     CHECK(original.recorded_at == at(200));
@@ -220,20 +220,21 @@ TEST_CASE("a new SQLite ledger creates its folder and schema; reopening does not
     const std::string path = folder.file("nested/deeper/ledger.db");
     {
         SqliteLedger ledger(path);
-        CHECK(ledger.schema_version() == 4);
+        CHECK(ledger.schema_version() == 5);
         record_new(ledger, deploy("d1", "checkout", "production", "v2", 0));
     }
     RawConnection raw_before(path);
     const auto migrations_before =
         raw_before.rows("SELECT version, name, applied_at_ns FROM schema_migrations");
-    REQUIRE(migrations_before.size() == 4);
+    REQUIRE(migrations_before.size() == 5);
     CHECK(migrations_before[0][0] == "1");
     CHECK(migrations_before[1][0] == "2");
     CHECK(migrations_before[2][0] == "3");
     CHECK(migrations_before[3][0] == "4");
+    CHECK(migrations_before[4][0] == "5");
     {
         SqliteLedger reopened(path);
-        CHECK(reopened.schema_version() == 4);
+        CHECK(reopened.schema_version() == 5);
         record_new(reopened, deploy("d2", "checkout", "production", "v3", 300));
     }
     RawConnection raw_after(path);
@@ -841,11 +842,18 @@ TEST_CASE_TEMPLATE("fail_rollback ends only a rollback in progress, only as fail
     }
 }
 
-TEST_CASE_TEMPLATE("interrupt_unfinished_rollbacks marks every rollback in progress, once", Store,
+std::vector<std::string> ids_of_claims(const std::vector<LostClaim>& claims) {
+    std::vector<std::string> ids;
+    for (const LostClaim& claim : claims)
+        ids.push_back(claim.deployment.id);
+    return ids;
+}
+
+TEST_CASE_TEMPLATE("without a lease, every claim another Ledger object made is interrupted, once", Store,
                    LEDGER_STORES) {
     Store store;
-    const auto opened = store.open();
-    Ledger& ledger = *opened;
+    const auto before_restart = store.open("receiver-a");
+    Ledger& ledger = *before_restart;
     record_new(ledger, deploy("r1", "api", "prod", "v1", 0));
     record_new(ledger, deploy("r2", "web", "prod", "w1", 0));
     record_new(ledger, deploy("w", "db", "prod", "d1", 0));
@@ -855,50 +863,112 @@ TEST_CASE_TEMPLATE("interrupt_unfinished_rollbacks marks every rollback in progr
     REQUIRE(*claim_rollback(ledger, "f"));
     REQUIRE(fail_rollback(ledger, "f", DeploymentState::rollback_failed).ok());
 
-    auto interrupted = interrupt_unfinished_rollbacks(ledger);
-    REQUIRE(interrupted.ok());
-    CHECK(ids_of(*interrupted) == std::vector<std::string>{"r1", "r2"});
-    for (const auto& deployment : *interrupted)
-        CHECK(deployment.state == DeploymentState::rollback_interrupted);
-    CHECK(state_of(ledger, "r1") == DeploymentState::rollback_interrupted);
-    CHECK(state_of(ledger, "r2") == DeploymentState::rollback_interrupted);
-    CHECK(state_of(ledger, "w") == DeploymentState::watching);
-    CHECK(state_of(ledger, "f") == DeploymentState::rollback_failed);
-    CHECK_FALSE(*claim_rollback(ledger, "r1"));
+    // The claims' own Ledger object never interrupts them: they are its running rollbacks.
+    auto own = interrupt_lost_claims(ledger);
+    REQUIRE(own.ok());
+    CHECK(own->empty());
+    CHECK(*holds_claim(ledger, "r1"));
 
-    auto again = interrupt_unfinished_rollbacks(ledger);
+    // The same receiver started again (same instance name, a new Ledger object) finds both lost.
+    const auto restarted = store.open("receiver-a");
+    auto interrupted = interrupt_lost_claims(*restarted);
+    REQUIRE(interrupted.ok());
+    CHECK(ids_of_claims(*interrupted) == std::vector<std::string>{"r1", "r2"});
+    for (const LostClaim& claim : *interrupted) {
+        CHECK(claim.deployment.state == DeploymentState::rollback_interrupted);
+        CHECK(claim.claimed_by == "receiver-a");
+        CHECK(claim.renewed_at > TimePoint{});
+    }
+    CHECK(state_of(*restarted, "r1") == DeploymentState::rollback_interrupted);
+    CHECK(state_of(*restarted, "r2") == DeploymentState::rollback_interrupted);
+    CHECK(state_of(*restarted, "w") == DeploymentState::watching);
+    CHECK(state_of(*restarted, "f") == DeploymentState::rollback_failed);
+    CHECK_FALSE(*claim_rollback(*restarted, "r1"));
+    CHECK_FALSE(*holds_claim(ledger, "r1")); // the old object's claim is gone
+
+    auto again = interrupt_lost_claims(*restarted);
     REQUIRE(again.ok());
     CHECK(again->empty());
 }
 
-// The start-up sweep as the daemon writes it: every interrupted rollback with its event, in one write.
+TEST_CASE_TEMPLATE("with a lease, only claims not renewed for the lease are lost; renewal keeps a claim",
+                   Store, LEDGER_STORES) {
+    using namespace std::chrono_literals;
+    Store store;
+    const auto receiver_a = store.open("receiver-a");
+    const auto receiver_b = store.open("receiver-b");
+    record_new(*receiver_a, deploy("kept", "api", "prod", "v1", 0));
+    record_new(*receiver_a, deploy("lost", "web", "prod", "w1", 0));
+    REQUIRE(*claim_rollback(*receiver_a, "kept"));
+    REQUIRE(*claim_rollback(*receiver_b, "lost"));
+    CHECK(*holds_claim(*receiver_a, "kept"));
+    CHECK_FALSE(*holds_claim(*receiver_a, "lost"));
+    CHECK_FALSE(*holds_claim(*receiver_b, "kept"));
+
+    // Within the lease nothing is lost, whoever sweeps.
+    auto early = interrupt_lost_claims(*receiver_a, 60s);
+    REQUIRE(early.ok());
+    CHECK(early->empty());
+
+    // receiver-a renews its claim while receiver-b has stopped; after the lease only b's claim is lost.
+    const auto lease = 300ms;
+    for (int round = 0; round < 4; ++round) {
+        std::this_thread::sleep_for(100ms);
+        auto renewed = renew_claims(*receiver_a);
+        REQUIRE(renewed.ok());
+        CHECK(*renewed == 1);
+    }
+    auto swept = interrupt_lost_claims(*receiver_a, lease);
+    REQUIRE(swept.ok());
+    REQUIRE(swept->size() == 1);
+    CHECK(swept->front().deployment.id == "lost");
+    CHECK(swept->front().claimed_by == "receiver-b");
+    CHECK(state_of(*receiver_a, "lost") == DeploymentState::rollback_interrupted);
+    CHECK(state_of(*receiver_a, "kept") == DeploymentState::rolling_back);
+    CHECK(*holds_claim(*receiver_a, "kept"));
+    CHECK_FALSE(*holds_claim(*receiver_b, "lost"));
+
+    // A claim is never lost to its own holder's sweep, however old its renewal.
+    std::this_thread::sleep_for(lease + 100ms);
+    auto own = interrupt_lost_claims(*receiver_a, lease);
+    REQUIRE(own.ok());
+    CHECK(own->empty());
+    // b's receiver sweeps a's claim now that a stopped renewing it; renewal of a lost claim renews nothing.
+    auto taken = interrupt_lost_claims(*receiver_b, lease);
+    REQUIRE(taken.ok());
+    CHECK(ids_of_claims(*taken) == std::vector<std::string>{"kept"});
+    CHECK(*renew_claims(*receiver_a) == 0);
+}
+
+// The start-up sweep as the daemon writes it (ClaimKeeper::sweep): every lost claim with its event, in one
+// write.
 Result<std::vector<AuditEvent>> interrupt_with_events(Ledger& ledger) {
     std::vector<AuditEvent> events;
-    auto written =
-        ledger.write("interrupting unfinished rollbacks", [&](LedgerTransaction& transaction) -> Status {
-            auto interrupted = transaction.interrupt_unfinished_rollbacks();
-            if (!interrupted) return Error{interrupted.error()};
-            for (const Deployment& deployment : *interrupted) {
-                AuditEvent event = audit_event("rollback_interrupted", deployment.service, deployment.id);
-                event.reason = "receiver_restarted";
-                if (auto appended = transaction.append_audit(event); !appended)
-                    return Error{appended.error()};
-                events.push_back(event);
-            }
-            return ok_status();
-        });
+    auto written = ledger.write("interrupting lost claims", [&](LedgerTransaction& transaction) -> Status {
+        auto interrupted = transaction.interrupt_lost_claims(std::nullopt);
+        if (!interrupted) return Error{interrupted.error()};
+        for (const LostClaim& claim : *interrupted) {
+            AuditEvent event =
+                audit_event("rollback_interrupted", claim.deployment.service, claim.deployment.id);
+            event.reason = "receiver_restarted";
+            if (auto appended = transaction.append_audit(event); !appended) return Error{appended.error()};
+            events.push_back(event);
+        }
+        return ok_status();
+    });
     if (!written) return Error{written.error()};
     return events;
 }
 
-TEST_CASE_TEMPLATE("interrupting unfinished rollbacks writes each state change with its event in one write",
-                   Store, LEDGER_STORES) {
+TEST_CASE_TEMPLATE("interrupting lost claims writes each state change with its event in one write", Store,
+                   LEDGER_STORES) {
     Store store;
+    const auto before_restart = store.open();
+    record_new(*before_restart, deploy("r1", "api", "prod", "v1", 0));
+    record_new(*before_restart, deploy("w", "db", "prod", "d1", 0));
+    REQUIRE(*claim_rollback(*before_restart, "r1"));
     const auto opened = store.open();
     Ledger& ledger = *opened;
-    record_new(ledger, deploy("r1", "api", "prod", "v1", 0));
-    record_new(ledger, deploy("w", "db", "prod", "d1", 0));
-    REQUIRE(*claim_rollback(ledger, "r1"));
     auto events = interrupt_with_events(ledger);
     REQUIRE(events.ok());
     REQUIRE(events->size() == 1);
@@ -1312,13 +1382,13 @@ TEST_CASE("PostgreSQL: receivers starting at once on a new database migrate it o
     for (int r = 0; r < kReceivers; ++r) {
         CAPTURE(r);
         CHECK(failures[r] == "");
-        CHECK(versions[r] == 4);
+        CHECK(versions[r] == 5);
     }
     CHECK(PostgresServer::rows(dsn, "SELECT version FROM schema_migrations ORDER BY version") ==
-          std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}, {"4"}});
+          std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}, {"4"}, {"5"}});
     PostgresLedger reopened(dsn); // and a later start migrates nothing
     CHECK(PostgresServer::rows(dsn, "SELECT count(*) FROM schema_migrations") ==
-          std::vector<std::vector<std::string>>{{"4"}});
+          std::vector<std::vector<std::string>>{{"5"}});
 }
 
 TEST_CASE("PostgreSQL: a database from a newer build is refused at start-up") {
