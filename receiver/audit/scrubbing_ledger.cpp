@@ -26,6 +26,12 @@ class ScrubbingTransaction final : public LedgerTransaction {
     Result<std::vector<LostClaim>> interrupt_lost_claims(std::optional<Duration> lease) override {
         return inner_.interrupt_lost_claims(lease);
     }
+    Result<PendingStart> begin_pending(const std::string& deployment_id, TimePoint now) override {
+        return inner_.begin_pending(deployment_id, now);
+    }
+    Result<bool> end_pending(const std::string& deployment_id) override {
+        return inner_.end_pending(deployment_id);
+    }
     Status pause_service(const ServicePause& pause) override { return inner_.pause_service(pause); }
     Result<bool> resume_service(const std::string& service) override {
         return inner_.resume_service(service);

@@ -145,14 +145,14 @@ Status Engine::handle_alert(const std::shared_ptr<const Config>& config_generati
 
     if (settings.debounce > Duration::zero()) {
         bool created = false;
-        TimePoint due;
         {
             std::lock_guard lock(mutex_);
             if (stopping_) return make_error("the receiver is shutting down");
             auto it = pending_.find(target->id);
             if (it == pending_.end()) {
-                due = deps_.now() + settings.debounce;
-                pending_.emplace(target->id, Pending{*target, alert, due, {alert.fingerprint}});
+                pending_.emplace(
+                    target->id,
+                    Pending{*target, alert, deps_.now() + settings.debounce, {alert.fingerprint}});
                 created = true;
                 update_pending_gauge_locked();
             } else {
@@ -161,16 +161,7 @@ Status Engine::handle_alert(const std::shared_ptr<const Config>& config_generati
         }
         deps_.metrics.alerts.add({"act", created ? "debounce_started" : "debounce_running"});
         if (!created) return ok_status();
-        wake_.notify_all();
-        AuditEvent event = event_for(AuditEventKind::rollback_pending, *target, &alert);
-        event.reason = "debounce";
-        event.detail = encode_detail(
-            {&alert,
-             {{"debounce", format_duration(settings.debounce)}, {"due", format_rfc3339_ms(due)}},
-             {}});
-        auto written = deps_.audit.record(event);
-        if (!written) return Error{written.error()};
-        return ok_status();
+        return begin_debounce(*target, alert, settings.debounce);
     }
 
     auto started = start_rollback(*target, alert, config_generation);
@@ -185,6 +176,60 @@ Status Engine::handle_alert(const std::shared_ptr<const Config>& config_generati
         break;
     }
     return make_error("the receiver is shutting down");
+}
+
+Status Engine::begin_debounce(const Deployment& target, const Alert& alert, Duration debounce) {
+    // The wait counts from the ledger's start: the first notification any receiver on the ledger got (or
+    // this one, before a restart). Only the receiver that stored it audits rollback_pending.
+    const TimePoint now = deps_.now();
+    std::optional<PendingStart> start;
+    AuditEvent event = event_for(AuditEventKind::rollback_pending, target, &alert);
+    event.reason = "debounce";
+    auto written = deps_.ledger.write(
+        "starting the debounce of \"" + target.id + "\"", [&](LedgerTransaction& transaction) -> Status {
+            auto begun = transaction.begin_pending(target.id, now);
+            if (!begun) return Error{begun.error()};
+            start = *begun;
+            if (!begun->created) return ok_status();
+            event.detail = encode_detail(
+                {&alert,
+                 {{"debounce", format_duration(debounce)}, {"due", format_rfc3339_ms(now + debounce)}},
+                 {}});
+            auto appended = transaction.append_audit(event);
+            if (!appended) return Error{appended.error()};
+            return ok_status();
+        });
+    {
+        std::lock_guard lock(mutex_);
+        auto it = pending_.find(target.id);
+        if (!written) {
+            // Not started: the 503 makes Alertmanager send the alert again, and that starts it afresh.
+            if (it != pending_.end()) pending_.erase(it);
+            update_pending_gauge_locked();
+            return Error{written.error()};
+        }
+        if (it != pending_.end()) it->second.due = start->started_at + debounce;
+    }
+    wake_.notify_all();
+    if (start->created) deps_.audit.publish(event);
+    return ok_status();
+}
+
+Status Engine::end_debounce(AuditEvent& event, const std::string& deployment_id) {
+    bool ended = false;
+    auto written = deps_.ledger.write("ending the debounce of \"" + deployment_id + "\"",
+                                      [&](LedgerTransaction& transaction) -> Status {
+                                          auto removed = transaction.end_pending(deployment_id);
+                                          if (!removed) return Error{removed.error()};
+                                          ended = *removed;
+                                          if (!ended) return ok_status();
+                                          auto appended = transaction.append_audit(event);
+                                          if (!appended) return Error{appended.error()};
+                                          return ok_status();
+                                      });
+    if (!written) return written;
+    if (ended) deps_.audit.publish(event);
+    return ok_status();
 }
 
 Status Engine::handle_resolved(const Alert& alert) {
@@ -207,8 +252,9 @@ Status Engine::handle_resolved(const Alert& alert) {
         event.reason = "alerts_resolved";
         event.detail =
             encode_detail({&alert, {{"pending_since_alert", pending.first_alert.fingerprint}}, {}});
-        auto written = deps_.audit.record(event);
-        if (!written) return Error{written.error()};
+        // The receiver that ends the shared wait audits it; another one that got the same resolution finds
+        // it ended already.
+        if (auto ended = end_debounce(event, pending.target.id); !ended) return ended;
     }
     return ok_status();
 }
@@ -249,7 +295,8 @@ void Engine::fire_due_timers() {
         } else if (*paused) {
             why = std::string(reason::paused);
         } else {
-            auto started = start_rollback(pending.target, pending.first_alert, config);
+            auto started = start_rollback(pending.target, pending.first_alert, config, "alert_firing",
+                                          /*ends_debounce=*/true);
             if (!started) {
                 log_error("debounced rollback could not be claimed; trying again",
                           {{"deployment_id", pending.target.id}, {"err", started.error()}});
@@ -280,8 +327,17 @@ void Engine::fire_due_timers() {
             {&pending.first_alert,
              {{"note", note.empty() ? "deployment was " + why + " when the debounce ended" : note}},
              {}});
-        if (auto written = deps_.audit.record(event); !written)
-            deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
+        // A stop keeps the shared wait in the ledger (the next start, or another receiver, goes on counting
+        // from it); any other end removes it, and only the receiver that removed it audits the end (another
+        // one's claim removed it already when that one rolled back).
+        if (why == "shutdown") {
+            if (auto written = deps_.audit.record(event); !written)
+                deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
+        } else if (auto ended = end_debounce(event, pending.target.id); !ended) {
+            deps_.metrics.audit_write_failures.add({});
+            log_error("the end of a debounce could not be stored",
+                      {{"deployment_id", pending.target.id}, {"err", ended.error()}});
+        }
     }
 }
 
@@ -433,7 +489,7 @@ Result<ManualRollbackResult> Engine::manual_rollback(const std::string& deployme
 
 Result<Engine::StartOutcome> Engine::start_rollback(const Deployment& target, const Alert& alert,
                                                     std::shared_ptr<const Config> config,
-                                                    std::string_view trigger) {
+                                                    std::string_view trigger, bool ends_debounce) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_) return StartOutcome::shutting_down;
@@ -469,6 +525,9 @@ Result<Engine::StartOutcome> Engine::start_rollback(const Deployment& target, co
                                           if (!won) return Error{won.error()};
                                           claimed = *won;
                                           if (!claimed) return ok_status();
+                                          if (ends_debounce)
+                                              if (auto ended = transaction.end_pending(target.id); !ended)
+                                                  return Error{ended.error()};
                                           auto appended = transaction.append_audit(event);
                                           if (!appended) return Error{appended.error()};
                                           return ok_status();

@@ -116,9 +116,17 @@ class Engine {
     enum class StartOutcome { started, already_claimed, shutting_down };
     // Claims the deployment and queues its rollback for a worker of the pool, to run with the settings of
     // `config` (one config generation for the whole rollback, whatever a reload does meanwhile).
+    // `ends_debounce`: the claim also removes the deployment's shared debounce start (begin_debounce).
     Result<StartOutcome> start_rollback(const Deployment& target, const Alert& alert,
                                         std::shared_ptr<const Config> config,
-                                        std::string_view trigger = "alert_firing");
+                                        std::string_view trigger = "alert_firing",
+                                        bool ends_debounce = false);
+    // Stores (or finds) the shared start of the deployment's debounce and sets its pending rollback's due
+    // time from it; audits rollback_pending when this call stored it. On a ledger error the pending rollback
+    // is dropped and the error returned (503: Alertmanager sends the alert again).
+    Status begin_debounce(const Deployment& target, const Alert& alert, Duration debounce);
+    // Removes the shared start and, when this call removed it, appends `event` in the same write.
+    Status end_debounce(AuditEvent& event, const std::string& deployment_id);
     // Whether automatic rollbacks of the service are paused now.
     Result<bool> is_paused(const std::string& service);
     void execute_rollback(const Deployment& target, const Alert& alert, const Config& config);

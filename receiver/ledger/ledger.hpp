@@ -38,6 +38,12 @@ struct LostClaim {
     TimePoint renewed_at{}; // when it was last claimed or renewed; the epoch for a claim before version 5
 };
 
+// When a debounced rollback's wait began (LedgerTransaction::begin_pending).
+struct PendingStart {
+    TimePoint started_at{}; // the first firing notification any receiver got for the deployment
+    bool created = false;   // true: this call stored it (so this receiver audits rollback_pending)
+};
+
 struct DeploymentFilter {
     std::string service;     // empty: any
     std::string environment; // empty: any
@@ -94,6 +100,14 @@ class LedgerTransaction {
 
     // `rolling_back` -> `rollback_failed` or `rollback_interrupted`; an error for any other state.
     virtual Status fail_rollback(const std::string& id, DeploymentState final_state) = 0;
+
+    // The start of a debounced rollback's wait, one per deployment, shared by every receiver on the ledger:
+    // stored at `now` when there is none, else the one stored first is returned. The debounce counts from
+    // it, whichever receiver the later notifications reach, and across a restart.
+    virtual Result<PendingStart> begin_pending(const std::string& deployment_id, TimePoint now) = 0;
+    // Removes the deployment's wait (its alerts resolved, or the wait ended in a claim or a cancel). False:
+    // there was none (another receiver ended it first).
+    virtual Result<bool> end_pending(const std::string& deployment_id) = 0;
 
     // One pause per service, replaced by a newer pause; expired pauses are kept until resumed or replaced
     // (callers check ServicePause::active_at(now)).

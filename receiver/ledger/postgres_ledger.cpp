@@ -216,7 +216,7 @@ struct Migration {
 // The same tables, keys and states as the SQLite ledger's (sqlite_ledger.cpp), times as nanoseconds since
 // the epoch. Applied in order, in the transaction that holds kMigrationLock; never edit a migration that has
 // shipped: add a new one.
-constexpr std::array<Migration, 5> kMigrations{{
+constexpr std::array<Migration, 6> kMigrations{{
     {1, "deployments and audit_events", R"sql(
 CREATE TABLE deployments (
     seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -275,6 +275,13 @@ ALTER TABLE audit_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN claim_token TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN claim_renewed_at_ns BIGINT NOT NULL DEFAULT 0;
+)sql"},
+    {6, "the shared start of each debounced rollback", R"sql(
+CREATE TABLE pending_rollbacks (
+    deployment_id TEXT PRIMARY KEY,
+    started_at_ns BIGINT NOT NULL,
+    instance TEXT NOT NULL DEFAULT ''
+);
 )sql"},
 }};
 
@@ -585,6 +592,30 @@ class PostgresTransaction final : public LedgerTransaction {
                             from_nanoseconds(rows->int64(row, kDeploymentColumnCount + 1))});
         }
         return lost;
+    }
+
+    // Under the write lock, so the INSERT either stores the start or finds the one stored first.
+    Result<PendingStart> begin_pending(const std::string& deployment_id, TimePoint now) override {
+        auto inserted =
+            query(db_,
+                  "INSERT INTO pending_rollbacks (deployment_id, started_at_ns, instance) VALUES ($1, "
+                  "$2::bigint, $3) ON CONFLICT (deployment_id) DO NOTHING RETURNING started_at_ns",
+                  Parameters().text(deployment_id).int64(to_nanoseconds(now)).text(instance_));
+        if (!inserted) return make_error(inserted.error());
+        if (inserted->count() == 1) return PendingStart{now, true};
+        auto stored = query(db_, "SELECT started_at_ns FROM pending_rollbacks WHERE deployment_id = $1",
+                            Parameters().text(deployment_id));
+        if (!stored) return make_error(stored.error());
+        if (stored->count() != 1)
+            return make_error("the debounce start of \"" + deployment_id + "\" vanished");
+        return PendingStart{from_nanoseconds(stored->int64(0, 0)), false};
+    }
+
+    Result<bool> end_pending(const std::string& deployment_id) override {
+        auto deleted = query(db_, "DELETE FROM pending_rollbacks WHERE deployment_id = $1",
+                             Parameters().text(deployment_id));
+        if (!deleted) return make_error(deleted.error());
+        return deleted->affected() == 1;
     }
 
     Status pause_service(const ServicePause& pause) override {

@@ -305,7 +305,7 @@ struct Migration {
 
 // Applied in order, each in its own transaction; a file records the versions it has in schema_migrations.
 // Never edit a migration that has shipped: add a new one.
-constexpr std::array<Migration, 5> kMigrations{{
+constexpr std::array<Migration, 6> kMigrations{{
     {1, "deployments and audit_events", R"sql(
 CREATE TABLE deployments (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -364,6 +364,13 @@ ALTER TABLE audit_events ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN claim_token TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN claim_renewed_at_ns INTEGER NOT NULL DEFAULT 0;
+)sql"},
+    {6, "the shared start of each debounced rollback", R"sql(
+CREATE TABLE pending_rollbacks (
+    deployment_id TEXT PRIMARY KEY,
+    started_at_ns INTEGER NOT NULL,
+    instance TEXT NOT NULL DEFAULT ''
+);
 )sql"},
 }};
 
@@ -794,6 +801,35 @@ Result<std::vector<LostClaim>> interrupt_lost(SqliteDatabase& db, const std::str
     return lost;
 }
 
+Result<PendingStart> begin_pending_start(SqliteDatabase& db, const std::string& deployment_id, TimePoint now,
+                                         const std::string& instance) {
+    auto insert =
+        Statement::prepare(db, "INSERT INTO pending_rollbacks (deployment_id, started_at_ns, instance) "
+                               "VALUES (:id, :now, :instance) ON CONFLICT (deployment_id) DO NOTHING");
+    if (!insert) return make_error(insert.error());
+    insert->bind_text(":id", deployment_id);
+    insert->bind_int64(":now", to_nanoseconds(now));
+    insert->bind_text(":instance", instance);
+    if (auto inserted = insert->run(); !inserted) return make_error(inserted.error());
+    if (sqlite3_changes(db.handle()) == 1) return PendingStart{now, true};
+    auto select =
+        Statement::prepare(db, "SELECT started_at_ns FROM pending_rollbacks WHERE deployment_id = :id");
+    if (!select) return make_error(select.error());
+    select->bind_text(":id", deployment_id);
+    auto row = select->step();
+    if (!row) return make_error(row.error());
+    if (!*row) return make_error("the debounce start of \"" + deployment_id + "\" vanished");
+    return PendingStart{from_nanoseconds(select->column_int64(0)), false};
+}
+
+Result<bool> end_pending_start(SqliteDatabase& db, const std::string& deployment_id) {
+    auto remove = Statement::prepare(db, "DELETE FROM pending_rollbacks WHERE deployment_id = :id");
+    if (!remove) return make_error(remove.error());
+    remove->bind_text(":id", deployment_id);
+    if (auto removed = remove->run(); !removed) return make_error(removed.error());
+    return sqlite3_changes(db.handle()) == 1;
+}
+
 Status upsert_pause(SqliteDatabase& db, const ServicePause& pause) {
     auto upsert = Statement::prepare(
         db, "INSERT INTO service_pauses (service, reason, actor, paused_at_ns, until_ns) VALUES (:service, "
@@ -873,6 +909,12 @@ class SqliteTransaction final : public LedgerTransaction {
     }
     Result<std::vector<LostClaim>> interrupt_lost_claims(std::optional<Duration> lease) override {
         return interrupt_lost(db_, claim_token_, lease);
+    }
+    Result<PendingStart> begin_pending(const std::string& deployment_id, TimePoint now) override {
+        return begin_pending_start(db_, deployment_id, now, instance_);
+    }
+    Result<bool> end_pending(const std::string& deployment_id) override {
+        return end_pending_start(db_, deployment_id);
     }
     Status pause_service(const ServicePause& pause) override { return upsert_pause(db_, pause); }
     Result<bool> resume_service(const std::string& service) override { return delete_pause(db_, service); }

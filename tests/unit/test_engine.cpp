@@ -259,6 +259,76 @@ TEST_CASE("debounce: when every alert resolves first, the pending rollback is ca
     CHECK(count(f.events("d1"), "rollback_cancelled") == 1);
 }
 
+// A second receiver's engine on the fixture's ledger file and clock (the HA pair on one ledger).
+struct SecondReceiver {
+    SqliteLedger sqlite;
+    Metrics metrics;
+    AuditTrail audit{sqlite, metrics};
+    FakeRunner runner;
+    FakeHttp http;
+    std::unique_ptr<Engine> engine;
+    explicit SecondReceiver(Fixture& f, Duration debounce) : sqlite(f.dir.file("ledger.db"), "receiver-b") {
+        auto config = std::make_shared<Config>();
+        config->defaults.debounce = debounce;
+        config->defaults.rollback.command = {"/usr/bin/rollback", "{{service}}"};
+        engine = std::make_unique<Engine>(
+            EngineDependencies{sqlite, audit, runner, metrics, [&f] { return f.now(); }, false, 100ms, &http},
+            config);
+    }
+};
+
+TEST_CASE("debounce: the wait counts from the first notification any receiver on the ledger got") {
+    Fixture f(60s);
+    SecondReceiver second(f, 60s);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok()); // the first receiver, at t0
+    f.advance(30s);
+    REQUIRE(second.engine->handle_notification(f.notification()).ok()); // the second, at t0 + 30 s
+    // The first receiver stops (its timer never fires); the second starts the rollback at t0 + 60 s.
+    f.advance(29s);
+    second.engine->fire_due_timers();
+    CHECK(second.runner.call_count() == 0);
+    f.advance(1s);
+    second.engine->fire_due_timers();
+    second.engine->wait_idle();
+    CHECK(second.runner.call_count() == 1);
+    // Were the first one alive, its timer finds the rollback claimed and the wait ended: no second run,
+    // no cancel event.
+    f.engine->fire_due_timers();
+    f.engine->wait_idle();
+    CHECK(f.runner.call_count() == 0);
+    const auto names = f.events("d1");
+    CHECK(count(names, "rollback_pending") == 1); // written by the receiver that stored the start
+    CHECK(count(names, "rollback_started") == 1);
+    CHECK(count(names, "rollback_cancelled") == 0);
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+}
+
+TEST_CASE("debounce: both receivers get the resolution; the wait ends once, audited once, and a new firing "
+          "starts a new wait") {
+    Fixture f(60s);
+    SecondReceiver second(f, 60s);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    REQUIRE(second.engine->handle_notification(f.notification()).ok());
+    f.advance(10s);
+    REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    REQUIRE(second.engine->handle_notification(f.notification("resolved")).ok());
+    CHECK(count(f.events("d1"), "rollback_cancelled") == 1);
+    f.advance(5min);
+    REQUIRE(second.engine->handle_notification(f.notification()).ok()); // fires again: a fresh 60 s
+    f.advance(59s);
+    second.engine->fire_due_timers();
+    CHECK(second.runner.call_count() == 0);
+    f.advance(1s);
+    second.engine->fire_due_timers();
+    second.engine->wait_idle();
+    CHECK(second.runner.call_count() == 1);
+    CHECK(f.runner.call_count() == 0);
+}
+
 TEST_CASE("debounce: a deployment superseded while pending is not rolled back") {
     Fixture f(60s);
     f.record("d1", "v2", "v1");

@@ -148,6 +148,8 @@ struct PostgresStore {
 };
 #define LEDGER_STORES SqliteStore, PostgresStore
 
+constexpr int kSchemaVersion = 6; // the migrations both backends have
+
 AuditEvent audit_event(const std::string& event, const std::string& service,
                        const std::string& deployment_id) {
     AuditEvent audit;
@@ -183,7 +185,7 @@ TEST_CASE_TEMPLATE("reopening a ledger keeps every field, to the nanosecond, and
     long long event_sequence = 0;
     {
         const auto ledger = store.open();
-        CHECK(ledger->schema_version() == 5);
+        CHECK(ledger->schema_version() == kSchemaVersion);
         original = record_new(*ledger, request, at(200));
         auto appended = append_audit(*ledger, event);
         REQUIRE(appended.ok());
@@ -192,7 +194,7 @@ TEST_CASE_TEMPLATE("reopening a ledger keeps every field, to the nanosecond, and
     }
     const auto reopened_owner = store.open();
     Ledger& reopened = *reopened_owner;
-    CHECK(reopened.schema_version() == 5);
+    CHECK(reopened.schema_version() == kSchemaVersion);
     check_same(stored(reopened, "d1"), original);
     CHECK(original.deployed_at == *request.deployed_at); // nanoseconds survive
     CHECK(original.recorded_at == at(200));
@@ -220,21 +222,22 @@ TEST_CASE("a new SQLite ledger creates its folder and schema; reopening does not
     const std::string path = folder.file("nested/deeper/ledger.db");
     {
         SqliteLedger ledger(path);
-        CHECK(ledger.schema_version() == 5);
+        CHECK(ledger.schema_version() == kSchemaVersion);
         record_new(ledger, deploy("d1", "checkout", "production", "v2", 0));
     }
     RawConnection raw_before(path);
     const auto migrations_before =
         raw_before.rows("SELECT version, name, applied_at_ns FROM schema_migrations");
-    REQUIRE(migrations_before.size() == 5);
+    REQUIRE(migrations_before.size() == static_cast<std::size_t>(kSchemaVersion));
     CHECK(migrations_before[0][0] == "1");
     CHECK(migrations_before[1][0] == "2");
     CHECK(migrations_before[2][0] == "3");
     CHECK(migrations_before[3][0] == "4");
     CHECK(migrations_before[4][0] == "5");
+    CHECK(migrations_before[5][0] == "6");
     {
         SqliteLedger reopened(path);
-        CHECK(reopened.schema_version() == 5);
+        CHECK(reopened.schema_version() == kSchemaVersion);
         record_new(reopened, deploy("d2", "checkout", "production", "v3", 300));
     }
     RawConnection raw_after(path);
@@ -940,6 +943,47 @@ TEST_CASE_TEMPLATE("with a lease, only claims not renewed for the lease are lost
     CHECK(*renew_claims(*receiver_a) == 0);
 }
 
+TEST_CASE_TEMPLATE("a debounce's start is stored once for every receiver on the ledger, until it ends", Store,
+                   LEDGER_STORES) {
+    Store store;
+    const auto receiver_a = store.open("receiver-a");
+    const auto receiver_b = store.open("receiver-b");
+    auto begin = [](Ledger& ledger, const std::string& id, TimePoint now) {
+        std::optional<PendingStart> start;
+        auto written = ledger.write("starting a debounce", [&](LedgerTransaction& transaction) -> Status {
+            auto begun = transaction.begin_pending(id, now);
+            if (!begun) return Error{begun.error()};
+            start = *begun;
+            return ok_status();
+        });
+        REQUIRE(written.ok());
+        return *start;
+    };
+    auto end = [](Ledger& ledger, const std::string& id) {
+        bool removed = false;
+        auto written = ledger.write("ending a debounce", [&](LedgerTransaction& transaction) -> Status {
+            auto ended = transaction.end_pending(id);
+            if (!ended) return Error{ended.error()};
+            removed = *ended;
+            return ok_status();
+        });
+        REQUIRE(written.ok());
+        return removed;
+    };
+    const PendingStart first = begin(*receiver_a, "d1", at(100));
+    CHECK(first.created);
+    CHECK(first.started_at == at(100));
+    const PendingStart later = begin(*receiver_b, "d1", at(130)); // the other receiver, 30 s later
+    CHECK_FALSE(later.created);
+    CHECK(later.started_at == at(100));
+    CHECK(begin(*receiver_b, "d2", at(130)).created); // another deployment has its own
+    CHECK(end(*receiver_b, "d1"));
+    CHECK_FALSE(end(*receiver_a, "d1")); // ended already
+    const PendingStart again = begin(*receiver_a, "d1", at(200));
+    CHECK(again.created);
+    CHECK(again.started_at == at(200));
+}
+
 // The start-up sweep as the daemon writes it (ClaimKeeper::sweep): every lost claim with its event, in one
 // write.
 Result<std::vector<AuditEvent>> interrupt_with_events(Ledger& ledger) {
@@ -1382,13 +1426,13 @@ TEST_CASE("PostgreSQL: receivers starting at once on a new database migrate it o
     for (int r = 0; r < kReceivers; ++r) {
         CAPTURE(r);
         CHECK(failures[r] == "");
-        CHECK(versions[r] == 5);
+        CHECK(versions[r] == kSchemaVersion);
     }
     CHECK(PostgresServer::rows(dsn, "SELECT version FROM schema_migrations ORDER BY version") ==
-          std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}, {"4"}, {"5"}});
+          std::vector<std::vector<std::string>>{{"1"}, {"2"}, {"3"}, {"4"}, {"5"}, {"6"}});
     PostgresLedger reopened(dsn); // and a later start migrates nothing
     CHECK(PostgresServer::rows(dsn, "SELECT count(*) FROM schema_migrations") ==
-          std::vector<std::vector<std::string>>{{"5"}});
+          std::vector<std::vector<std::string>>{{std::to_string(kSchemaVersion)}});
 }
 
 TEST_CASE("PostgreSQL: a database from a newer build is refused at start-up") {
