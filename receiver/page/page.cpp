@@ -43,7 +43,17 @@ dt{font-weight:600}
 dd{margin:0;overflow-wrap:anywhere}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0 0;font-size:.85em}
 code{overflow-wrap:anywhere}
-@media (max-width:600px){body{padding:8px;font-size:14px}th,td{padding:5px 6px}}
+.labels{font-size:.8em;color:#555}
+@media (max-width:640px){
+body{padding:8px;font-size:14px}
+.scroll{overflow:visible;border:0;background:none}
+table,tbody,tr,td{display:block;width:100%}
+thead{display:none}
+tr{background:#fff;border:1px solid #ddd;border-radius:6px;margin-bottom:8px;padding:4px 0}
+tr.ineffective-row{border-color:#e3a0a0}
+td{border:0;padding:3px 10px 3px 7.8em;position:relative;min-height:1.6em}
+td::before{content:attr(data-label);position:absolute;left:10px;width:7.2em;font-weight:600;color:#555}
+}
 )css";
 
 std::string state_badge(DeploymentState state) {
@@ -139,64 +149,86 @@ std::string alert_cell(const RollbackSummary& summary) {
                                               summary.alertname.empty() ? "source" : summary.alertname) +
                                  "</strong>";
     if (!summary.summary.empty()) cell += "<br>" + html_escape(summary.summary);
+    if (!summary.labels.empty()) {
+        cell += "<br><span class=\"labels\">";
+        for (const auto& [name, value] : summary.labels)
+            cell += "<code>" + html_escape(name) + "=&quot;" + html_escape(value) + "&quot;</code> ";
+        cell += "</span>";
+    }
     return cell;
 }
+
+// One cell, labelled with its column: a phone shows each row as a card of "label: value" lines.
+std::string td(std::string_view label, const std::string& html, std::string_view css_class = {}) {
+    std::string cell = "<td data-label=\"" + std::string(label) + "\"";
+    if (!css_class.empty()) cell += " class=\"" + std::string(css_class) + "\"";
+    return cell + ">" + html + "</td>";
+}
+
+// A version and what it replaced: "v2 (was v1)".
+std::string version_was(const std::string& version, const std::string& previous) {
+    if (version.empty() && previous.empty()) return "";
+    std::string html = html_escape(version);
+    if (!previous.empty()) html += " <span class=\"muted\">(was " + html_escape(previous) + ")</span>";
+    return html;
+}
+
+const std::vector<std::string> kRollbackHeadings{"service", "from &rarr; to", "outcome", "fixed it?", "alert",
+                                                 "value",   "started",        "took",    "diff"};
 
 std::string rollback_row(const PageRollback& rollback, TimePoint now) {
     const RollbackSummary summary = summarize_rollback(rollback.deployment, rollback.events, now);
     const Deployment& deployment = rollback.deployment.deployment;
     std::string row =
         summary.verdict == RollbackVerdict::not_fixed ? "<tr class=\"ineffective-row\">" : "<tr>";
-    row += "<td>" + service_cell(deployment) + "<br>" + deployment_link(deployment.id) + "</td>";
-    row += "<td>" + html_escape(deployment.version) + " &rarr; " +
-           html_escape(deployment.previous_version.empty() ? "?" : deployment.previous_version) + "</td>";
-    row += "<td>" + alert_cell(summary) + "</td>";
-    row += "<td>" + (summary.value.empty() ? std::string("&mdash;") : html_escape(summary.value)) + "</td>";
-    row += "<td>" + state_badge(rollback.deployment.state) + "</td>";
-    row += "<td class=\"time\">" + (summary.started ? time_cell(*summary.started, now) : "&mdash;") + "</td>";
-    row += "<td>" + duration_cell(summary, now) + "</td>";
-    row += "<td>" + verdict_cell(summary.verdict) + "</td>";
-    row += "<td>" +
-           (summary.compare_url.empty() ? std::string("&mdash;")
-                                        : link_or_text(summary.compare_url, "compare")) +
-           "</td>";
+    row += td("service", service_cell(deployment) + "<br>" + deployment_link(deployment.id));
+    row += td("from &rarr; to",
+              html_escape(deployment.version) + " &rarr; " +
+                  html_escape(deployment.previous_version.empty() ? "?" : deployment.previous_version));
+    row += td("outcome", state_badge(rollback.deployment.state));
+    row += td("fixed it?", verdict_cell(summary.verdict));
+    row += td("alert", alert_cell(summary));
+    row += td("value", summary.value.empty() ? std::string("&mdash;") : html_escape(summary.value));
+    row += td("started", summary.started ? time_cell(*summary.started, now) : "&mdash;", "time");
+    row += td("took", duration_cell(summary, now));
+    row += td("diff", summary.compare_url.empty() ? std::string("&mdash;")
+                                                  : link_or_text(summary.compare_url, "compare"));
     return row + "</tr>\n";
 }
+
+const std::vector<std::string> kTrailHeadings{"time",    "event", "service", "deployment",
+                                              "version", "alert", "reason",  "receiver"};
 
 std::string trail_rows(const std::vector<AuditEvent>& events, TimePoint now, bool with_detail) {
     std::string rows;
     for (const AuditEvent& event : events) {
         const bool ineffective = event.event == to_string(AuditEventKind::rollback_ineffective);
         rows += ineffective ? "<tr class=\"ineffective-row\">" : "<tr>";
-        rows += "<td class=\"time\">" + time_cell(event.time, now) + "</td>";
-        rows += "<td>" +
-                (ineffective ? "<span class=\"ineffective\">" + html_escape(event.event) + "</span>"
-                             : html_escape(event.event)) +
-                "</td>";
-        rows += "<td>" + html_escape(event.service) +
-                (event.environment.empty()
-                     ? ""
-                     : " <span class=\"muted\">(" + html_escape(event.environment) + ")</span>") +
-                "</td>";
-        rows += "<td>" + deployment_link(event.deployment_id) + "</td>";
-        rows += "<td>" +
-                (event.version.empty() && event.previous_version.empty()
-                     ? std::string()
-                     : html_escape(event.previous_version) + " &rarr; " + html_escape(event.version)) +
-                "</td>";
-        rows += "<td>" + html_escape(event.alertname) + "</td>";
-        rows += "<td>" + html_escape(event.reason);
+        rows += td("time", time_cell(event.time, now), "time");
+        rows +=
+            td("event", ineffective ? "<span class=\"ineffective\">" + html_escape(event.event) + "</span>"
+                                    : html_escape(event.event));
+        rows += td("service",
+                   html_escape(event.service) +
+                       (event.environment.empty()
+                            ? ""
+                            : " <span class=\"muted\">(" + html_escape(event.environment) + ")</span>"));
+        rows += td("deployment", deployment_link(event.deployment_id));
+        rows += td("version", version_was(event.version, event.previous_version));
+        rows += td("alert", html_escape(event.alertname));
+        std::string reason = html_escape(event.reason);
         if (with_detail && event.detail != "{}" && !event.detail.empty())
-            rows +=
+            reason +=
                 "<details><summary>detail</summary><pre>" + html_escape(event.detail) + "</pre></details>";
-        rows += "</td>";
-        rows += "<td class=\"muted\">" + html_escape(event.instance) + "</td></tr>\n";
+        rows += td("reason", reason);
+        rows += td("receiver", html_escape(event.instance), "muted");
+        rows += "</tr>\n";
     }
     return rows;
 }
 
-const std::vector<std::string> kTrailHeadings{"time",     "event", "service", "deployment",
-                                              "versions", "alert", "reason",  "receiver"};
+const std::vector<std::string> kWatchingHeadings{"service",    "version",  "window",
+                                                 "deployment", "deployed", "by"};
 
 std::string watching_rows(const std::vector<PageDeployment>& watching, TimePoint now) {
     std::string rows;
@@ -204,30 +236,32 @@ std::string watching_rows(const std::vector<PageDeployment>& watching, TimePoint
         const Deployment& deployment = entry.deployment;
         const TimePoint window_end = deployment.deployed_at + entry.watch_window;
         const auto left = std::chrono::duration_cast<Duration>(window_end - now);
-        rows += "<tr><td>" + service_cell(deployment) + "</td>";
-        rows += "<td>" + versions(deployment) + "</td>";
-        rows += "<td>" + deployment_link(deployment.id) + "</td>";
-        rows += "<td class=\"time\">" + time_cell(deployment.deployed_at, now) + "</td>";
-        rows += "<td class=\"time\"><strong>" +
-                (left.count() > 0 ? html_escape(human_duration(left)) + " left" : std::string("ending")) +
-                "</strong><br><span class=\"muted\">until " + format_rfc3339_ms(window_end) + "</span></td>";
-        rows += "<td>" + html_escape(deployment.actor) + "</td></tr>\n";
+        rows += "<tr>" + td("service", service_cell(deployment));
+        rows += td("version", version_was(deployment.version, deployment.previous_version));
+        rows +=
+            td("window",
+               "<strong>" +
+                   (left.count() > 0 ? html_escape(human_duration(left)) + " left" : std::string("ending")) +
+                   "</strong><br><span class=\"muted\">until " + format_rfc3339_ms(window_end) + "</span>",
+               "time");
+        rows += td("deployment", deployment_link(deployment.id));
+        rows += td("deployed", time_cell(deployment.deployed_at, now), "time");
+        rows += td("by", html_escape(deployment.actor)) + "</tr>\n";
     }
     return rows;
 }
 
+const std::vector<std::string> kPauseHeadings{"service", "paused by", "why", "until", "since"};
+
 std::string pause_rows(const std::vector<ServicePause>& pauses, TimePoint now) {
     std::string rows;
     for (const ServicePause& pause : pauses) {
-        rows += "<tr><td><strong>" + html_escape(pause.service) + "</strong></td>";
-        rows += "<td>" +
-                (pause.actor.empty() ? std::string("<span class=\"muted\">unknown</span>")
-                                     : html_escape(pause.actor)) +
-                "</td>";
-        rows += "<td>" + html_escape(pause.reason) + "</td>";
-        rows += "<td class=\"time\">" + time_cell(pause.paused_at, now) + "</td>";
-        rows += "<td class=\"time\">" + (pause.until ? time_cell(*pause.until, now) : "until resumed") +
-                "</td></tr>\n";
+        rows += "<tr>" + td("service", "<strong>" + html_escape(pause.service) + "</strong>");
+        rows += td("paused by", pause.actor.empty() ? std::string("<span class=\"muted\">unknown</span>")
+                                                    : html_escape(pause.actor));
+        rows += td("why", html_escape(pause.reason));
+        rows += td("until", pause.until ? time_cell(*pause.until, now) : "until resumed", "time");
+        rows += td("since", time_cell(pause.paused_at, now), "time") + "</tr>\n";
     }
     return rows;
 }
@@ -309,6 +343,9 @@ std::string relative_time(TimePoint time, TimePoint now) {
         amount = std::to_string(s) + " s";
     else if (s < 3600)
         amount = std::to_string(s / 60) + " min";
+    else if (s < 10 * 3600)
+        amount = std::to_string(s / 3600) + " h" +
+                 (s % 3600 >= 60 ? " " + std::to_string(s % 3600 / 60) + " min" : "");
     else if (s < 48 * 3600)
         amount = std::to_string(s / 3600) + " h";
     else
@@ -342,6 +379,8 @@ RollbackSummary summarize_rollback(const PageDeployment& deployment, const std::
             summary.summary = annotation("summary");
             if (summary.summary.empty()) summary.summary = annotation("description");
             summary.value = annotation("value");
+            summary.labels = detail.labels;
+            summary.labels.erase("alertname");
             summary.generator_url = detail.text_field("generatorURL");
             summary.compare_url = detail.text_field("compare_url");
             if (summary.alertname.empty()) {
@@ -381,24 +420,21 @@ std::string render_status_page(const StatusPage& page) {
 
     html += "<section id=\"watching-section\"><h2>Under watch (" + std::to_string(page.watching.size()) +
             ")</h2>\n";
-    html += table("watching", {"service", "versions", "deployment", "deployed", "window", "by"},
-                  watching_rows(page.watching, page.now), "No deployment is under watch.");
+    html += table("watching", kWatchingHeadings, watching_rows(page.watching, page.now),
+                  "No deployment is under watch.");
     html += "</section>\n";
 
     std::string rollback_rows;
     for (const PageRollback& rollback : page.rollbacks)
         rollback_rows += rollback_row(rollback, page.now);
     html += "<section id=\"rollbacks-section\"><h2>Recent rollbacks</h2>\n";
-    html +=
-        table("rollbacks",
-              {"service", "versions", "alert", "value", "outcome", "started", "took", "fixed it?", "diff"},
-              rollback_rows, "No rollback yet.");
+    html += table("rollbacks", kRollbackHeadings, rollback_rows, "No rollback yet.");
     html += "</section>\n";
 
     html += "<section id=\"pauses-section\"><h2>Paused services (" + std::to_string(page.pauses.size()) +
             ")</h2>\n";
-    html += table("pauses", {"service", "paused by", "why", "since", "until"},
-                  pause_rows(page.pauses, page.now), "No service is paused: rollbacks are automatic.");
+    html += table("pauses", kPauseHeadings, pause_rows(page.pauses, page.now),
+                  "No service is paused: rollbacks are automatic.");
     html += "</section>\n";
 
     html += "<section id=\"trail-section\"><h2>Recent trail</h2>\n";
@@ -441,10 +477,8 @@ std::string render_deployment_page(const DeploymentPage& page) {
     });
     if (rolled) {
         html += "<h2>Rollback</h2>\n";
-        html += table(
-            "rollbacks",
-            {"service", "versions", "alert", "value", "outcome", "started", "took", "fixed it?", "diff"},
-            rollback_row({page.deployment, page.events}, page.now), "");
+        html +=
+            table("rollbacks", kRollbackHeadings, rollback_row({page.deployment, page.events}, page.now), "");
     }
 
     std::vector<AuditEvent> oldest_first = page.events;

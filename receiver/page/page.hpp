@@ -4,6 +4,7 @@
 #include "common/time_util.hpp"
 #include "model/model.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,8 +25,8 @@ std::string html_escape(std::string_view text);
 // is shown as text, never linked.
 bool is_http_link(std::string_view url);
 
-// How long ago (or ahead) `time` is, for a person: "just now", "40 s ago", "4 min ago", "3 h ago",
-// "2 d ago"; "in 12 min" for a time after now.
+// How long ago (or ahead) `time` is, for a person: "just now", "40 s ago", "4 min ago", "1 h 59 min ago"
+// (minutes shown below 10 h), "14 h ago", "2 d ago"; "in 12 min" for a time after now.
 std::string relative_time(TimePoint time, TimePoint now);
 
 // A span of time for a person: "850 ms", "12 s", "4 min 5 s", "2 h 10 min", "3 d 4 h".
@@ -50,8 +51,9 @@ enum class RollbackVerdict {
 // One rollback as the page shows it, read from the deployment and its events.
 struct RollbackSummary {
     std::string alertname;
-    std::string summary; // annotation summary (else description)
-    std::string value;   // annotation value
+    std::string summary;                       // annotation summary (else description)
+    std::string value;                         // annotation value
+    std::map<std::string, std::string> labels; // the alert's labels but alertname
     std::string generator_url;
     std::string compare_url;
     std::string outcome; // the deployment's state: rolling_back, rolled_back, rollback_failed, ...

@@ -390,7 +390,8 @@ TEST_CASE("GET /?service= shows only that service; a hostile version shows as te
     CHECK(all.body.find("<a href=\"/deployments/s1\">s1</a>") != std::string::npos);
     CHECK(all.body.find("<script") == std::string::npos);
     CHECK(all.body.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
-    CHECK(all.body.find("<td>bob</td><td>incident 7</td>") != std::string::npos);
+    CHECK(all.body.find("<td data-label=\"paused by\">bob</td><td data-label=\"why\">incident 7</td>") !=
+          std::string::npos);
     CHECK(all.body.find("Under watch (2)") != std::string::npos);
 
     const RawHttpResponse checkout = get_with_authorization(receiver, "/?service=checkout", bearer);

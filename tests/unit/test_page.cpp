@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,8 @@ TEST_CASE("relative_time and human_duration read as a person says them") {
         {minutes(4), "4 min ago"},
         {minutes(4) + seconds(59), "4 min ago"},
         {hours(3), "3 h ago"},
+        {hours(1) + minutes(59), "1 h 59 min ago"},
+        {hours(14), "14 h ago"},
         {hours(47), "47 h ago"},
         {hours(72), "3 d ago"},
         {-minutes(12), "in 12 min"},
@@ -161,6 +164,7 @@ TEST_CASE("summarize_rollback: the alert from rollback_started, the duration, an
         CHECK(summary.alertname == "HighErrorRate");
         CHECK(summary.summary == "checkout: 12% of requests failed");
         CHECK(summary.value == "0.12");
+        CHECK(summary.labels == std::map<std::string, std::string>{{"service", "checkout"}});
         CHECK(summary.generator_url == "http://prometheus:9090/graph?g0.expr=x");
         CHECK(summary.compare_url == "https://github.com/o/r/compare/a...b");
         REQUIRE(summary.started);
@@ -209,18 +213,21 @@ TEST_CASE("the status page has each section with what a person reads") {
         {"its time left", "20 min left"},
         {"the window's end", "until 2026-12-02T12:20:00.000Z"},
         {"recent rollbacks", "<h2>Recent rollbacks</h2>"},
-        {"the versions from and to", "v2 &rarr; v1"},
+        {"the versions from and to", "<td data-label=\"from &rarr; to\">v2 &rarr; v1</td>"},
+        {"the watched version and the one before", "v2 <span class=\"muted\">(was v1)</span>"},
+        {"a phone's card labels", "td::before{content:attr(data-label)"},
         {"the alert, linked to its source",
          R"(<a href="http://prometheus:9090/graph?g0.expr=x" rel="noreferrer noopener">HighErrorRate</a>)"},
         {"the summary", "checkout: 12% of requests failed"},
-        {"the value", "<td>0.12</td>"},
+        {"the value", "<td data-label=\"value\">0.12</td>"},
+        {"the alert's labels", "<code>service=&quot;checkout&quot;</code>"},
         {"the outcome", R"(<span class="state state-rolled_back">rolled_back</span>)"},
-        {"the duration", "<td>30 s</td>"},
+        {"the duration", "<td data-label=\"took\">30 s</td>"},
         {"the red verdict", R"(<span class="ineffective">NOT fixed</span>)"},
         {"the compare link",
          R"(<a href="https://github.com/o/r/compare/a...b" rel="noreferrer noopener">compare</a>)"},
         {"paused services", "<h2>Paused services (1)</h2>"},
-        {"who paused, why", "<td>alice</td><td>incident 42</td>"},
+        {"who paused, why", "<td data-label=\"paused by\">alice</td><td data-label=\"why\">incident 42</td>"},
         {"until when", "2026-12-02T13:00:00.000Z"},
         {"relative times", "5 min ago"},
         {"the trail", "<h2>Recent trail</h2>"},
