@@ -54,7 +54,7 @@ HttpResponse html_response(int status, std::string body) {
     response.body = std::move(body);
     response.content_type = "text/html; charset=utf-8";
     response.headers = {
-        {"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+        {"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
                                     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"},
         {"X-Content-Type-Options", "nosniff"},
         {"Cache-Control", "no-store"},

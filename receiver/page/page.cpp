@@ -1,5 +1,4 @@
-// The on-call page's HTML: every value from outside goes through html_escape, every href through
-// is_http_link.
+// The on-call page's HTML: every value from outside through html_escape, every href through is_http_link.
 #include "page/page.hpp"
 
 #include "codec/codec.hpp"
