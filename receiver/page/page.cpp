@@ -83,11 +83,6 @@ std::string deployment_link(const std::string& id) {
     return "<a href=\"" + deployment_href(id) + "\">" + html_escape(id) + "</a>";
 }
 
-std::string versions(const Deployment& deployment) {
-    const std::string previous = deployment.previous_version.empty() ? "?" : deployment.previous_version;
-    return html_escape(previous) + " &rarr; " + html_escape(deployment.version);
-}
-
 std::string service_cell(const Deployment& deployment) {
     std::string cell = html_escape(deployment.service);
     if (!deployment.environment.empty())
@@ -454,9 +449,13 @@ std::string render_deployment_page(const DeploymentPage& page) {
                          html_escape(deployment.service) + "</a>");
     field("environment", html_escape(deployment.environment));
     field("state", state_badge(page.deployment.state));
-    field("versions", versions(deployment));
+    field("version", version_was(deployment.version, deployment.previous_version));
     field("kind", std::string(to_string(deployment.kind)));
     if (!deployment.rollback_of.empty()) field("rollback of", deployment_link(deployment.rollback_of));
+    for (const AuditEvent& event : page.events) // the deployment that put previous_version live again
+        if (event.event == to_string(AuditEventKind::rollback_succeeded))
+            field("restored by",
+                  deployment_link(decode_detail(event.detail).text_field("rollback_deployment_id")));
     field("deployed", time_cell(deployment.deployed_at, page.now));
     field("recorded", time_cell(deployment.recorded_at, page.now));
     if (page.deployment.state == DeploymentState::watching) {

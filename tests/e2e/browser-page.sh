@@ -3,7 +3,8 @@
 # watched deployment, two rolled-back ones (one fixed, one NOT fixed), one rolled back by an alert whose label
 # is <script>alert(1)</script>, and a paused service; headless Chromium loads GET / and the test checks what
 # a person reads in the DOM (deployments, states, the red ineffective rollback, the hostile label as text
-# and no script), then takes a desktop and a phone screenshot into $BROWSER_PAGE_OUT.
+# and no script) there and on two deployments' pages, then takes a desktop and a phone screenshot of GET /
+# and one of a deployment's page into $BROWSER_PAGE_OUT.
 # The receiver runs without tokens (allowed on loopback): Chromium cannot send a bearer header by flag, and
 # basic auth would put the token in a URL. The page's authentication is tested in test_routes.
 # Loopback only; every wait is bounded; the whole test gives up after 100 s.
@@ -60,7 +61,7 @@ for tool in chromium curl jq sqlite3; do
 done
 [ -x "$bin/rollback-receiver" ] || fail "$bin/rollback-receiver missing: build first (scripts/build.sh)"
 mkdir -p "$out"
-rm -f "$out"/page-desktop.png "$out"/page-phone.png "$out"/page.html
+rm -f "$out"/page-desktop.png "$out"/page-phone.png "$out"/page-deployment.png "$out"/*.html
 
 # ------------------------------------------------------------------------------------- the receiver
 mkdir -p "$work/receiver"
@@ -206,12 +207,31 @@ grep -F '<tr class="ineffective-row">' "$dom" | grep -qF 'search-v12' ||
 ! grep -qi '<script' "$dom" || fail "the DOM has a <script> element: $(grep -oi '<script[^<]*' "$dom" | head -3)"
 ok "the ineffective row is search's; no <script> element in the DOM"
 
+# One deployment's page: its fields, its rollback's verdict and its whole trail, the hostile label still text.
+chromium_run --dump-dom "$url/deployments/frontend-v31" >"$out/deployment.html" ||
+  fail "chromium --dump-dom of /deployments/frontend-v31 failed"
+dom="$out/deployment.html"
+expect "the deployment's page" "Deployment <code>frontend-v31</code>"
+expect "its state" '<span class="state state-rolled_back">rolled_back</span>'
+expect "its whole trail" "oldest first"
+expect "its trail's rollback" "rollback_succeeded"
+expect "the deployment that put v30 live again" '<dt>restored by</dt><dd><a href="/deployments/'
+expect "the hostile label, as text" 'endpoint="&lt;script&gt;alert(1)&lt;/script&gt;"'
+! grep -qi '<script' "$dom" || fail "the deployment's DOM has a <script> element"
+chromium_run --dump-dom "$url/deployments/search-v12" >"$out/deployment-ineffective.html" ||
+  fail "chromium --dump-dom of /deployments/search-v12 failed"
+dom="$out/deployment-ineffective.html"
+expect "the ineffective rollback's page" '<span class="ineffective">NOT fixed</span>'
+ok "the deployment pages show the fields, the verdict and the trail; no <script> element"
+
 chromium_run --screenshot="$out/page-desktop.png" --window-size=1280,900 "$url/" >/dev/null ||
   fail "chromium's desktop screenshot failed"
 chromium_run --screenshot="$out/page-phone.png" --window-size=390,844 "$url/" >/dev/null ||
   fail "chromium's phone screenshot failed"
-for png in page-desktop.png page-phone.png; do
+chromium_run --screenshot="$out/page-deployment.png" --window-size=1280,900 "$url/deployments/search-v12" \
+  >/dev/null || fail "chromium's screenshot of a deployment's page failed"
+for png in page-desktop.png page-phone.png page-deployment.png; do
   [ -s "$out/$png" ] || fail "$out/$png is missing or empty"
   [ "$(head -c 8 "$out/$png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "$png is not a PNG"
 done
-ok "screenshots: $out/page-desktop.png, $out/page-phone.png"
+ok "screenshots: $out/page-desktop.png, page-phone.png, page-deployment.png"

@@ -305,6 +305,7 @@ TEST_CASE("the deployment page: its fields, its rollback, and its whole trail ol
     CHECK(contains(html, "<code>abc123</code>"));
     CHECK(contains(html, R"(<a href="https://ci.example/run/7" rel="noreferrer noopener">)"));
     CHECK(contains(html, R"(<span class="fixed">fixed</span>)"));
+    CHECK(contains(html, "<dt>version</dt><dd>v2 <span class=\"muted\">(was v1)</span></dd>"));
     CHECK(contains(html, "Trail (4 events, oldest first)"));
     CHECK(html.find("deployment_recorded") < html.find("rollback_effective"));
     CHECK(contains(html, "<details><summary>detail</summary><pre>{&quot;status&quot;"));
