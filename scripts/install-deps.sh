@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh           what the build and the local stack need (scripts/local-stack)
 #   scripts/install-deps.sh --tests   that, and what only the tests need: the fuzzing toolchain, the
 #                                     benchmark's wrk, docker-compose, the sqlite3 CLI, the PostgreSQL
-#                                     server the ledger tests start (scripts/test.sh)
+#                                     server the ledger tests start, Chromium for the page's browser test
+#                                     (scripts/test.sh)
 set -euo pipefail
 
 stack_packages=(
@@ -19,6 +20,8 @@ test_packages=(
   # PostgreSQL 15: tests/support/postgres_server.hpp runs its initdb and postgres from
   # /usr/lib/postgresql/15/bin as the package's postgres user (never the cluster the package sets up)
   postgresql
+  # headless, for the on-call page's browser test (tests/e2e/browser-page.sh, CTest browser_page)
+  chromium
   # the webhook benchmark (tests/bench/webhook-throughput.sh)
   wrk
   # libFuzzer builds (scripts/fuzz.sh); llvm-14 brings llvm-symbolizer for readable crash stacks

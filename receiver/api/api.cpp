@@ -5,9 +5,11 @@
 #include "codec/codec.hpp"
 #include "config/placeholders.hpp"
 #include "ops/logging.hpp"
+#include "page/page.hpp"
 
 #include <charconv>
 #include <optional>
+#include <set>
 
 namespace rollback {
 namespace {
@@ -41,6 +43,35 @@ HttpResponse unauthorized(std::string_view what) {
         401, "missing or wrong bearer token; send 'Authorization: Bearer <token>' with the token from " +
                  std::string(what));
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return response;
+}
+
+// The on-call page's answers: HTML that may load nothing from anywhere (inline style only, no script, no
+// frame around it), never cached (it shows the trail), never sniffed as anything else.
+HttpResponse html_response(int status, std::string body) {
+    HttpResponse response;
+    response.status = status;
+    response.body = std::move(body);
+    response.content_type = "text/html; charset=utf-8";
+    response.headers = {
+        {"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+                                    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"},
+        {"X-Content-Type-Options", "nosniff"},
+        {"Cache-Control", "no-store"},
+        {"Referrer-Policy", "no-referrer"},
+        {"X-Frame-Options", "DENY"},
+    };
+    return response;
+}
+
+// A browser asks for the token on this answer (basic auth: any user name, the token as the password).
+HttpResponse page_unauthorized() {
+    HttpResponse response = html_response(
+        401, render_message_page("Token needed",
+                                 "This page needs the API token (auth.api_token_file) or the read "
+                                 "token (auth.read_token_file): sign in with any user name and the "
+                                 "token as the password, or send 'Authorization: Bearer <token>'."));
+    response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"rollback-receiver\"");
     return response;
 }
 
@@ -169,7 +200,12 @@ const std::vector<Api::Route>& Api::routes() {
     using Id = const std::string&;
     // /webhook needs the webhook token; /api/v1/* and /-/reload the API token (GET: or the read token).
     constexpr RouteToken webhook = RouteToken::webhook, api_token = RouteToken::api, none = RouteToken::none;
+    constexpr RouteToken page = RouteToken::page;
     static const std::vector<Route> table{
+        {"/", page, {{"GET", [](Api& api, Request request, Id) { return api.status_page(request); }}}},
+        {"/deployments/{id}",
+         page,
+         {{"GET", [](Api& api, Request, Id id) { return api.deployment_page(id); }}}},
         {"/webhook", webhook, {{"POST", [](Api& api, Request request, Id) { return api.webhook(request); }}}},
         {"/api/v1/deployments",
          api_token,
@@ -239,13 +275,16 @@ HttpResponse Api::route(const HttpRequest& request, std::string& handler_name) {
             return response;
         }
         if (auto refused = guard(candidate.token, request)) return std::move(*refused);
-        if (auto checked = check_path_id(id); !checked) return error_response(400, checked.error());
+        if (auto checked = check_path_id(id); !checked)
+            return candidate.token == RouteToken::page
+                       ? html_response(400, render_message_page("Bad request", checked.error()))
+                       : error_response(400, checked.error());
         return handler(*this, request, id);
     }
     return error_response(
         404, "no route " + request.path +
-                 "; see the README for the routes (/webhook, /api/v1/deployments, /api/v1/audit, "
-                 "/metrics, /-/healthy, /-/ready, /-/reload)");
+                 "; see the README for the routes (/, /deployments/{id}, /webhook, /api/v1/deployments, "
+                 "/api/v1/audit, /metrics, /-/healthy, /-/ready, /-/reload)");
 }
 
 std::optional<HttpResponse> Api::guard(RouteToken token, const HttpRequest& request) {
@@ -272,11 +311,12 @@ std::optional<HttpResponse> Api::guard(RouteToken token, const HttpRequest& requ
         return unauthorized(
             "auth.webhook_token_file (Alertmanager: http_config.authorization.credentials_file)");
     }
-    if (token == RouteToken::api) {
+    if (token == RouteToken::api || token == RouteToken::page) {
         switch (check_api_access(authorization, api_tokens, write)) {
         case ApiAccess::allowed:
             break;
         case ApiAccess::unauthorized:
+            if (token == RouteToken::page) return page_unauthorized();
             return unauthorized(api_tokens.read.empty()
                                     ? "auth.api_token_file"
                                     : "auth.api_token_file (or, to read, auth.read_token_file)");
@@ -530,6 +570,104 @@ HttpResponse Api::reload() {
         return error_response(500, "the new configuration was rejected; the old one stays in force; see the "
                                    "receiver's log for why");
     return json_response(200, "{\"status\":\"reloaded\"}");
+}
+
+namespace {
+
+bool is_rollback_state(DeploymentState state) {
+    return state == DeploymentState::rolling_back || state == DeploymentState::rolled_back ||
+           state == DeploymentState::rollback_failed || state == DeploymentState::rollback_interrupted;
+}
+
+HttpResponse page_ledger_error(const std::string& error) {
+    return html_response(
+        503, render_message_page("The ledger could not be read", error + "; the page tries again in 30 s"));
+}
+
+// How many deployments the page looks through, rollbacks it shows and trail events it lists.
+constexpr int kPageDeploymentScan = 200;
+constexpr std::size_t kPageRollbacks = 10;
+constexpr int kPageTrailEvents = 50;
+
+} // namespace
+
+HttpResponse Api::status_page(const HttpRequest& request) {
+    StatusPage page;
+    page.service_filter = query_value(request, "service");
+    if (auto checked = check_path_id(page.service_filter); !checked)
+        return html_response(400, render_message_page("Bad request", "service: " + checked.error()));
+    const auto config = deps_.engine.config();
+    page.now = deps_.now();
+
+    DeploymentFilter filter;
+    filter.service = page.service_filter;
+    filter.limit = kPageDeploymentScan;
+    auto listed = deps_.ledger.list_deployments(filter);
+    if (!listed) return page_ledger_error(listed.error());
+    std::set<std::string> services;
+    for (const auto& [name, settings] : config->services)
+        services.insert(name);
+    for (const Deployment& deployment : *listed) {
+        services.insert(deployment.service);
+        const ServiceSettings& settings = config->settings_for(deployment.service);
+        PageDeployment entry{deployment, state_for(deployment, *config, page.now), settings.watch_window};
+        // Under watch: what an alert would roll back (a rollback's own deployment never is).
+        if (entry.state == DeploymentState::watching && deployment.kind == DeploymentKind::deploy)
+            page.watching.push_back(entry);
+        if (is_rollback_state(entry.state) && page.rollbacks.size() < kPageRollbacks) {
+            AuditFilter events_of;
+            events_of.deployment_id = deployment.id;
+            events_of.limit = 1000;
+            auto events = deps_.ledger.list_audit(events_of);
+            if (!events) return page_ledger_error(events.error());
+            page.rollbacks.push_back({entry, std::move(*events)});
+        }
+    }
+
+    auto pauses = deps_.ledger.list_service_pauses();
+    if (!pauses) return page_ledger_error(pauses.error());
+    for (const ServicePause& pause : *pauses) {
+        services.insert(pause.service);
+        if (pause.active_at(page.now) &&
+            (page.service_filter.empty() || pause.service == page.service_filter))
+            page.pauses.push_back(pause);
+    }
+    if (!page.service_filter.empty()) { // the filter's choices: every service, not only the one shown
+        auto every = deps_.ledger.list_deployments({"", "", kPageDeploymentScan});
+        if (!every) return page_ledger_error(every.error());
+        for (const Deployment& deployment : *every)
+            services.insert(deployment.service);
+    }
+    page.services.assign(services.begin(), services.end());
+
+    AuditFilter trail;
+    trail.service = page.service_filter;
+    trail.limit = kPageTrailEvents;
+    auto events = deps_.ledger.list_audit(trail);
+    if (!events) return page_ledger_error(events.error());
+    page.trail = std::move(*events);
+    return html_response(200, render_status_page(page));
+}
+
+HttpResponse Api::deployment_page(const std::string& id) {
+    auto found = deps_.ledger.get_deployment(id);
+    if (!found) return page_ledger_error(found.error());
+    if (!*found)
+        return html_response(404, render_message_page("Unknown deployment",
+                                                      "no deployment with id \"" + id + "\" in the ledger"));
+    const auto config = deps_.engine.config();
+    DeploymentPage page;
+    page.now = deps_.now();
+    const Deployment& deployment = **found;
+    page.deployment = {deployment, state_for(deployment, *config, page.now),
+                       config->settings_for(deployment.service).watch_window};
+    AuditFilter events_of;
+    events_of.deployment_id = id;
+    events_of.limit = 1000;
+    auto events = deps_.ledger.list_audit(events_of);
+    if (!events) return page_ledger_error(events.error());
+    page.events = std::move(*events);
+    return html_response(200, render_deployment_page(page));
 }
 
 } // namespace rollback

@@ -38,8 +38,9 @@ class Api {
     HttpResponse handle(const HttpRequest& request);
 
   private:
-    // The token a route checks: none, the webhook token, or the API token (GET also the read token).
-    enum class RouteToken { none, webhook, api };
+    // The token a route checks: none, the webhook token, or the API token (GET also the read token);
+    // `page` checks the API token like `api` but answers a browser's 401 (WWW-Authenticate: Basic).
+    enum class RouteToken { none, webhook, api, page };
     // One row of the route table: the path pattern, its token, and the handler of each method it takes.
     // route() matches the rows in order and calls the handler of the first match.
     struct Route;
@@ -64,6 +65,9 @@ class Api {
     HttpResponse list_pauses();
     AuditEvent service_event(AuditEventKind kind, const std::string& service, std::string reason) const;
     HttpResponse reload();
+    // GET / and GET /deployments/{id}: the on-call page (page/), read from the ledger.
+    HttpResponse status_page(const HttpRequest& request);
+    HttpResponse deployment_page(const std::string& id);
     DeploymentState state_for(const Deployment& deployment, const Config& config, TimePoint now) const;
 
     ApiDependencies deps_;

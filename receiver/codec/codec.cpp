@@ -683,6 +683,29 @@ std::string encode_detail(const AuditDetail& detail) {
     return dump(out);
 }
 
+DetailFields decode_detail(std::string_view detail) {
+    DetailFields fields;
+    const json root = json::parse(detail.begin(), detail.end(), nullptr, false);
+    if (!root.is_object()) return fields;
+    auto strings_of = [](const json& object, std::map<std::string, std::string>& into) {
+        if (!object.is_object()) return;
+        for (const auto& [key, value] : object.items())
+            if (value.is_string()) into[key] = value.get<std::string>();
+    };
+    for (const auto& [key, value] : root.items()) {
+        if (key == "labels") {
+            strings_of(value, fields.labels);
+        } else if (key == "annotations") {
+            strings_of(value, fields.annotations);
+        } else if (value.is_string()) {
+            fields.text[key] = value.get<std::string>();
+        } else if (value.is_number_integer()) {
+            fields.numbers[key] = value.get<long long>();
+        }
+    }
+    return fields;
+}
+
 namespace {
 
 Status read_bounded_text(const json& root, const char* key, std::string& out, std::size_t max_length) {

@@ -77,6 +77,23 @@ struct AuditDetail {
 };
 std::string encode_detail(const AuditDetail& detail);
 
+// An audit event's `detail` read back for a person (the on-call page): the alert's labels and annotations,
+// every other top-level string (generatorURL, compare_url, result, output, ...) and whole number
+// (duration_ms, attempts, ...). Values of other types are left out; a detail that is not a JSON object
+// reads as empty (the trail is shown as it is, never refused).
+struct DetailFields {
+    std::map<std::string, std::string> labels;
+    std::map<std::string, std::string> annotations;
+    std::map<std::string, std::string> text;
+    std::map<std::string, long long> numbers;
+
+    std::string text_field(const std::string& name) const {
+        auto it = text.find(name);
+        return it == text.end() ? std::string() : it->second;
+    }
+};
+DetailFields decode_detail(std::string_view detail);
+
 // Body of POST /api/v1/services/{service}/pause: {"reason"?, "for"? (a duration), "actor"?}.
 struct PauseRequest {
     std::string reason;

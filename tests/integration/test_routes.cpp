@@ -1,5 +1,5 @@
 // The route table over HTTP: methods and 405 with Allow, the token each route needs (the read token only
-// reads), 404, routing on the path as sent, metrics labels.
+// reads), 404, routing on the path as sent, metrics labels; the on-call page's token, headers and filter.
 #include "support/raw_http.hpp"
 #include "support/receiver_fixture.hpp"
 
@@ -24,6 +24,8 @@ struct RouteCase {
 };
 
 const std::vector<RouteCase> kRoutes{
+    {"/", "/", "GET", true},
+    {"/deployments/d1", "/deployments/{id}", "GET", true},
     {"/webhook", "/webhook", "POST", false},
     {"/api/v1/deployments", "/api/v1/deployments", "GET, POST", true},
     {"/api/v1/deployments/d1", "/api/v1/deployments/{id}", "GET", true},
@@ -53,6 +55,35 @@ RawHttpResponse send_with_token(const TestReceiver& receiver, const std::string&
 RawHttpResponse send_request(const TestReceiver& receiver, const std::string& method, const std::string& path,
                              bool with_api_token) {
     return send_with_token(receiver, method, path, with_api_token ? kFixtureApiToken : "");
+}
+
+// The on-call page's routes answer a browser: HTML, and a 401 that asks for basic auth.
+bool is_page(const RouteCase& route) {
+    return route.path == "/" || route.path.rfind("/deployments/", 0) == 0;
+}
+
+// GET path with `authorization` as the Authorization header ("": none), on a connection of its own.
+RawHttpResponse get_with_authorization(const TestReceiver& receiver, const std::string& path,
+                                       const std::string& authorization) {
+    RawHttpConnection connection(port_of(receiver.url()));
+    std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    if (!authorization.empty()) request += "Authorization: " + authorization + "\r\n";
+    REQUIRE(connection.send(request + "\r\n"));
+    return connection.read_response();
+}
+
+std::string base64(const std::string& text) {
+    static const char* const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); i += 3) {
+        const std::size_t n = std::min<std::size_t>(3, text.size() - i);
+        unsigned value = 0;
+        for (std::size_t j = 0; j < 3; ++j)
+            value = (value << 8) | (j < n ? static_cast<unsigned char>(text[i + j]) : 0u);
+        for (std::size_t j = 0; j < 4; ++j)
+            out += j <= n ? alphabet[(value >> (18 - 6 * j)) & 63] : '=';
+    }
+    return out;
 }
 
 // The value of header `name` in a response's head, "" when it has none.
@@ -114,7 +145,8 @@ TEST_CASE("the /api/v1 routes and /-/reload need the API token; /webhook needs t
             const RawHttpResponse response = send_request(receiver, method, route.path, false);
             if (route.needs_api_token) {
                 CHECK(response.status == 401);
-                CHECK(header_value(response.head, "WWW-Authenticate") == "Bearer");
+                CHECK(header_value(response.head, "WWW-Authenticate") ==
+                      (is_page(route) ? "Basic realm=\"rollback-receiver\"" : "Bearer"));
                 CHECK(response.body.find("auth.api_token_file") != std::string::npos);
             } else if (route.path == "/webhook") {
                 CHECK(response.status == 401);
@@ -130,14 +162,14 @@ TEST_CASE("a path no route matches gets 404 naming the routes; the metrics label
     TestReceiver receiver;
     receiver.start();
     for (const std::string path :
-         {"/nope", "/api/v1/deployments/", "/api/v1/deployments/d1/x", "/webhook/"}) {
+         {"/nope", "/api/v1/deployments/", "/api/v1/deployments/d1/x", "/webhook/", "/deployments/"}) {
         CAPTURE(path);
         const RawHttpResponse response = send_request(receiver, "GET", path, true);
         CHECK(response.status == 404);
         CHECK(response.body.find("no route " + path +
-                                 "; see the README for the routes (/webhook, /api/v1/deployments, "
-                                 "/api/v1/audit, /metrics, /-/healthy, /-/ready, /-/reload)") !=
-              std::string::npos);
+                                 "; see the README for the routes (/, /deployments/{id}, /webhook, "
+                                 "/api/v1/deployments, /api/v1/audit, /metrics, /-/healthy, /-/ready, "
+                                 "/-/reload)") != std::string::npos);
     }
     for (const RouteCase& route : kRoutes)
         CHECK(send_request(receiver, "DELETE", route.path, true).status == 405);
@@ -150,7 +182,7 @@ TEST_CASE("a path no route matches gets 404 naming the routes; the metrics label
         CHECK(metrics.body.find("rollback_receiver_http_requests_total{handler=\"" + route.pattern +
                                 "\",code=\"405\"} 1\n") != std::string::npos);
     }
-    CHECK(metrics.body.find("rollback_receiver_http_requests_total{handler=\"other\",code=\"404\"} 4\n") !=
+    CHECK(metrics.body.find("rollback_receiver_http_requests_total{handler=\"other\",code=\"404\"} 5\n") !=
           std::string::npos);
 }
 
@@ -276,4 +308,103 @@ TEST_CASE("a path id gets the checks of the same JSON field: control characters 
     CHECK(paused.status == 200);
     CHECK(nlohmann::json::parse(paused.body)["services"].empty());
     CHECK(receiver.api("POST", "/api/v1/services/checkout/pause", "{}").status == 200);
+}
+
+TEST_CASE("the on-call page takes the API token or the read token, as a bearer or as basic auth's password; "
+          "without one it asks the browser for it") {
+    TestReceiver receiver(ReceiverSetup{}.with_read_token());
+    receiver.start();
+    REQUIRE(receiver.record("d1", "checkout", "v2", "v1").status == 201);
+    struct Row {
+        std::string what, authorization;
+        int status;
+    };
+    const std::vector<Row> rows{
+        {"no token", "", 401},
+        {"the API token as a bearer", "Bearer " + kFixtureApiToken, 200},
+        {"the read token as a bearer", "Bearer " + kFixtureReadToken, 200},
+        {"basic auth, the API token as the password", "Basic " + base64("oncall:" + kFixtureApiToken), 200},
+        {"basic auth, any user name", "Basic " + base64(":" + kFixtureApiToken), 200},
+        {"basic auth, the read token as the password", "Basic " + base64("x:" + kFixtureReadToken), 200},
+        {"basic auth, the token as the user name", "Basic " + base64(kFixtureApiToken + ":"), 401},
+        {"basic auth, a wrong password", "Basic " + base64("oncall:wrong"), 401},
+        {"a wrong bearer", "Bearer wrong", 401},
+        {"the webhook token", "Bearer " + kFixtureWebhookToken, 401},
+    };
+    for (const std::string path : {"/", "/deployments/d1"}) {
+        for (const Row& row : rows) {
+            CAPTURE(path);
+            CAPTURE(row.what);
+            const RawHttpResponse response = get_with_authorization(receiver, path, row.authorization);
+            CHECK(response.status == row.status);
+            CHECK(header_value(response.head, "Content-Type") == "text/html; charset=utf-8");
+            CHECK(header_value(response.head, "X-Content-Type-Options") == "nosniff");
+            CHECK(header_value(response.head, "Cache-Control") == "no-store");
+            const std::string policy = header_value(response.head, "Content-Security-Policy");
+            CHECK(policy.find("default-src 'none'") != std::string::npos);
+            CHECK(policy.find("script-src") == std::string::npos); // no script at all
+            if (row.status == 401) {
+                CHECK(header_value(response.head, "WWW-Authenticate") == "Basic realm=\"rollback-receiver\"");
+                CHECK(response.body.find("d1") == std::string::npos); // nothing of the ledger shows
+                CHECK(response.body.find("auth.api_token_file") != std::string::npos);
+            } else {
+                CHECK(response.body.find("<a href=\"/deployments/d1\">d1</a>") != std::string::npos);
+            }
+        }
+    }
+}
+
+TEST_CASE("GET /deployments/{id}: the deployment's page with its trail; an unknown id is a 404 page") {
+    TestReceiver receiver;
+    receiver.start();
+    REQUIRE(receiver.record("d1", "checkout", "v2", "v1").status == 201);
+    const std::string bearer = "Bearer " + kFixtureApiToken;
+    const RawHttpResponse known = get_with_authorization(receiver, "/deployments/d1", bearer);
+    CHECK(known.status == 200);
+    CHECK(known.body.find("<h2>Deployment <code>d1</code></h2>") != std::string::npos);
+    CHECK(known.body.find("deployment_recorded") != std::string::npos);
+    CHECK(known.body.find("left, until ") != std::string::npos); // its watch window
+    for (const std::string id : {"nope", "d%31x", "%3Cscript%3E"}) {
+        CAPTURE(id);
+        const RawHttpResponse unknown = get_with_authorization(receiver, "/deployments/" + id, bearer);
+        CHECK(unknown.status == 404);
+        CHECK(header_value(unknown.head, "Content-Type") == "text/html; charset=utf-8");
+        CHECK(unknown.body.find("<h2>Unknown deployment</h2>") != std::string::npos);
+        CHECK(unknown.body.find("<script>") == std::string::npos);
+    }
+    CHECK(get_with_authorization(receiver, "/deployments/%3Cscript%3E", bearer).body.find("&lt;script&gt;") !=
+          std::string::npos);
+}
+
+TEST_CASE("GET /?service= shows only that service; a hostile version shows as text") {
+    TestReceiver receiver;
+    receiver.start();
+    REQUIRE(receiver.record("c1", "checkout", "v2", "v1").status == 201);
+    REQUIRE(receiver.record("s1", "search", "<script>alert(1)</script>", "v1").status == 201);
+    REQUIRE(receiver.api("POST", "/api/v1/services/search/pause", R"({"reason":"incident 7","actor":"bob"})")
+                .status == 200);
+    const std::string bearer = "Bearer " + kFixtureApiToken;
+    const RawHttpResponse all = get_with_authorization(receiver, "/", bearer);
+    REQUIRE(all.status == 200);
+    CHECK(all.body.find("<a href=\"/deployments/c1\">c1</a>") != std::string::npos);
+    CHECK(all.body.find("<a href=\"/deployments/s1\">s1</a>") != std::string::npos);
+    CHECK(all.body.find("<script") == std::string::npos);
+    CHECK(all.body.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
+    CHECK(all.body.find("<td data-label=\"paused by\">bob</td><td data-label=\"why\">incident 7</td>") !=
+          std::string::npos);
+    CHECK(all.body.find("Under watch (2)") != std::string::npos);
+
+    const RawHttpResponse checkout = get_with_authorization(receiver, "/?service=checkout", bearer);
+    REQUIRE(checkout.status == 200);
+    CHECK(checkout.body.find("/deployments/c1") != std::string::npos);
+    CHECK(checkout.body.find("/deployments/s1") == std::string::npos);
+    CHECK(checkout.body.find("incident 7") == std::string::npos);
+    CHECK(checkout.body.find("Under watch (1)") != std::string::npos);
+    CHECK(checkout.body.find("<option value=\"checkout\" selected>") != std::string::npos);
+    CHECK(checkout.body.find("<option value=\"search\">") != std::string::npos); // still a choice
+
+    const RawHttpResponse none = get_with_authorization(receiver, "/?service=nothing-here", bearer);
+    CHECK(none.status == 200);
+    CHECK(none.body.find("The trail is empty.") != std::string::npos);
+    CHECK(get_with_authorization(receiver, "/?service=a%01b", bearer).status == 400);
 }

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Highest first; a folder may include its own files and those of any folder after it in this list.
-layers=(ctl daemon api engine audit notify actions ledger http ops codec config model common)
+layers=(ctl daemon api page engine audit notify actions ledger http ops codec config model common)
 rank() {
   local i
   for i in "${!layers[@]}"; do [ "${layers[$i]}" = "$1" ] && { echo "$i"; return; }; done

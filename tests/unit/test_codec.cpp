@@ -841,5 +841,34 @@ TEST_CASE("github_error_message: GitHub's message, or the start of any other bod
     CHECK(encode_workflow_dispatch("main", {{"v", "1"}}) == R"({"inputs":{"v":"1"},"ref":"main"})");
 }
 
+TEST_CASE(
+    "decode_detail reads back what encode_detail wrote; a detail that is not an object reads as empty") {
+    Alert alert;
+    alert.status = "firing";
+    alert.labels = {{"alertname", "HighErrorRate"}, {"endpoint", "<script>alert(1)</script>"}};
+    alert.annotations = {{"summary", "12% failed"}, {"value", "0.12"}};
+    alert.generator_url = "http://prometheus:9090/graph";
+    const DetailFields fields = decode_detail(encode_detail(
+        {&alert, {{"compare_url", "https://github.com/o/r/compare/a...b"}}, {{"duration_ms", 42}}}));
+    CHECK(fields.labels == alert.labels);
+    CHECK(fields.annotations == alert.annotations);
+    CHECK(fields.text_field("generatorURL") == "http://prometheus:9090/graph");
+    CHECK(fields.text_field("compare_url") == "https://github.com/o/r/compare/a...b");
+    CHECK(fields.text_field("status") == "firing");
+    CHECK(fields.numbers == std::map<std::string, long long>{{"duration_ms", 42}});
+    for (const std::string detail : {"", "{", "[]", "\"text\"", "null"}) {
+        CAPTURE(detail);
+        const DetailFields empty = decode_detail(detail);
+        CHECK(empty.labels.empty());
+        CHECK(empty.text.empty());
+        CHECK(empty.numbers.empty());
+    }
+    // Values of other types are left out: a label that is not a string, an annotations array.
+    const DetailFields mixed = decode_detail(R"({"labels":{"a":1,"b":"x"},"annotations":[1],"ok":true})");
+    CHECK(mixed.labels == std::map<std::string, std::string>{{"b", "x"}});
+    CHECK(mixed.annotations.empty());
+    CHECK(mixed.text.empty());
+}
+
 } // namespace
 } // namespace rollback
