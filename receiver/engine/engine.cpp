@@ -6,6 +6,7 @@
 #include "ops/logging.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace rollback {
 namespace {

@@ -208,6 +208,14 @@ check "the message names deployment 2 and the alert still firing" \
 check "rollback_receiver_rollback_outcomes_total counts one of each" test "$(
   curl -fsS --max-time 5 "$RECEIVER_URL/metrics" | grep '^rollback_receiver_rollback_outcomes_total{' |
     sort | awk '{printf "%s ", $NF}')" = "1 1 "
+ctl="$ROLLBACK_BINARY_DIR/bin/rollbackctl"
+[ -x "$ctl" ] || fail "$ctl is missing: cmake --build build --target rollbackctl"
+"$ctl" --url "$RECEIVER_URL" --token-file "$RECEIVER_API_TOKEN_FILE" deployments --service demo \
+  >"$work/deployments.txt" || fail "rollbackctl deployments"
+check "rollbackctl deployments shows deployment 1 rolled_back (effective)" \
+  grep -q "^$first .* rolled_back (effective)\$" "$work/deployments.txt"
+check "rollbackctl deployments shows deployment 2 rolled_back (ineffective)" \
+  grep -q "^$second .* rolled_back (ineffective)\$" "$work/deployments.txt"
 
 # ----------------------- 3. an alert already firing before a deployment does not roll it back
 wait_until "the incident keeps the alert firing" 30 alert_is firing
