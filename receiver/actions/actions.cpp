@@ -228,7 +228,7 @@ bool http_failure_is_retryable(const HttpCallResult& result) {
 }
 
 std::string notification_text(const std::string& event, const Deployment& target, const Alert& alert,
-                              const std::string& result) {
+                              const std::string& result, const std::string& compare_url) {
     // Every value below comes from outside (the deployment from CI, the alert from Alertmanager, the result
     // from the action's target): escaped, so none of it reads as mrkdwn (<!channel>, <url|label>).
     const std::string versions =
@@ -240,6 +240,8 @@ std::string notification_text(const std::string& event, const Deployment& target
         text = ":rewind: Rolling back " + who + versions;
     else if (event == "rollback_succeeded")
         text = ":white_check_mark: Rolled back " + who + versions;
+    else if (event == "rollback_ineffective")
+        text = ":warning: Rollback of " + who + versions + " did not fix it: " + escape_mrkdwn(result);
     else
         text = ":x: Rollback of " + who + versions + " FAILED: " + escape_mrkdwn(result) +
                " (the bad version may still be live)";
@@ -252,6 +254,7 @@ std::string notification_text(const std::string& event, const Deployment& target
     }
     if (const std::string link = mrkdwn_link(alert.generator_url, "graph"); !link.empty())
         text += "\n" + link;
+    if (const std::string link = mrkdwn_link(compare_url, "what changed"); !link.empty()) text += "\n" + link;
     return text;
 }
 

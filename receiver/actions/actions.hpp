@@ -85,7 +85,9 @@ bool http_failure_is_retryable(const HttpCallResult& result);
 // escaped (escape_mrkdwn), the graph a link only for an http(s) generatorURL (mrkdwn_link), e.g.
 //   ":rewind: Rolling back checkout (production) from v2 to v1 — HighErrorRate: error ratio 5.3% ...
 //    <http://prometheus/graph?...>"
+// rollback_ineffective reads ":warning: Rollback of ... did not fix it: <result>". A `compare_url` (the
+// changes the rollback undid) becomes a "what changed" link on its own line.
 std::string notification_text(const std::string& event, const Deployment& target, const Alert& alert,
-                              const std::string& result);
+                              const std::string& result, const std::string& compare_url = "");
 
 } // namespace rollback

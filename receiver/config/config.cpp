@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -57,9 +58,10 @@ constexpr std::array<std::string_view, 2> ledger_postgres_keys = {"dsn_file", "c
 constexpr std::array<std::string_view, 1> audit_keys = {"file"};
 constexpr std::array<std::string_view, 3> auth_keys = {"webhook_token_file", "api_token_file",
                                                        "read_token_file"};
-constexpr std::array<std::string_view, 5> defaults_keys = {"service_label", "environment_label",
-                                                           "watch_window", "debounce", "rollback"};
-constexpr std::array<std::string_view, 4> service_keys = {"watch_window", "debounce", "rollback", "notify"};
+constexpr std::array<std::string_view, 6> defaults_keys = {
+    "service_label", "environment_label", "watch_window", "debounce", "confirm_window", "rollback"};
+constexpr std::array<std::string_view, 6> service_keys = {"watch_window", "debounce", "confirm_window",
+                                                          "repository",   "rollback", "notify"};
 constexpr std::array<std::string_view, 7> rollback_keys = {
     "command", "webhook", "github_workflow", "timeout", "retries", "retry_backoff", "allow_option_values"};
 constexpr std::array<std::pair<ActionKind, std::string_view>, 3> action_names{{
@@ -377,6 +379,16 @@ class ConfigReader {
             if (!duration) return make_error(duration.error());
             settings.debounce = *duration;
         }
+        if (const YAML::Node* value = find(entries, "confirm_window")) {
+            auto duration = read_duration(*value, path + ".confirm_window");
+            if (!duration) return make_error(duration.error());
+            settings.confirm_window = *duration;
+        }
+        if (const YAML::Node* value = find(entries, "repository")) {
+            auto repository = read_repository(*value, path + ".repository");
+            if (!repository) return make_error(repository.error());
+            settings.repository = std::move(*repository);
+        }
         if (const YAML::Node* value = find(entries, "rollback")) {
             if (auto status = read_rollback(*value, path + ".rollback", settings.rollback); !status)
                 return status;
@@ -387,6 +399,32 @@ class ConfigReader {
             settings.notify = std::move(*notify);
         }
         return ok_status();
+    }
+
+    // A service's repository for compare links: http:// or https://, a host and a path of letters, digits and
+    // - . _ ~ % / only (no query, fragment or placeholder); trailing slashes are dropped, since
+    // /compare/<restored>...<rolled back> is appended to it.
+    Result<std::string> read_repository(const YAML::Node& node, const std::string& path) const {
+        auto text = read_string(node, path);
+        if (!text) return Error{text.error()};
+        const std::string example = " (use the repository's web address, e.g. https://github.com/org/repo)";
+        auto url = parse_http_url(*text);
+        if (!url) return fail(path, url.error() + example);
+        std::string repository = *text;
+        while (!repository.empty() && repository.back() == '/')
+            repository.pop_back();
+        std::string_view repo_path = url->path;
+        while (!repo_path.empty() && repo_path.back() == '/')
+            repo_path.remove_suffix(1);
+        if (repo_path.empty()) return fail(path, "\"" + *text + "\" names no repository" + example);
+        for (const char c : repo_path) {
+            const auto byte = static_cast<unsigned char>(c);
+            if (!std::isalnum(byte) && std::string_view("-._~%/").find(c) == std::string_view::npos)
+                return fail(path, "\"" + redact_url(*text) +
+                                      "\" may hold only letters, digits and - . _ ~ % / " +
+                                      "after the host (no query, fragment or placeholder)" + example);
+        }
+        return repository;
     }
 
     Status read_rollback(const YAML::Node& node, const std::string& path, RollbackSettings& rollback) const {

@@ -98,6 +98,13 @@ struct NotifyTarget {
 struct ServiceSettings {
     Duration watch_window = std::chrono::minutes(30);
     Duration debounce = std::chrono::seconds(0);
+    // After rollback_succeeded, how long the alerts that caused the rollback have to resolve: all resolved
+    // within it → rollback_effective; any still firing when it ends → rollback_ineffective (notified). 0s:
+    // no confirmation, neither event.
+    Duration confirm_window = std::chrono::minutes(10);
+    // The service's source repository (`services.<name>.repository`, http(s), no query, fragment or trailing
+    // slash), for rollback_started's compare_url; empty: none.
+    std::string repository;
     RollbackSettings rollback;
     std::vector<NotifyTarget> notify; // top-level `notify`, replaced by a service's own list
 };

@@ -110,9 +110,20 @@ int run_deployments(const DeploymentsArgs& args, const ReceiverClient& client, s
                     paused.push_back(std::move(service));
         }
     }
+    // Whether a rollback fixed it: one more request, the newest 1000 events (of the service, when filtered);
+    // older verdicts, or a receiver that cannot answer, just show no outcome.
+    std::map<std::string, std::string> outcomes;
+    if (std::any_of(deployments->begin(), deployments->end(),
+                    [](const DeploymentListing& d) { return d.state == "rolled_back"; })) {
+        const auto trail = client.call(
+            "GET", "/api/v1/audit" + query_string({{"service", args.service}, {"limit", "1000"}}));
+        if (trail.status == 200) {
+            if (auto events = parse_audit_list(trail.body)) outcomes = rollback_outcomes(*events);
+        }
+    }
     if (deployments->empty())
         out << "no deployments recorded" << (args.service.empty() ? "" : " for " + args.service) << "\n";
-    out << format_deployments_table(*deployments, paused, Clock::now());
+    out << format_deployments_table(*deployments, paused, Clock::now(), outcomes);
     return kCtlExitOk;
 }
 

@@ -190,6 +190,12 @@ std::string alert_summary(const AuditEvent& event) {
     return text_field(*annotations, "summary");
 }
 
+std::string detail_text(const AuditEvent& event, const std::string& key) {
+    const json detail = json::parse(event.detail, nullptr, false);
+    if (!detail.is_object()) return "";
+    return text_field(detail, key.c_str());
+}
+
 Result<PauseListing> parse_service_pause(std::string_view body) {
     auto parsed = parse_object(body);
     if (!parsed) return Error{parsed.error()};

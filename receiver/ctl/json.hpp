@@ -38,6 +38,8 @@ Result<std::vector<AuditEvent>> parse_audit_list(std::string_view body);
 Result<std::vector<std::string>> audit_event_lines(std::string_view body);
 // The alert's summary of an audit event (detail.annotations.summary), "" when there is none.
 std::string alert_summary(const AuditEvent& event);
+// A text field of an audit event's detail (rollback_started's "compare_url"), "" when there is none.
+std::string detail_text(const AuditEvent& event, const std::string& key);
 
 // A service's pause, as POST /api/v1/services/{service}/pause|resume and GET /api/v1/services show it.
 struct PauseListing {

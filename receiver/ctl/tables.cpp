@@ -99,8 +99,19 @@ std::string format_table(const std::vector<std::string>& header,
     return out;
 }
 
+std::map<std::string, std::string> rollback_outcomes(const std::vector<AuditEvent>& events) {
+    std::map<std::string, std::string> outcomes;
+    for (const AuditEvent& event : events) {
+        if (event.deployment_id.empty()) continue;
+        if (event.event == "rollback_effective") outcomes.emplace(event.deployment_id, "effective");
+        if (event.event == "rollback_ineffective") outcomes.emplace(event.deployment_id, "ineffective");
+    }
+    return outcomes;
+}
+
 std::string format_deployments_table(const std::vector<DeploymentListing>& deployments,
-                                     const std::vector<PauseListing>& paused, TimePoint now) {
+                                     const std::vector<PauseListing>& paused, TimePoint now,
+                                     const std::map<std::string, std::string>& outcomes) {
     auto is_paused = [&](const std::string& service) {
         return std::any_of(paused.begin(), paused.end(),
                            [&](const PauseListing& p) { return p.paused && p.service == service; });
@@ -111,6 +122,8 @@ std::string format_deployments_table(const std::vector<DeploymentListing>& deplo
         if (d.state == "watching" && is_paused(d.service)) state += " (paused)";
         if (d.kind == "rollback")
             state += " (rollback" + (d.rollback_of.empty() ? "" : " of " + d.rollback_of) + ")";
+        if (const auto outcome = outcomes.find(d.id); outcome != outcomes.end() && d.state == "rolled_back")
+            state += " (" + outcome->second + ")";
         rows.push_back({d.id, d.service, or_dash(d.environment), or_dash(d.version),
                         or_dash(d.previous_version),
                         format_age(std::chrono::duration_cast<Duration>(now - d.deployed_at)), state});
@@ -135,6 +148,8 @@ std::string format_audit_table(const std::vector<AuditEvent>& events, bool with_
         std::string summary = e.alertname;
         if (const std::string alert = alert_summary(e); !alert.empty())
             summary += (summary.empty() ? "" : ": ") + alert;
+        if (const std::string compare = detail_text(e, "compare_url"); !compare.empty())
+            summary += (summary.empty() ? "" : " ") + std::string("(changes: ") + compare + ")";
         rows.push_back({seconds_text(e.time), or_dash(e.event),
                         or_dash(e.service) + (e.environment.empty() ? "" : "/" + e.environment),
                         or_dash(e.deployment_id), versions_text(e.version, e.previous_version),

@@ -5,6 +5,7 @@
 #include "ctl/json.hpp"
 #include "model/model.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,14 +21,19 @@ std::string format_table(const std::vector<std::string>& header,
                          const std::vector<std::vector<std::string>>& rows);
 
 // The deployments table: ID SERVICE ENV VERSION PREVIOUS AGE STATE. A watching deployment of a paused
-// service reads "watching (paused)"; a rollback deployment "... (rollback of <id>)". A footer line per
-// paused service: "paused: checkout — <reason> (until <time>)".
+// service reads "watching (paused)"; a rollback deployment "... (rollback of <id>)"; a rolled-back one
+// with a verdict in `outcomes` (deployment id -> "effective" or "ineffective", from the audit trail)
+// "rolled_back (effective)". A footer line per paused service: "paused: checkout — <reason> (until <time>)".
 std::string format_deployments_table(const std::vector<DeploymentListing>& deployments,
-                                     const std::vector<PauseListing>& paused, TimePoint now);
+                                     const std::vector<PauseListing>& paused, TimePoint now,
+                                     const std::map<std::string, std::string>& outcomes = {});
+
+// Deployment id -> "effective" / "ineffective" from rollback_effective and rollback_ineffective events.
+std::map<std::string, std::string> rollback_outcomes(const std::vector<AuditEvent>& events);
 
 // The audit table for a person, in the order given: TIME EVENT SERVICE DEPLOYMENT VERSIONS REASON SUMMARY.
 // VERSIONS reads "v2 -> v1"; SUMMARY is "<alertname>: <summary>" when the event came from an alert (the
-// summary is detail.annotations.summary).
+// summary is detail.annotations.summary); a rollback_started with a compare_url adds "(changes: <url>)".
 std::string format_audit_table(const std::vector<AuditEvent>& events, bool with_header);
 
 // Cells: control characters become spaces; "" reads "-"; versions read "v2 -> v1" (deployed -> previous).

@@ -6,6 +6,7 @@
 #include "ops/logging.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace rollback {
 namespace {
@@ -18,6 +19,27 @@ double seconds_between(std::chrono::steady_clock::time_point start,
 std::string ignore_key(std::string_view reason, const Alert& alert, const std::string& deployment_id) {
     return "ignored|" + std::string(reason) + "|" + alert.fingerprint + "|" +
            format_rfc3339_ms(alert.starts_at) + "|" + deployment_id;
+}
+
+// A commit as it may go into a compare URL: 7 to 64 hex digits (an abbreviated or full SHA-1 or SHA-256).
+// Anything else from CI (a branch name, a path, markup) gives no link.
+bool is_safe_commit(std::string_view commit) {
+    return commit.size() >= 7 && commit.size() <= 64 &&
+           std::all_of(commit.begin(), commit.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+}
+
+// At most this many alerts are watched per rollback (a group of thousands would not be worth naming).
+constexpr std::size_t kMaxConfirmationAlerts = 256;
+
+// "HighErrorRate (fp1), Latency (fp2)": the alerts of a confirmation, for its event and notification (a
+// fingerprint alone while no notification has named it: one a debounce knew of).
+std::string alert_list(const std::map<std::string, std::string>& alerts) {
+    std::string out;
+    for (const auto& [fingerprint, alertname] : alerts) {
+        if (!out.empty()) out += ", ";
+        out += alertname.empty() ? fingerprint : alertname + " (" + fingerprint + ")";
+    }
+    return out;
 }
 
 } // namespace
@@ -93,6 +115,7 @@ Status Engine::handle_alert(const std::shared_ptr<const Config>& config_generati
     // A copy: an alert that acts (below) drops the pair, so that the next alert of the notification reads
     // the deployment's new state from the ledger, as it would in a notification of its own.
     const std::optional<Deployment> target = seen->second.deployment;
+    note_alert_for_confirmation(alert, target);
     const bool paused = seen->second.pause && seen->second.pause->active_at(deps_.now());
     const ServiceSettings& settings = config.settings_for(service);
     const Decision decision = decide({alert, service, target, settings, deps_.now(), deps_.dry_run, paused});
@@ -296,7 +319,7 @@ void Engine::fire_due_timers() {
             why = std::string(reason::paused);
         } else {
             auto started = start_rollback(pending.target, pending.first_alert, config, "alert_firing",
-                                          /*ends_debounce=*/true);
+                                          pending.firing_fingerprints, /*ends_debounce=*/true);
             if (!started) {
                 log_error("debounced rollback could not be claimed; trying again",
                           {{"deployment_id", pending.target.id}, {"err", started.error()}});
@@ -339,6 +362,7 @@ void Engine::fire_due_timers() {
                       {{"deployment_id", pending.target.id}, {"err", ended.error()}});
         }
     }
+    end_due_confirmations();
 }
 
 std::size_t Engine::pending_count() const {
@@ -354,11 +378,11 @@ void Engine::start_timer_thread() {
     timer_thread_ = std::thread([this] {
         std::unique_lock lock(mutex_);
         while (!stopping_) {
-            if (pending_.empty()) {
+            TimePoint earliest = next_confirmation_due_locked();
+            if (pending_.empty() && earliest == TimePoint::max()) {
                 wake_.wait_for(lock, std::chrono::seconds(1));
                 continue;
             }
-            TimePoint earliest = pending_.begin()->second.due;
             for (const auto& [id, pending] : pending_)
                 earliest = std::min(earliest, pending.due);
             const auto wait = earliest - deps_.now();
@@ -414,12 +438,12 @@ Engine::Attempt Engine::run_attempt(const Deployment& target, const Alert& alert
 }
 
 void Engine::notify(AuditEventKind kind, const Deployment& target, const Alert& alert, const Config& config,
-                    const std::string& result) {
+                    const std::string& result, const std::string& compare_url) {
     const ServiceSettings& settings = config.settings_for(target.service);
     if (settings.notify.empty()) return;
     const std::string event(to_string(kind));
     const auto values = placeholder_values(target, alert);
-    const std::string text = notification_text(event, target, alert, result);
+    const std::string text = notification_text(event, target, alert, result, compare_url);
     for (const NotifyTarget& target_url : settings.notify) {
         // Built on a notifier thread: a secret header file is read there, not on this (a request's) thread.
         notifier_.send(
@@ -489,7 +513,9 @@ Result<ManualRollbackResult> Engine::manual_rollback(const std::string& deployme
 
 Result<Engine::StartOutcome> Engine::start_rollback(const Deployment& target, const Alert& alert,
                                                     std::shared_ptr<const Config> config,
-                                                    std::string_view trigger, bool ends_debounce) {
+                                                    std::string_view trigger,
+                                                    const std::set<std::string>& also_firing,
+                                                    bool ends_debounce) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_) return StartOutcome::shutting_down;
@@ -510,13 +536,15 @@ Result<Engine::StartOutcome> Engine::start_rollback(const Deployment& target, co
     const std::string action = settings.rollback.action_kind();
     AuditEvent event = event_for(AuditEventKind::rollback_started, claimed_target, &alert);
     event.reason = std::string(trigger);
-    event.detail =
-        encode_detail({&alert,
+    AuditDetail detail{&alert,
                        {{"action", action},
                         {settings.rollback.action() == ActionKind::command ? "command" : "request",
                          describe_action(settings.rollback, placeholder_values(claimed_target, alert))},
                         {"timeout", format_duration(settings.rollback.timeout)}},
-                       {{"max_attempts", settings.rollback.retries + 1}}});
+                       {{"max_attempts", settings.rollback.retries + 1}}};
+    const std::string compare_url = compare_url_for(target, settings);
+    if (!compare_url.empty()) detail.text.emplace_back("compare_url", compare_url);
+    event.detail = encode_detail(detail);
     // The claim and its rollback_started event are one transaction (one fsync on the way to the command).
     bool claimed = false;
     auto written = deps_.ledger.write("claiming the rollback of \"" + target.id + "\"",
@@ -535,7 +563,8 @@ Result<Engine::StartOutcome> Engine::start_rollback(const Deployment& target, co
     if (!written) return Error{written.error()};
     if (!claimed) return StartOutcome::already_claimed;
     deps_.audit.publish(event);
-    notify(AuditEventKind::rollback_started, claimed_target, alert, *config, "");
+    notify(AuditEventKind::rollback_started, claimed_target, alert, *config, "", compare_url);
+    watch_rollback_alerts(claimed_target, alert, also_firing, config); // before a worker can finish it
 
     // Claimed at once, queued for a worker: a repeat of the alert while it waits finds it rolling_back. When
     // shutdown() began meanwhile the pool takes nothing more, and the claim ends here as interrupted, so
@@ -657,11 +686,13 @@ void Engine::finish_rollback(const Deployment& target, const Alert& alert, const
     }
     deps_.audit.publish(event);
     if (claim_lost) {
+        end_rollback_watch(target, false); // its outcome is not this receiver's to confirm
         log_error("the rollback's claim was taken over by another receiver while its action ran; its outcome "
                   "is in the trail, the deployment stays rollback_interrupted",
                   {{"deployment_id", target.id}, {"outcome", std::string(to_string(kind))}});
         return;
     }
+    end_rollback_watch(target, result.succeeded);
     deps_.metrics.rollbacks.add({target.service, result.succeeded ? "succeeded"
                                                  : interrupted    ? "interrupted"
                                                                   : "failed"});
@@ -698,6 +729,14 @@ void Engine::shutdown(Duration grace) {
             dropped.push_back(std::move(pending));
         pending_.clear();
         update_pending_gauge_locked();
+        if (!confirming_.empty()) { // no verdict: their deployments stay rolled_back
+            std::string ids;
+            for (const auto& [id, confirmation] : confirming_)
+                ids += (ids.empty() ? "" : ",") + id;
+            log_info("shutdown: rollbacks still inside their confirm_window end without a verdict",
+                     {{"deployment_ids", ids}});
+        }
+        confirming_.clear();
     }
     wake_.notify_all();
     if (timer_thread_.joinable()) timer_thread_.join();
@@ -717,6 +756,169 @@ void Engine::shutdown(Duration grace) {
     pool_.join();
     // The last messages (a rollback that just ended) get a moment; a dead chat cannot hold up the stop.
     notifier_.stop(std::min<Duration>(grace, std::chrono::seconds(2)));
+}
+
+std::size_t Engine::confirming_count() const {
+    std::lock_guard lock(mutex_);
+    return confirming_.size();
+}
+
+std::string Engine::compare_url_for(const Deployment& target, const ServiceSettings& settings) {
+    if (settings.repository.empty() || target.previous_version.empty() || !is_safe_commit(target.commit))
+        return "";
+    // The restored deployment: the latest earlier one of the same service and environment with the
+    // previous version and a commit (newest first; a rollback deployment carries no commit of its own).
+    DeploymentFilter filter;
+    filter.service = target.service;
+    filter.environment = target.environment;
+    filter.limit = 1000;
+    auto listed = deps_.ledger.list_deployments(filter);
+    if (!listed) {
+        log_warn("compare_url: the earlier deployments could not be read; the rollback goes on without it",
+                 {{"deployment_id", target.id}, {"err", listed.error()}});
+        return "";
+    }
+    for (const Deployment& earlier : *listed) {
+        if (earlier.id == target.id || earlier.environment != target.environment ||
+            earlier.version != target.previous_version || earlier.commit.empty() ||
+            earlier.deployed_at > target.deployed_at)
+            continue;
+        if (!is_safe_commit(earlier.commit)) return "";
+        return settings.repository + "/compare/" + earlier.commit + "..." + target.commit;
+    }
+    return "";
+}
+
+void Engine::watch_rollback_alerts(const Deployment& target, const Alert& alert,
+                                   const std::set<std::string>& also_firing,
+                                   const std::shared_ptr<const Config>& config) {
+    // A manual rollback has no alert of its own (no fingerprint): nothing to confirm it against.
+    if (alert.fingerprint.empty() || config->settings_for(target.service).confirm_window <= Duration::zero())
+        return;
+    Confirmation confirmation{target, alert, {{alert.fingerprint, alert.label("alertname")}}, {}, false, {},
+                              {},     config};
+    for (const std::string& fingerprint : also_firing) {
+        if (confirmation.firing.size() >= kMaxConfirmationAlerts) break;
+        confirmation.firing.emplace(fingerprint, ""); // named when a notification shows it again
+    }
+    std::lock_guard lock(mutex_);
+    confirming_.insert_or_assign(target.id, std::move(confirmation));
+}
+
+void Engine::note_alert_for_confirmation(const Alert& alert,
+                                         const std::optional<Deployment>& decided_against) {
+    if (alert.fingerprint.empty()) return;
+    std::vector<Confirmation> effective;
+    {
+        std::lock_guard lock(mutex_);
+        if (confirming_.empty()) return;
+        const std::string alertname = alert.label("alertname");
+        if (alert.firing() && decided_against && decided_against->state == DeploymentState::rolling_back) {
+            auto watch = confirming_.find(decided_against->id);
+            if (watch != confirming_.end() && !watch->second.window_open &&
+                watch->second.firing.size() + watch->second.resolved.size() < kMaxConfirmationAlerts &&
+                !watch->second.resolved.count(alert.fingerprint))
+                watch->second.firing.insert_or_assign(alert.fingerprint, alertname);
+        }
+        for (auto it = confirming_.begin(); it != confirming_.end();) {
+            Confirmation& watch = it->second;
+            auto& from = alert.firing() ? watch.resolved : watch.firing;
+            auto& to = alert.firing() ? watch.firing : watch.resolved;
+            if (auto moving = from.find(alert.fingerprint); moving != from.end()) {
+                from.erase(moving);
+                to.insert_or_assign(alert.fingerprint, alertname);
+            } else if (auto known = to.find(alert.fingerprint); known != to.end() && known->second.empty()) {
+                known->second = alertname;
+            }
+            if (watch.window_open && watch.firing.empty()) { // the last one resolved within the window
+                effective.push_back(std::move(watch));
+                it = confirming_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (const Confirmation& confirmation : effective)
+        conclude_confirmation(confirmation, true);
+}
+
+void Engine::end_rollback_watch(const Deployment& target, bool succeeded) {
+    std::optional<Confirmation> effective;
+    {
+        std::lock_guard lock(mutex_);
+        auto watch = confirming_.find(target.id);
+        if (watch == confirming_.end()) return;
+        if (!succeeded || stopping_) {
+            confirming_.erase(watch);
+            return;
+        }
+        Confirmation& confirmation = watch->second;
+        confirmation.window_open = true;
+        confirmation.window_start = deps_.now();
+        confirmation.due =
+            confirmation.window_start + confirmation.config->settings_for(target.service).confirm_window;
+        if (confirmation.firing.empty()) { // every one resolved while it rolled back
+            effective = std::move(confirmation);
+            confirming_.erase(watch);
+        }
+    }
+    wake_.notify_all(); // the timer thread waits for the window's end
+    if (effective) conclude_confirmation(*effective, true);
+}
+
+TimePoint Engine::next_confirmation_due_locked() const {
+    TimePoint earliest = TimePoint::max();
+    for (const auto& [id, confirmation] : confirming_)
+        if (confirmation.window_open) earliest = std::min(earliest, confirmation.due);
+    return earliest;
+}
+
+void Engine::end_due_confirmations() {
+    std::vector<Confirmation> ended;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        const TimePoint now = deps_.now();
+        for (auto it = confirming_.begin(); it != confirming_.end();) {
+            if (it->second.window_open && it->second.due <= now) {
+                ended.push_back(std::move(it->second));
+                it = confirming_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (const Confirmation& confirmation : ended)
+        conclude_confirmation(confirmation, confirmation.firing.empty());
+}
+
+void Engine::conclude_confirmation(const Confirmation& confirmation, bool effective) {
+    const AuditEventKind kind =
+        effective ? AuditEventKind::rollback_effective : AuditEventKind::rollback_ineffective;
+    Deployment target = confirmation.target;
+    target.state = DeploymentState::rolled_back;
+    const ServiceSettings& settings = confirmation.config->settings_for(target.service);
+    const std::string window = format_duration(settings.confirm_window);
+    AuditEvent event = event_for(kind, target, &confirmation.alert);
+    event.reason = effective ? "alerts_resolved" : "still_firing";
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deps_.now() - confirmation.window_start);
+    const std::string still_firing = alert_list(confirmation.firing);
+    event.detail = encode_detail(
+        {&confirmation.alert,
+         {{"confirm_window", window},
+          {"window_started", format_rfc3339_ms(confirmation.window_start)},
+          {"resolved", alert_list(confirmation.resolved)},
+          {"still_firing", still_firing}},
+         {{"alerts", static_cast<long long>(confirmation.firing.size() + confirmation.resolved.size())},
+          {"still_firing_count", static_cast<long long>(confirmation.firing.size())},
+          {"waited_ms", static_cast<long long>(waited.count())}}});
+    if (auto written = deps_.audit.record(event); !written)
+        deps_.metrics.audit_write_failures.add({}); // AuditTrail::record logged it
+    deps_.metrics.rollback_outcomes.add({effective ? "effective" : "ineffective"});
+    if (!effective)
+        notify(kind, target, confirmation.alert, *confirmation.config,
+               "still firing " + window + " after the rollback: " + still_firing);
 }
 
 void Engine::wait_notifications_sent() {

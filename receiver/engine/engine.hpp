@@ -70,10 +70,12 @@ class Engine {
     Result<ManualRollbackResult> manual_rollback(const std::string& deployment_id, const std::string& reason,
                                                  const std::string& actor);
 
-    // Starts the debounced rollbacks whose time has come. The timer thread calls it; tests call it with
-    // a fake clock.
+    // Starts the debounced rollbacks whose time has come and ends the confirm windows that are over. The
+    // timer thread calls it; tests call it with a fake clock.
     void fire_due_timers();
     std::size_t pending_count() const;
+    // Rollbacks whose causing alerts are watched (rolling back, or succeeded and inside confirm_window).
+    std::size_t confirming_count() const;
 
     // A thread that calls fire_due_timers() when the earliest pending rollback is due.
     void start_timer_thread();
@@ -82,7 +84,7 @@ class Engine {
     // deployments become rollback_interrupted), stops the timer thread and joins every thread. Claimed
     // rollbacks still waiting for a worker never start: they become rollback_interrupted too (reason
     // shutdown, 0 attempts). Pending debounced rollbacks are dropped and audited as cancelled (reason
-    // shutdown).
+    // shutdown). Confirm windows still open are dropped without a verdict (logged; no event).
     void shutdown(Duration grace = Duration::zero());
 
     // Blocks until no rollback is running or waiting for a worker (tests, graceful stop).
@@ -116,10 +118,13 @@ class Engine {
     enum class StartOutcome { started, already_claimed, shutting_down };
     // Claims the deployment and queues its rollback for a worker of the pool, to run with the settings of
     // `config` (one config generation for the whole rollback, whatever a reload does meanwhile).
-    // `ends_debounce`: the claim also removes the deployment's shared debounce start (begin_debounce).
+    // `also_firing`: the other fingerprints known to fire for the deployment (a debounce's), watched with
+    // the alert's after the rollback (confirm_window). `ends_debounce`: the claim also removes the
+    // deployment's shared debounce start (begin_debounce).
     Result<StartOutcome> start_rollback(const Deployment& target, const Alert& alert,
                                         std::shared_ptr<const Config> config,
                                         std::string_view trigger = "alert_firing",
+                                        const std::set<std::string>& also_firing = {},
                                         bool ends_debounce = false);
     // Stores (or finds) the shared start of the deployment's debounce and sets its pending rollback's due
     // time from it; audits rollback_pending when this call stored it. On a ledger error the pending rollback
@@ -153,11 +158,45 @@ class Engine {
     void finish_rollback(const Deployment& target, const Alert& alert, const Config& config,
                          const Attempt& result,
                          const std::vector<std::pair<std::string, long long>>& numbers);
-    // Queues the service's notify: messages for `event`; never blocks.
+    // Queues the service's notify: messages for `event`; never blocks. `compare_url`: rollback_started's.
     void notify(AuditEventKind event, const Deployment& target, const Alert& alert, const Config& config,
-                const std::string& result);
+                const std::string& result, const std::string& compare_url = "");
     AuditEvent event_for(AuditEventKind kind, const Deployment& target, const Alert* alert) const;
     void update_pending_gauge_locked();
+
+    // Closing the loop (confirm_window). From its claim, an alert-triggered rollback watches the alerts
+    // that caused it: the alert that started it, the others firing for the deployment in its debounce, and
+    // those firing for it while it rolls back. After rollback_succeeded it waits up to confirm_window for
+    // all of them to resolve: rollback_effective at the moment the last one resolves, or
+    // rollback_ineffective (notified, counted) when the window ends with any still firing. In memory only.
+    struct Confirmation {
+        Deployment target;                           // the rolled-back deployment
+        Alert alert;                                 // the alert that started the rollback
+        std::map<std::string, std::string> firing;   // fingerprint -> alertname ("" until one names it)
+        std::map<std::string, std::string> resolved; // fingerprint -> alertname
+        bool window_open = false;                    // false: still rolling back
+        TimePoint window_start{};
+        TimePoint due{};
+        std::shared_ptr<const Config> config; // the rollback's generation: confirm_window, notify:
+    };
+    // At the claim: starts watching the rollback's alerts (none for a manual rollback or confirm_window 0s).
+    void watch_rollback_alerts(const Deployment& target, const Alert& alert,
+                               const std::set<std::string>& also_firing,
+                               const std::shared_ptr<const Config>& config);
+    // Every alert of a notification: a resolved one resolves its fingerprint in every watch, a firing one
+    // fires it again; a firing alert decided against a deployment still rolling back joins its watch.
+    void note_alert_for_confirmation(const Alert& alert, const std::optional<Deployment>& decided_against);
+    // After the outcome is stored: a succeeded rollback opens its window, any other ends its watch.
+    void end_rollback_watch(const Deployment& target, bool succeeded);
+    // The windows that are over (timer thread, fire_due_timers).
+    void end_due_confirmations();
+    // Audits rollback_effective / rollback_ineffective, counts it and notifies an ineffective one.
+    void conclude_confirmation(const Confirmation& confirmation, bool effective);
+    // The earliest open window's end; TimePoint::max() when none.
+    TimePoint next_confirmation_due_locked() const;
+    // The rollback_started detail's compare_url: <repository>/compare/<restored commit>...<rolled-back
+    // commit>, or "" when the service has no repository or either commit is missing or unsafe.
+    std::string compare_url_for(const Deployment& target, const ServiceSettings& settings);
 
     EngineDependencies deps_;
     std::unique_ptr<HttpCaller> own_http_; // when deps_.http is null
@@ -166,9 +205,10 @@ class Engine {
     mutable std::mutex config_mutex_;
     std::shared_ptr<const Config> config_;
 
-    mutable std::mutex mutex_; // guards pending_, starting_, stopping_
+    mutable std::mutex mutex_; // guards pending_, confirming_, starting_, stopping_
     std::condition_variable wake_;
-    std::map<std::string, Pending> pending_; // by deployment id
+    std::map<std::string, Pending> pending_;         // by deployment id
+    std::map<std::string, Confirmation> confirming_; // by deployment id
     int starting_ = 0; // start_rollback calls between their stopping_ check and handing their claim over
     bool stopping_ = false;
     std::atomic<bool> cancel_{false};

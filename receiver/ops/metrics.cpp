@@ -151,13 +151,19 @@ Metrics::Metrics()
                            MetricFamily::Type::counter, {}),
       ledger_write_retries("rollback_receiver_ledger_write_retries_total",
                            "Failed ledger writes of a rollback's outcome, tried again until stored.",
-                           MetricFamily::Type::counter, {}) {
+                           MetricFamily::Type::counter, {}),
+      rollback_outcomes("rollback_receiver_rollback_outcomes_total",
+                        "Succeeded rollbacks whose alerts all resolved within confirm_window (effective) or "
+                        "still fired when it ended (ineffective).",
+                        MetricFamily::Type::counter, {"outcome"}) {
     build_info.set({ROLLBACK_RECEIVER_VERSION}, 1);
     pending_rollbacks.set({}, 0);
     rollbacks_queued.set({}, 0);
     config_reload_success.set({}, 1);
     audit_write_failures.add({}, 0);
     ledger_write_retries.add({}, 0);
+    rollback_outcomes.add({"effective"}, 0);
+    rollback_outcomes.add({"ineffective"}, 0);
     all_ = {&build_info,
             &notifications,
             &alerts,
@@ -174,7 +180,8 @@ Metrics::Metrics()
             &config_reloads,
             &notifications_sent,
             &audit_write_failures,
-            &ledger_write_retries};
+            &ledger_write_retries,
+            &rollback_outcomes};
 }
 
 std::string Metrics::render() const {

@@ -58,6 +58,7 @@ class Metrics {
     MetricFamily notifications_sent;    // {event, result}: notify: messages, result success|failure|dropped
     MetricFamily audit_write_failures;  // audit events the ledger could not store (each also logged)
     MetricFamily ledger_write_retries;  // failed ledger writes of a rollback's outcome, tried again
+    MetricFamily rollback_outcomes;     // {outcome}: effective|ineffective, after confirm_window
 
     std::string render() const;
 

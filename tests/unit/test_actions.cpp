@@ -245,6 +245,18 @@ TEST_CASE("notification text: service, versions, the alert's summary and a link"
     const std::string failed = notification_text("rollback_failed", deployment(), alert(), "exit status 3");
     CHECK(failed.find("FAILED: exit status 3 (the bad version may still be live)") != std::string::npos);
 
+    const std::string ineffective = notification_text("rollback_ineffective", deployment(), alert(),
+                                                      "still firing 10m after: <!here> (fp1)");
+    CHECK(
+        ineffective.rfind(":warning: Rollback of checkout (production) from v2.1.0 to v2.0.9 did not fix it: "
+                          "still firing 10m after: &lt;!here&gt; (fp1) (deployment deploy-42)\n",
+                          0) == 0);
+    // A compare link on its own line; anything but an http(s) URL is left out.
+    const std::string compare = "https://github.com/org/checkout/compare/abcdef1...1234567";
+    CHECK(notification_text("rollback_started", deployment(), alert(), "", compare) ==
+          started + "\n<" + compare + "|what changed>");
+    CHECK(notification_text("rollback_started", deployment(), alert(), "", "javascript:alert(1)") == started);
+
     Deployment bare = deployment();
     bare.environment.clear();
     Alert manual;

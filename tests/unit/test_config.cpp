@@ -92,6 +92,8 @@ TEST_CASE("an empty document gives every default") {
         CHECK(config.environment_label == "environment");
         CHECK(config.defaults.watch_window == 30min);
         CHECK(config.defaults.debounce == 0s);
+        CHECK(config.defaults.confirm_window == 10min);
+        CHECK(config.defaults.repository.empty());
         CHECK(config.defaults.rollback.command.empty());
         CHECK_FALSE(config.defaults.rollback.has_action());
         CHECK(config.defaults.rollback.action() == ActionKind::none);
@@ -241,7 +243,7 @@ TEST_CASE("every error names the source, the key path and what is expected") {
          "test.yml: auth.token_file: unknown key (known keys: webhook_token_file, api_token_file, "
          "read_token_file)"},
         {"defaults: {rollbak: {}}\n", "test.yml: defaults.rollbak: unknown key (known keys: service_label, "
-                                      "environment_label, watch_window, debounce, rollback)"},
+                                      "environment_label, watch_window, debounce, confirm_window, rollback)"},
         {"defaults: {rollback: {cmd: [x]}}\n",
          "test.yml: defaults.rollback.cmd: unknown key (known keys: command, "
          "webhook, github_workflow, timeout, retries, retry_backoff, allow_option_values)"},
@@ -251,7 +253,7 @@ TEST_CASE("every error names the source, the key path and what is expected") {
          "test.yml: defaults.rollback.allow_option_values: expected true or false"},
         {"services: {checkout: {service_label: app}}\n",
          "test.yml: services.checkout.service_label: unknown key "
-         "(known keys: watch_window, debounce, rollback, notify)"},
+         "(known keys: watch_window, debounce, confirm_window, repository, rollback, notify)"},
         {"services: {checkout: {rollback: {retry: 1}}}\n",
          "test.yml: services.checkout.rollback.retry: unknown key"},
         // Tokens belong in files.
@@ -333,6 +335,40 @@ TEST_CASE("every error names the source, the key path and what is expected") {
          "test.yml: services.checkout.watch_window: expected a duration such as 500ms, 30s, 15m or 1h30m"},
         {"defaults: {debounce: -5s}\n", "test.yml: defaults.debounce: \"-5s\" is not a duration"},
         {"defaults: {debounce: }\n", "test.yml: defaults.debounce: expected a duration"},
+        // confirm_window: a duration (0s turns it off).
+        {"defaults: {confirm_window: 10x}\n",
+         "test.yml: defaults.confirm_window: \"10x\" is not a duration (use e.g. 500ms, 30s, 15m, 1h30m)"},
+        {"defaults: {confirm_window: -1m}\n", "test.yml: defaults.confirm_window: \"-1m\" is not a duration"},
+        {"services: {checkout: {confirm_window: [5m]}}\n",
+         "test.yml: services.checkout.confirm_window: expected a duration such as 500ms, 30s, 15m or 1h30m"},
+        {"services: {checkout: {confirm_window: }}\n",
+         "test.yml: services.checkout.confirm_window: expected a duration"},
+        // repository: a service's web address, for compare links.
+        {"defaults: {repository: https://github.com/org/repo}\n",
+         "test.yml: defaults.repository: unknown key (known keys: service_label"},
+        {"services: {checkout: {repository: github.com/org/repo}}\n",
+         "test.yml: services.checkout.repository: \"github.com/<redacted>\": no scheme"},
+        {"services: {checkout: {repository: ftp://github.com/org/repo}}\n",
+         "test.yml: services.checkout.repository: \"ftp://github.com/<redacted>\": unsupported scheme"},
+        {"services: {checkout: {repository: https://github.com/org/repo#readme}}\n",
+         "test.yml: services.checkout.repository: \"https://github.com/<redacted>\": a fragment (#...) is "
+         "not "
+         "allowed (use the repository's web address, e.g. https://github.com/org/repo)"},
+        {"services: {checkout: {repository: \"https://github.com/org/repo?tab=code\"}}\n",
+         "test.yml: services.checkout.repository: \"https://github.com/<redacted>\" may hold only letters, "
+         "digits and - . _ ~ % / after the host (no query, fragment or placeholder)"},
+        {"services: {checkout: {repository: \"https://github.com/{{service}}\"}}\n",
+         "test.yml: services.checkout.repository: \"https://github.com/<redacted>\" may hold only"},
+        {"services: {checkout: {repository: \"https://github.com/org/a|b\"}}\n",
+         "test.yml: services.checkout.repository: \"https://github.com/<redacted>\" may hold only"},
+        {"services: {checkout: {repository: https://github.com/}}\n",
+         "test.yml: services.checkout.repository: \"https://github.com/\" names no repository (use the "
+         "repository's web address"},
+        {"services: {checkout: {repository: \"https://github.com/org repo\"}}\n",
+         "test.yml: services.checkout.repository: \"https://github.com/<redacted>\": a URL may not hold "
+         "spaces"},
+        {"services: {checkout: {repository: [x]}}\n",
+         "test.yml: services.checkout.repository: expected a string"},
         {"defaults: {rollback: {timeout: 0s}}\n",
          "test.yml: defaults.rollback.timeout: must be longer than 0s"},
         {"services: {checkout: {rollback: {timeout: 10}}}\n",
@@ -546,6 +582,26 @@ services:
     CHECK(config.settings_for("cart").rollback.github_workflow->api_url ==
           "https://github.example.com/api/v3");
     CHECK(config.settings_for("cart").rollback.github_workflow->workflow == "1234");
+}
+
+TEST_CASE(
+    "confirm_window: defaults and services, 0s turns it off; repository: a service's, trailing '/' dropped") {
+    const Config config = parse_ok(R"(
+defaults: {confirm_window: 2m}
+services:
+  checkout: {repository: https://github.com/my-org/checkout}
+  search: {confirm_window: 0s, repository: "http://git.example:8080/team/search.git/"}
+  cart: {confirm_window: 1h30m, repository: https://github.com/my-org/cart%2Dv2/}
+)");
+    CHECK(config.defaults.confirm_window == 2min);
+    CHECK(config.settings_for("checkout").confirm_window == 2min); // inherited
+    CHECK(config.settings_for("checkout").repository == "https://github.com/my-org/checkout");
+    CHECK(config.settings_for("search").confirm_window == 0s);
+    CHECK(config.settings_for("search").repository == "http://git.example:8080/team/search.git");
+    CHECK(config.settings_for("cart").confirm_window == 90min);
+    CHECK(config.settings_for("cart").repository == "https://github.com/my-org/cart%2Dv2");
+    CHECK(config.settings_for("unknown").repository.empty());
+    CHECK(parse_ok("defaults: {confirm_window: 0}\n").defaults.confirm_window == 0s);
 }
 
 TEST_CASE("an unknown placeholder error lists the known ones") {

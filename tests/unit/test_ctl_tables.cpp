@@ -84,6 +84,34 @@ TEST_CASE("the deployments table: columns, ages, paused marks and the footer") {
     CHECK(format_deployments_table({}, {}, now).empty());
 }
 
+TEST_CASE("the deployments table shows a rolled-back deployment's outcome from the trail") {
+    const TimePoint now = at("2026-11-26T12:30:00Z");
+    std::vector<DeploymentListing> deployments{
+        {"deploy-42", "checkout", "prod", "v2", "v1", at("2026-11-26T12:20:00Z"), "deploy", "rolled_back",
+         ""},
+        {"deploy-43", "checkout", "prod", "v3", "v2", at("2026-11-26T12:25:00Z"), "deploy", "rolled_back",
+         ""},
+        {"deploy-44", "checkout", "prod", "v4", "v3", at("2026-11-26T12:28:00Z"), "deploy", "watching", ""},
+    };
+    std::vector<AuditEvent> events(4);
+    events[0].event = "rollback_ineffective";
+    events[0].deployment_id = "deploy-43";
+    events[1].event = "rollback_effective";
+    events[1].deployment_id = "deploy-42";
+    events[2].event = "rollback_effective"; // a stray one for a watching deployment shows nothing
+    events[2].deployment_id = "deploy-44";
+    events[3].event = "rollback_succeeded";
+    events[3].deployment_id = "deploy-44";
+    const auto outcomes = rollback_outcomes(events);
+    CHECK(outcomes == std::map<std::string, std::string>{{"deploy-42", "effective"},
+                                                         {"deploy-43", "ineffective"},
+                                                         {"deploy-44", "effective"}});
+    const std::string table = format_deployments_table(deployments, {}, now, outcomes);
+    CHECK(contains(table, "deploy-42  checkout  prod  v2       v1        10m  rolled_back (effective)\n"));
+    CHECK(contains(table, "deploy-43  checkout  prod  v3       v2        5m   rolled_back (ineffective)\n"));
+    CHECK(contains(table, "deploy-44  checkout  prod  v4       v3        2m   watching\n"));
+}
+
 // An audit event of checkout's deploy-42, v2 replacing v1.
 AuditEvent deploy_42_event(long long sequence, const std::string& time, const std::string& event,
                            const std::string& environment) {
@@ -134,6 +162,24 @@ TEST_CASE("the audit table: time, event, service, versions, reason and the alert
     service_event.service = "checkout";
     service_event.reason = "incident";
     CHECK(contains(format_audit_table({service_event}, false), "service_paused  checkout  -           -  "));
+}
+
+TEST_CASE("the audit table shows rollback_started's compare_url and the outcome events' reasons") {
+    std::vector<AuditEvent> events{
+        deploy_42_event(3, "2026-11-26T12:26:02Z", "rollback_started", "prod"),
+        deploy_42_event(5, "2026-11-26T12:36:02Z", "rollback_ineffective", "prod"),
+    };
+    events[0].alertname = "HighErrorRate";
+    events[0].detail = R"j({"annotations":{"summary":"3.1%"},)j"
+                       R"j("compare_url":"https://github.com/org/checkout/compare/abcdef1...1234567"})j";
+    events[1].alertname = "HighErrorRate";
+    events[1].reason = "still_firing";
+    events[1].detail = R"j({"still_firing":"HighErrorRate (fp1)","confirm_window":"10m"})j";
+    const std::string table = format_audit_table(events, false);
+    CHECK(contains(
+        table, "HighErrorRate: 3.1% (changes: https://github.com/org/checkout/compare/abcdef1...1234567)\n"));
+    CHECK(contains(
+        table, "rollback_ineffective  checkout/prod  deploy-42   v2 -> v1  still_firing  HighErrorRate\n"));
 }
 
 } // namespace

@@ -1081,3 +1081,348 @@ TEST_CASE("a command that could not start says so in the trail: started no, no e
     CHECK(detail_of(ran, "d1", "rollback_failed").find(R"("exit_code":3)") != std::string::npos);
     CHECK(detail_of(ran, "d1", "rollback_failed").find("started") == std::string::npos);
 }
+
+// Closing the loop: confirm_window after rollback_succeeded, and compare_url in rollback_started.
+namespace {
+
+Notification alerts_of(Fixture& f, const std::string& status,
+                       const std::vector<std::pair<std::string, std::string>>& fingerprints_and_names) {
+    Notification n = f.notification(status);
+    const Alert model = n.alerts[0];
+    n.alerts.clear();
+    for (const auto& [fingerprint, alertname] : fingerprints_and_names) {
+        Alert alert = model;
+        alert.fingerprint = fingerprint;
+        alert.labels["alertname"] = alertname;
+        n.alerts.push_back(alert);
+    }
+    return n;
+}
+
+AuditEvent only_event(Fixture& f, const std::string& deployment_id, const std::string& name) {
+    AuditFilter filter;
+    filter.deployment_id = deployment_id;
+    auto listed = f.ledger.list_audit(filter);
+    REQUIRE(listed.ok());
+    std::vector<AuditEvent> found;
+    for (const AuditEvent& event : *listed)
+        if (event.event == name) found.push_back(event);
+    REQUIRE(found.size() == 1);
+    return found[0];
+}
+
+std::size_t outcome_events(Fixture& f, const std::string& deployment_id) {
+    const auto names = f.events(deployment_id);
+    return count(names, "rollback_effective") + count(names, "rollback_ineffective");
+}
+
+} // namespace
+
+TEST_CASE("confirm_window: the causing alert resolved within the window gives rollback_effective once") {
+    Fixture f; // confirm_window: the default 10m
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    CHECK(f.engine->confirming_count() == 1);
+    CHECK(outcome_events(f, "d1") == 0);
+
+    f.advance(3min);
+    f.engine->fire_due_timers(); // inside the window: nothing yet
+    CHECK(outcome_events(f, "d1") == 0);
+    for (int i = 0; i < 3; ++i) // Alertmanager repeats, and an HA pair sends each twice
+        REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    CHECK(f.engine->confirming_count() == 0);
+    const AuditEvent effective = only_event(f, "d1", "rollback_effective");
+    CHECK(effective.reason == "alerts_resolved");
+    CHECK(effective.alertname == "HighErrorRate");
+    CHECK(effective.fingerprint == "fp1");
+    CHECK(effective.detail.find(R"j("confirm_window":"10m")j") != std::string::npos);
+    CHECK(effective.detail.find(R"j("resolved":"HighErrorRate (fp1)")j") != std::string::npos);
+    CHECK(effective.detail.find(R"j("still_firing":"")j") != std::string::npos);
+    CHECK(effective.detail.find(R"j("waited_ms":180000)j") != std::string::npos);
+    CHECK(f.metrics.rollback_outcomes.value({"effective"}) == 1);
+    CHECK(f.metrics.rollback_outcomes.value({"ineffective"}) == 0);
+
+    f.advance(20min);
+    f.engine->fire_due_timers();
+    REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    CHECK(count(f.events("d1"), "rollback_effective") == 1);
+    CHECK(count(f.events("d1"), "rollback_ineffective") == 0);
+    CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+}
+
+TEST_CASE("confirm_window: an alert still firing when the window ends gives rollback_ineffective, notified "
+          "and counted") {
+    Fixture f(0s, false, 0, [](Config& config) {
+        webhook_service()(config);
+        config.defaults.confirm_window = 5min;
+    });
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    f.advance(4min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok()); // still firing: a repeat
+    f.engine->fire_due_timers();
+    CHECK(outcome_events(f, "d1") == 0);
+    f.advance(1min + 1s);
+    f.engine->fire_due_timers();
+    const AuditEvent ineffective = only_event(f, "d1", "rollback_ineffective");
+    CHECK(ineffective.reason == "still_firing");
+    CHECK(ineffective.detail.find(R"j("still_firing":"HighErrorRate (fp1)")j") != std::string::npos);
+    CHECK(ineffective.detail.find(R"j("confirm_window":"5m")j") != std::string::npos);
+    CHECK(ineffective.detail.find(R"j("still_firing_count":1)j") != std::string::npos);
+    CHECK(f.metrics.rollback_outcomes.value({"ineffective"}) == 1);
+    CHECK(f.metrics.rollback_outcomes.value({"effective"}) == 0);
+    f.engine->wait_notifications_sent();
+    const auto messages = f.http.calls_to(kChatUrl);
+    REQUIRE(messages.size() == 3); // started, succeeded, ineffective
+    CHECK(messages[2].body.find("Rollback of checkout (prod) from v2 to v1 did not fix it") !=
+          std::string::npos);
+    CHECK(messages[2].body.find("still firing 5m after the rollback: HighErrorRate (fp1)") !=
+          std::string::npos);
+
+    // Resolving afterwards changes nothing: one verdict per rollback.
+    REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    f.advance(1h);
+    f.engine->fire_due_timers();
+    CHECK(outcome_events(f, "d1") == 1);
+    CHECK(f.engine->confirming_count() == 0);
+}
+
+TEST_CASE("confirm_window 0s: neither rollback_effective nor rollback_ineffective") {
+    Fixture f(0s, false, 2, [](Config& config) { config.defaults.confirm_window = 0s; });
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    CHECK(f.engine->confirming_count() == 0);
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    f.advance(1h);
+    f.engine->fire_due_timers();
+    CHECK(outcome_events(f, "d1") == 0);
+    CHECK(f.metrics.rollback_outcomes.value({"effective"}) == 0);
+    CHECK(f.metrics.rollback_outcomes.value({"ineffective"}) == 0);
+}
+
+TEST_CASE(
+    "confirm_window: of two alerts, one resolved and one still firing gives rollback_ineffective naming "
+    "the one still firing") {
+    Fixture f;
+    f.runner.hold_until_released = true;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(alerts_of(f, "firing", {{"fp1", "HighErrorRate"}})).ok());
+    // While it rolls back, a second alert fires for the deployment: it joins the alerts to confirm.
+    for (int i = 0; i < 100 && f.runner.call_count() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(
+        f.engine
+            ->handle_notification(alerts_of(f, "firing", {{"fp1", "HighErrorRate"}, {"fp2", "HighLatency"}}))
+            .ok());
+    f.runner.release(1);
+    f.engine->wait_idle();
+    REQUIRE(f.state_of("d1") == DeploymentState::rolled_back);
+    f.advance(2min);
+    REQUIRE(f.engine->handle_notification(alerts_of(f, "resolved", {{"fp1", "HighErrorRate"}})).ok());
+    CHECK(outcome_events(f, "d1") == 0); // fp2 still fires
+    f.advance(10min);
+    f.engine->fire_due_timers();
+    const AuditEvent ineffective = only_event(f, "d1", "rollback_ineffective");
+    CHECK(ineffective.detail.find(R"j("still_firing":"HighLatency (fp2)")j") != std::string::npos);
+    CHECK(ineffective.detail.find(R"j("resolved":"HighErrorRate (fp1)")j") != std::string::npos);
+    CHECK(ineffective.detail.find(R"j("alerts":2)j") != std::string::npos);
+    CHECK(f.metrics.rollback_outcomes.value({"ineffective"}) == 1);
+}
+
+TEST_CASE("confirm_window: a debounced rollback waits for every alert its debounce saw") {
+    Fixture f(30s);
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(
+        f.engine
+            ->handle_notification(alerts_of(f, "firing", {{"fp1", "HighErrorRate"}, {"fp2", "HighLatency"}}))
+            .ok());
+    f.advance(31s);
+    f.engine->fire_due_timers();
+    f.engine->wait_idle();
+    REQUIRE(f.state_of("d1") == DeploymentState::rolled_back);
+    REQUIRE(f.engine->handle_notification(alerts_of(f, "resolved", {{"fp1", "HighErrorRate"}})).ok());
+    CHECK(outcome_events(f, "d1") == 0);
+    REQUIRE(f.engine->handle_notification(alerts_of(f, "resolved", {{"fp2", "HighLatency"}})).ok());
+    const AuditEvent effective = only_event(f, "d1", "rollback_effective");
+    CHECK(effective.detail.find(R"j("resolved":"HighErrorRate (fp1), HighLatency (fp2)")j") !=
+          std::string::npos);
+}
+
+TEST_CASE("confirm_window: an alert that resolves while the rollback runs and fires again counts as firing") {
+    Fixture f(0s, false, 2, [](Config& config) { config.defaults.confirm_window = 1min; });
+    f.runner.hold_until_released = true;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    for (int i = 0; i < 100 && f.runner.call_count() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    REQUIRE(f.engine->handle_notification(f.notification("firing")).ok());
+    f.runner.release(1);
+    f.engine->wait_idle();
+    CHECK(outcome_events(f, "d1") == 0);
+    f.advance(2min);
+    f.engine->fire_due_timers();
+    CHECK(count(f.events("d1"), "rollback_ineffective") == 1);
+}
+
+TEST_CASE(
+    "confirm_window: all resolved before the rollback succeeded gives rollback_effective at its success") {
+    Fixture f;
+    f.runner.hold_until_released = true;
+    f.record("d1", "v2", "v1");
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    for (int i = 0; i < 100 && f.runner.call_count() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(f.engine->handle_notification(f.notification("resolved")).ok());
+    CHECK(outcome_events(f, "d1") == 0); // no verdict before rollback_succeeded
+    f.runner.release(1);
+    f.engine->wait_idle();
+    CHECK(only_event(f, "d1", "rollback_effective").detail.find(R"j("waited_ms":0)j") != std::string::npos);
+}
+
+TEST_CASE("confirm_window: nothing to confirm for a failed rollback, a manual one, a dry run; shutdown drops "
+          "the open windows without a verdict") {
+    SUBCASE("failed") {
+        Fixture f(0s, false, 0);
+        f.runner.results = {failure(1)};
+        f.record("d1", "v2", "v1");
+        REQUIRE(f.engine->handle_notification(f.notification()).ok());
+        f.engine->wait_idle();
+        CHECK(f.state_of("d1") == DeploymentState::rollback_failed);
+        CHECK(f.engine->confirming_count() == 0);
+    }
+    SUBCASE("manual") {
+        Fixture f;
+        f.record("d1", "v2", "v1");
+        auto started = f.engine->manual_rollback("d1", "bad release", "alice");
+        REQUIRE(started.ok());
+        f.engine->wait_idle();
+        CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+        CHECK(f.engine->confirming_count() == 0);
+    }
+    SUBCASE("dry run") {
+        Fixture f(0s, true);
+        f.record("d1", "v2", "v1");
+        REQUIRE(f.engine->handle_notification(f.notification()).ok());
+        f.engine->wait_idle();
+        CHECK(f.engine->confirming_count() == 0);
+        f.advance(1h);
+        f.engine->fire_due_timers();
+        CHECK(outcome_events(f, "d1") == 0);
+    }
+    SUBCASE("shutdown") {
+        Fixture f;
+        f.record("d1", "v2", "v1");
+        REQUIRE(f.engine->handle_notification(f.notification()).ok());
+        f.engine->wait_idle();
+        REQUIRE(f.engine->confirming_count() == 1);
+        f.engine->shutdown();
+        CHECK(f.engine->confirming_count() == 0);
+        f.advance(1h);
+        f.engine->fire_due_timers();
+        CHECK(outcome_events(f, "d1") == 0);
+        CHECK(f.state_of("d1") == DeploymentState::rolled_back);
+    }
+}
+
+TEST_CASE("confirm_window: the timer thread ends a window on its own") {
+    Fixture f(0s, false, 2, [](Config& config) { config.defaults.confirm_window = 1s; });
+    f.engine->start_timer_thread();
+    f.record("d1", "v2", "v1");
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    f.advance(2s);
+    CHECK(eventually([&] { return count(f.events("d1"), "rollback_ineffective") == 1; }));
+}
+
+namespace {
+
+Deployment record_commit(Fixture& f, const std::string& id, const std::string& version,
+                         const std::string& previous, const std::string& commit) {
+    DeploymentRequest request;
+    request.id = id;
+    request.service = "checkout";
+    request.environment = "prod";
+    request.version = version;
+    request.previous_version = previous;
+    request.deployed_at = f.now();
+    request.commit = commit;
+    auto recorded = record_deployment(f.ledger, request, id + version, f.now());
+    REQUIRE(recorded.ok());
+    return recorded->deployment;
+}
+
+constexpr const char* kRepository = "https://github.com/my-org/checkout";
+constexpr const char* kOldCommit = "0123456789abcdef0123456789abcdef01234567";
+constexpr const char* kNewCommit = "fedcba9";
+
+std::string started_detail_after(Fixture& f) {
+    f.advance(1min);
+    REQUIRE(f.engine->handle_notification(f.notification()).ok());
+    f.engine->wait_idle();
+    return detail_of(f, "d2", "rollback_started");
+}
+
+} // namespace
+
+TEST_CASE("compare_url: in rollback_started and its notification when both deployments carry a commit") {
+    Fixture f(0s, false, 0, [](Config& config) {
+        webhook_service()(config);
+        config.defaults.repository = kRepository;
+    });
+    record_commit(f, "d0", "v1", "v0", "1111111"); // an older v1: the latest earlier one is restored
+    f.advance(1min);
+    record_commit(f, "d1", "v1", "v0", kOldCommit);
+    f.advance(1min);
+    record_commit(f, "d2", "v2", "v1", kNewCommit);
+    const std::string detail = started_detail_after(f);
+    const std::string url = std::string(kRepository) + "/compare/" + kOldCommit + "..." + kNewCommit;
+    CHECK(detail.find("\"compare_url\":\"" + url + "\"") != std::string::npos);
+    f.engine->wait_notifications_sent();
+    const auto messages = f.http.calls_to(kChatUrl);
+    REQUIRE(messages.size() >= 1);
+    CHECK(messages[0].body.find("<" + url + "|what changed>") != std::string::npos);
+}
+
+TEST_CASE("compare_url: absent when a commit is missing or unsafe, or the service has no repository") {
+    struct Row {
+        const char* name;
+        std::string restored_commit;
+        std::string rolled_back_commit;
+        std::string repository = kRepository;
+    };
+    const std::vector<Row> rows{
+        {"restored has no commit", "", kNewCommit},
+        {"rolled back has no commit", kOldCommit, ""},
+        {"no repository", kOldCommit, kNewCommit, ""},
+        {"hostile rolled-back commit", kOldCommit, "abc1234/../../evil"},
+        {"hostile restored commit", "<!channel>abcdef", kNewCommit},
+        {"a branch name", "main", kNewCommit},
+        {"too short", "abc12", kNewCommit},
+        {"too long", kOldCommit, std::string(65, 'a')},
+        {"query in the commit", kOldCommit, "abcdef1?x=1"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.name);
+        Fixture f(0s, false, 0,
+                  [repository = row.repository](Config& config) { config.defaults.repository = repository; });
+        record_commit(f, "d1", "v1", "v0", row.restored_commit);
+        f.advance(1min);
+        record_commit(f, "d2", "v2", "v1", row.rolled_back_commit);
+        const std::string detail = started_detail_after(f);
+        CHECK(detail.find("\"action\":\"command\"") != std::string::npos);
+        CHECK(detail.find("compare_url") == std::string::npos);
+    }
+}

@@ -201,6 +201,7 @@ const std::set<std::string> kFamilies{
     "rollback_receiver_notifications_sent_total",
     "rollback_receiver_audit_write_failures_total",
     "rollback_receiver_ledger_write_retries_total",
+    "rollback_receiver_rollback_outcomes_total",
 };
 
 void fill_every_family(Metrics& metrics) {
@@ -225,6 +226,18 @@ void fill_every_family(Metrics& metrics) {
     metrics.config_reload_success.set({}, 0);
     metrics.config_reloads.add({"failure"});
     metrics.notifications_sent.add({"rollback_started", "success"});
+    metrics.rollback_outcomes.add({"ineffective"});
+}
+
+TEST_CASE("rollback_outcomes starts with both outcomes at 0, so a rate() over them works from the start") {
+    Metrics metrics;
+    const std::string text = metrics.render();
+    CHECK(text.find("rollback_receiver_rollback_outcomes_total{outcome=\"effective\"} 0\n") !=
+          std::string::npos);
+    CHECK(text.find("rollback_receiver_rollback_outcomes_total{outcome=\"ineffective\"} 0\n") !=
+          std::string::npos);
+    metrics.rollback_outcomes.add({"ineffective"});
+    CHECK(metrics.rollback_outcomes.value({"ineffective"}) == 1);
 }
 
 TEST_CASE("Metrics renders every family with the rollback_receiver_ prefix") {
