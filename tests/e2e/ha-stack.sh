@@ -11,15 +11,17 @@
 #   1. a bad deployment (c1) is rolled back exactly once: one who-ran line, rolled_back, one
 #      rollback_started, whose `instance` is the receiver in who-ran; the time from recording to the
 #      rollback is measured (bound 30 s);
-#   2. the receiver holding the claim (c2) is killed with SIGKILL while its action runs (the wrapper
-#      sleeps then): the other receiver marks the deployment rollback_interrupted after the lease and
+#   2. while the receiver holding the claim (c2) lives, its action running (the wrapper sleeps then),
+#      the deployment stays rolling_back past the lease; that receiver is then killed with SIGKILL
+#      (and its action, which outlives it): the other receiver marks it rollback_interrupted after the lease and
 #      audits rollback_interrupted with instance = itself, reason claim_lease_expired and
 #      detail.lost_instance = the killed one; after an Alertmanager repeat nothing ran twice. The killed
 #      receiver is started again (same config and port) afterwards;
 #   3. one receiver is stopped (SIGTERM) before a bad deployment (c3): the other rolls it back, within
 #      case 1's bound plus 2 s; started again afterwards;
 #   4. PostgreSQL is stopped (fast shutdown) and started again during webhook traffic to both receivers:
-#      while it is away POST /webhook answers 503 with {"error"} within 2 s, /-/ready 503, /-/healthy 200;
+#      while it is away POST /webhook and a deployment record answer 503 with {"error"} within 2 s,
+#      /-/ready 503, /-/healthy 200;
 #      after it is back both answer 200 again without a restart (within 15 s), and every deployment
 #      recorded with a 2xx before the stop is still listed.
 # Finally: no deployment's rollback command ran twice over the whole run.
@@ -451,6 +453,11 @@ case2() {
   holder="$(who_ran_for "$id")"
   survivor="$(other "$holder")"
   check "it is rolling_back, claimed by $holder" state_is "$survivor" "$id" rolling_back || ok=1
+  # While its receiver lives (and renews the claim), the lease must not take it away.
+  sleep $((lease + 1))
+  check "still rolling_back $((lease + 1)) s later, past the ${lease}s lease, while $holder lives" \
+    state_is "$survivor" "$id" rolling_back || ok=1
+  check "no rollback_interrupted meanwhile" test "$(event_count "$survivor" "$id" rollback_interrupted)" = 0 || ok=1
   kill -KILL "${pid[$holder]}"
   kill_ms=$(($(now_ms) - t0))
   wait "${pid[$holder]}" 2>/dev/null || true
@@ -518,6 +525,8 @@ case3() {
     ok=1
   fi
   check "$survivor ran it, once" test "$(grep " $id\$" "$who_ran")" = "$survivor $id" || ok=1
+  echo "     Alertmanager's failed deliveries to $stopped meanwhile: $(grep -h "Notify attempt failed" \
+    "$work"/logs/alertmanager-?.log | grep -c "127.0.0.1:${port[$stopped]}/webhook.*connection refused" || true) (log lines, whole run)"
   check "rollback_started's instance is $survivor" \
     test "$(event_field "$survivor" "$id" rollback_started instance)" = "$survivor" || ok=1
   trail "$survivor" "$id"
@@ -580,6 +589,11 @@ case4() {
     check "$r: GET /-/ready answers 503" test "$(http_code GET "http://127.0.0.1:${port[$r]}/-/ready" | cut -d' ' -f1)" = 503 || ok=1
     check "$r: GET /-/healthy answers 200" test "$(http_code GET "http://127.0.0.1:${port[$r]}/-/healthy" | cut -d' ' -f1)" = 200 || ok=1
   done
+  answer="$(http_code POST "http://127.0.0.1:${port[receiver-a]}/api/v1/deployments" \
+    -H "Authorization: Bearer $(cat "$work/config/secrets/api-token")" -H 'Content-Type: application/json' \
+    -d "{\"id\":\"ha-c4-down-$$\",\"service\":\"demo\",\"environment\":\"c4\",\"version\":\"v9\"}")"
+  check "receiver-a: recording a deployment (a write) answers 503 (${answer%% *})" \
+    refused_quickly "${answer%% *}" "${answer#* }" || ok=1
   sleep 2  # traffic while PostgreSQL is away
   t0="$(now_ms)"
   pg_start || { check "PostgreSQL starts again on :$pg_port" false; return 1; }
@@ -602,6 +616,10 @@ case4() {
   # shellcheck disable=SC2016
   check "the traffic saw 503s while PostgreSQL was away" awk '$3 == 503 {n++} END {exit !n}' "$work/traffic.log" || ok=1
   check "both receivers are still the same processes (no restart)" both_alive || ok=1
+  for r in receiver-a receiver-b; do
+    echo "     $r: $(curl -fsS --max-time 5 "http://127.0.0.1:${port[$r]}/metrics" |
+      awk '/^rollback_receiver_http_requests_total\{/ && /code="503"/ {n += $NF} END {print n + 0}') answers 503 counted in rollback_receiver_http_requests_total; warn/error log lines: $(grep -c 'level=warn\|level=error' "$work/logs/$r.log" || true)"
+  done
   for r in receiver-a receiver-b; do
     listed="$(api "$r" "/api/v1/deployments?environment=c4&limit=100" | jq -r '.deployments[].id' || true)"
     missing=""
