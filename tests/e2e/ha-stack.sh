@@ -624,6 +624,8 @@ case4() {
   for r in receiver-a receiver-b; do
     echo "     $r: $(curl -fsS --max-time 5 "http://127.0.0.1:${port[$r]}/metrics" |
       awk '/^rollback_receiver_http_requests_total\{/ && /code="503"/ {n += $NF} END {print n + 0}') answers 503 counted in rollback_receiver_http_requests_total; warn/error log lines: $(grep -c 'level=warn\|level=error' "$work/logs/$r.log" || true)"
+    grep -h 'level=warn\|level=error' "$work/logs/$r.log" | grep -o 'level=[a-z]* msg=\("[^"]*"\|[^ ]*\)' |
+      sort | uniq -c | sed 's/^/       /' || true
   done
   for r in receiver-a receiver-b; do
     listed="$(api "$r" "/api/v1/deployments?environment=c4&limit=100" | jq -r '.deployments[].id' || true)"
