@@ -6,6 +6,9 @@
 #   e2e_tls          tests/e2e/tls.sh: Alertmanager -> receiver over mutual TLS; rollbackctl over HTTPS
 #   stack_e2e        tests/e2e/stack-e2e.sh: Prometheus + Alertmanager + receiver + demo service on
 #                    loopback, bad deployments, and what the receiver did about them (under 3 minutes)
+#   stack_ha_e2e     tests/e2e/ha-stack.sh: the high-availability stack on loopback (PostgreSQL 15, two
+#                    receivers, two clustered Alertmanagers, Prometheus): exactly once, a receiver killed
+#                    holding the claim, one receiver down, PostgreSQL restarted (under 2.5 minutes)
 # Run them with: ctest -R 'stack|compose|e2e'
 # A missing tool makes its test FAIL with an install hint (scripts/install-deps.sh --tests); never a silent
 # skip.
@@ -54,6 +57,14 @@ add_test(NAME stack_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/stack-e2e.sh
 # RUN_SERIAL: the test measures seconds-scale behaviour of four processes; on a 2-core CI machine it
 # must not share the CPU with the unit tests. The script bounds itself (170 s) below this timeout.
 set_tests_properties(stack_e2e PROPERTIES TIMEOUT 200 RUN_SERIAL TRUE
+                     ENVIRONMENT "ROLLBACK_BINARY_DIR=${CMAKE_BINARY_DIR}")
+
+add_test(NAME stack_ha_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/ha-stack.sh
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+# RUN_SERIAL for the same reason as stack_e2e (nine processes, seconds-scale timings); the script bounds
+# itself (150 s; a run takes about 50 s) below this timeout. As root (CI) it runs PostgreSQL as the
+# system user postgres.
+set_tests_properties(stack_ha_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
                      ENVIRONMENT "ROLLBACK_BINARY_DIR=${CMAKE_BINARY_DIR}")
 
 # Alertmanager 0.25 delivering to the receiver over HTTPS with a client certificate (mutual TLS), and
