@@ -84,8 +84,8 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 clk_tck="$(getconf CLK_TCK)"
 # CPU ticks (user + system) of one process, and of every process of the PostgreSQL server.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-pg_cpu_ticks() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v pp="$pg_pid" '$2 == "(postgres)" && ($1 == pp || $4 == pp) {s += $14 + $15} END {print s + 0}'
+pg_cpu_ticks() {  # (cat fails when a process ended between the glob and its read)
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v pp="$pg_pid" '$2 == "(postgres)" && ($1 == pp || $4 == pp) {s += $14 + $15} END {print s + 0}'
 }
 
 # ---------------------------------------------------------------------------------------- PostgreSQL
