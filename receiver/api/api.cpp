@@ -29,6 +29,16 @@ HttpResponse error_response(int status, std::string_view message) {
     return json_response(status, encode_error(message));
 }
 
+// 503 for a ledger that failed (PostgreSQL away, a full disk): the client retries. Logged, so that an
+// outage shows in the log and not only in the metrics.
+HttpResponse ledger_unavailable(std::string_view read_or_written, const std::string& error) {
+    log_warn("request answered 503: the ledger could not be " + std::string(read_or_written),
+             {{"err", error}});
+    const std::string retry = read_or_written == "written" ? "; retry later" : "";
+    return error_response(503, "the ledger could not be " + std::string(read_or_written) + " (" + error +
+                                   ")" + retry);
+}
+
 HttpResponse text_response(int status, std::string body,
                            std::string content_type = "text/plain; charset=utf-8") {
     HttpResponse response;
@@ -347,6 +357,7 @@ HttpResponse Api::webhook(const HttpRequest& request) {
     auto handled = deps_.engine.handle_notification(*notification);
     if (!handled) {
         deps_.metrics.notifications.add({"ledger_error"});
+        log_warn("webhook answered 503; Alertmanager retries it", {{"err", handled.error()}});
         return error_response(503, "the notification could not be handled now (" + handled.error() +
                                        "); Alertmanager will retry it");
     }
@@ -384,7 +395,7 @@ HttpResponse Api::record_deployment(const HttpRequest& request) {
     });
     if (!written) {
         deps_.metrics.deployments_recorded.add({"ledger_error"});
-        return error_response(503, "the ledger could not be written (" + written.error() + "); retry later");
+        return ledger_unavailable("written", written.error());
     }
     const auto config = deps_.engine.config();
     const Deployment& deployment = recorded.deployment;
@@ -443,7 +454,7 @@ HttpResponse Api::list_deployments(const HttpRequest& request) {
     filter.environment = query_value(request, "environment");
     filter.limit = *limit;
     auto listed = deps_.ledger.list_deployments(filter);
-    if (!listed) return error_response(503, "the ledger could not be read (" + listed.error() + ")");
+    if (!listed) return ledger_unavailable("read", listed.error());
     const auto config = deps_.engine.config();
     const TimePoint now = deps_.now();
     std::vector<DeploymentState> states;
@@ -454,7 +465,7 @@ HttpResponse Api::list_deployments(const HttpRequest& request) {
 
 HttpResponse Api::get_deployment(const std::string& id) {
     auto found = deps_.ledger.get_deployment(id);
-    if (!found) return error_response(503, "the ledger could not be read (" + found.error() + ")");
+    if (!found) return ledger_unavailable("read", found.error());
     if (!*found) return error_response(404, "no deployment with id \"" + id + "\"");
     const auto config = deps_.engine.config();
     return json_response(200, encode_deployment(**found, state_for(**found, *config, deps_.now())));
@@ -475,7 +486,7 @@ HttpResponse Api::list_audit(const HttpRequest& request) {
             return error_response(400, "after: \"" + after + "\" is not an event sequence number");
     }
     auto listed = deps_.ledger.list_audit(filter);
-    if (!listed) return error_response(503, "the ledger could not be read (" + listed.error() + ")");
+    if (!listed) return ledger_unavailable("read", listed.error());
     return json_response(200, encode_audit_list(*listed));
 }
 
@@ -483,8 +494,7 @@ HttpResponse Api::manual_rollback(const std::string& id, const HttpRequest& requ
     auto parsed = parse_manual_rollback_request(request.body);
     if (!parsed) return error_response(400, parsed.error());
     auto result = deps_.engine.manual_rollback(id, parsed->reason, parsed->actor);
-    if (!result)
-        return error_response(503, "the ledger could not be written (" + result.error() + "); retry later");
+    if (!result) return ledger_unavailable("written", result.error());
     switch (result->outcome) {
     case ManualRollbackResult::Outcome::not_found:
         return error_response(404, result->message);
@@ -528,8 +538,7 @@ HttpResponse Api::pause(const std::string& service, const HttpRequest& request) 
             return Status(Error{appended.error()});
         return ok_status();
     });
-    if (!written)
-        return error_response(503, "the ledger could not be written (" + written.error() + "); retry later");
+    if (!written) return ledger_unavailable("written", written.error());
     deps_.audit.publish(event);
     return json_response(200, encode_pause(pause));
 }
@@ -547,15 +556,14 @@ HttpResponse Api::resume(const std::string& service) {
             return Status(Error{appended.error()});
         return ok_status();
     });
-    if (!written)
-        return error_response(503, "the ledger could not be written (" + written.error() + "); retry later");
+    if (!written) return ledger_unavailable("written", written.error());
     if (resumed) deps_.audit.publish(event);
     return json_response(200, "{\"service\":" + json_quote(service) + ",\"paused\":false}");
 }
 
 HttpResponse Api::list_pauses() {
     auto pauses = deps_.ledger.list_service_pauses();
-    if (!pauses) return error_response(503, "the ledger could not be read (" + pauses.error() + ")");
+    if (!pauses) return ledger_unavailable("read", pauses.error());
     const TimePoint now = deps_.now();
     std::vector<ServicePause> active;
     for (const ServicePause& pause : *pauses)
@@ -580,6 +588,7 @@ bool is_rollback_state(DeploymentState state) {
 }
 
 HttpResponse page_ledger_error(const std::string& error) {
+    log_warn("page answered 503: the ledger could not be read", {{"err", error}});
     return html_response(
         503, render_message_page("The ledger could not be read", error + "; the page tries again in 30 s"));
 }
@@ -590,6 +599,11 @@ constexpr std::size_t kPageRollbacks = 10;
 constexpr int kPageTrailEvents = 50;
 
 } // namespace
+
+PageDeployment Api::page_deployment(const Deployment& deployment, const Config& config, TimePoint now) const {
+    const ServiceSettings& settings = config.settings_for(deployment.service);
+    return {deployment, state_for(deployment, config, now), settings.watch_window, settings.confirm_window};
+}
 
 HttpResponse Api::status_page(const HttpRequest& request) {
     StatusPage page;
@@ -609,8 +623,7 @@ HttpResponse Api::status_page(const HttpRequest& request) {
         services.insert(name);
     for (const Deployment& deployment : *listed) {
         services.insert(deployment.service);
-        const ServiceSettings& settings = config->settings_for(deployment.service);
-        PageDeployment entry{deployment, state_for(deployment, *config, page.now), settings.watch_window};
+        const PageDeployment entry = page_deployment(deployment, *config, page.now);
         // Under watch: what an alert would roll back (a rollback's own deployment never is).
         if (entry.state == DeploymentState::watching && deployment.kind == DeploymentKind::deploy)
             page.watching.push_back(entry);
@@ -659,8 +672,7 @@ HttpResponse Api::deployment_page(const std::string& id) {
     DeploymentPage page;
     page.now = deps_.now();
     const Deployment& deployment = **found;
-    page.deployment = {deployment, state_for(deployment, *config, page.now),
-                       config->settings_for(deployment.service).watch_window};
+    page.deployment = page_deployment(deployment, *config, page.now);
     AuditFilter events_of;
     events_of.deployment_id = id;
     events_of.limit = 1000;

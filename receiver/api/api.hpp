@@ -7,6 +7,7 @@
 #include "http/server.hpp"
 #include "ledger/ledger.hpp"
 #include "ops/metrics.hpp"
+#include "page/page.hpp"
 
 #include <atomic>
 #include <functional>
@@ -69,6 +70,8 @@ class Api {
     HttpResponse status_page(const HttpRequest& request);
     HttpResponse deployment_page(const std::string& id);
     DeploymentState state_for(const Deployment& deployment, const Config& config, TimePoint now) const;
+    // The deployment with its effective state and its service's watch_window and confirm_window (the page).
+    PageDeployment page_deployment(const Deployment& deployment, const Config& config, TimePoint now) const;
 
     ApiDependencies deps_;
     mutable std::mutex secrets_mutex_;
