@@ -5,8 +5,10 @@
 #include "ledger/ledger_rules.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <set>
 #include <stdexcept>
@@ -15,6 +17,10 @@
 #include <utility>
 
 namespace rollback {
+
+// How long a statement waits for the server's answer before its connection is given up: the contract's 503
+// within 2 s while PostgreSQL cannot be reached holds for a server that hangs with its connections open too.
+constexpr std::chrono::milliseconds kStatementDeadline{1500};
 
 // RAII owner of one libpq connection and the names of the statements prepared on it.
 class PostgresConnection {
@@ -30,13 +36,23 @@ class PostgresConnection {
     PostgresConnection& operator=(const PostgresConnection&) = delete;
 
     PGconn* handle() const { return handle_; }
-    bool lost() const { return handle_ == nullptr || PQstatus(handle_) != CONNECTION_OK; }
+    bool lost() const {
+        return handle_ == nullptr || !abandoned_.empty() || PQstatus(handle_) != CONNECTION_OK;
+    }
+
+    // How long a statement may wait for the server's answer (await_answer).
+    std::chrono::milliseconds deadline = kStatementDeadline;
+    // Gives the connection up (its server stopped answering mid-statement): lost() from now on, so the next
+    // call connects again; `why` is the error of the statement and of any call on it until then.
+    void abandon(std::string why) { abandoned_ = std::move(why); }
+    const std::string& abandoned() const { return abandoned_; }
 
     // Statement names by SQL text: each statement is parsed and planned once per connection.
     std::unordered_map<std::string, std::string> prepared;
 
   private:
     PGconn* handle_;
+    std::string abandoned_;
 };
 
 namespace {
@@ -71,6 +87,7 @@ std::string one_line(std::string_view text) {
 }
 
 std::string describe_failure(const PostgresConnection& connection, const PGresult* result) {
+    if (!connection.abandoned().empty()) return connection.abandoned();
     std::string message;
     if (result != nullptr)
         if (const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)) message = primary;
@@ -83,6 +100,36 @@ std::string describe_failure(const PostgresConnection& connection, const PGresul
 bool succeeded(const PGresult* result) {
     const auto status = PQresultStatus(result); // PGRES_FATAL_ERROR for a null result
     return result != nullptr && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK);
+}
+
+// The answer to what was just sent on `connection` (sent: what PQsend* returned), waiting at most the
+// connection's deadline: a server that stops answering (stopped, or behind a partition that still lets the
+// connection stand) gets the connection abandoned, and the caller a null answer whose error says so. Of
+// several answers (several statements in one text) the first failure, else the last.
+ResultHandle await_answer(PostgresConnection& connection, int sent) {
+    if (sent != 1) return nullptr; // PQerrorMessage says why
+    PGconn* handle = connection.handle();
+    const auto give_up = std::chrono::steady_clock::now() + connection.deadline;
+    ResultHandle answer;
+    while (true) {
+        while (PQisBusy(handle) == 1) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                give_up - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                connection.abandon("PostgreSQL did not answer within " +
+                                   std::to_string(connection.deadline.count()) +
+                                   " ms (the connection was given up: the next call connects again)");
+                return nullptr;
+            }
+            pollfd socket{PQsocket(handle), POLLIN, 0};
+            const int ready = ::poll(&socket, 1, static_cast<int>(left.count()));
+            if (ready < 0 && errno != EINTR) break;
+            if (ready > 0 && PQconsumeInput(handle) == 0) break; // the connection failed: PQgetResult says so
+        }
+        ResultHandle next(PQgetResult(handle));
+        if (!next) return answer;
+        if (!answer || succeeded(answer.get())) answer = std::move(next);
+    }
 }
 
 // The values of one statement's $1, $2, ... in order, as text; NULL where none.
@@ -141,8 +188,9 @@ Result<Rows> query(PostgresConnection& connection, const std::string& sql,
     auto [found, inserted] = connection.prepared.try_emplace(sql);
     if (inserted) {
         std::string name = "s" + std::to_string(connection.prepared.size());
-        const ResultHandle prepared(
-            PQprepare(connection.handle(), name.c_str(), sql.c_str(), parameters.size(), nullptr));
+        const ResultHandle prepared =
+            await_answer(connection, PQsendPrepare(connection.handle(), name.c_str(), sql.c_str(),
+                                                   parameters.size(), nullptr));
         if (!succeeded(prepared.get())) {
             connection.prepared.erase(found);
             return make_error(describe_failure(connection, prepared.get()));
@@ -150,15 +198,16 @@ Result<Rows> query(PostgresConnection& connection, const std::string& sql,
         found->second = std::move(name);
     }
     const auto values = parameters.pointers();
-    ResultHandle result(PQexecPrepared(connection.handle(), found->second.c_str(), parameters.size(),
-                                       values.data(), nullptr, nullptr, 0));
+    ResultHandle result =
+        await_answer(connection, PQsendQueryPrepared(connection.handle(), found->second.c_str(),
+                                                     parameters.size(), values.data(), nullptr, nullptr, 0));
     if (!succeeded(result.get())) return make_error(describe_failure(connection, result.get()));
     return Rows(std::move(result));
 }
 
 // Runs constant SQL without parameters (transaction control, the migrations' DDL, several statements).
 Status execute(PostgresConnection& connection, const char* sql) {
-    const ResultHandle result(PQexec(connection.handle(), sql));
+    const ResultHandle result = await_answer(connection, PQsendQuery(connection.handle(), sql));
     if (!succeeded(result.get())) return make_error(describe_failure(connection, result.get()));
     return ok_status();
 }
@@ -177,11 +226,11 @@ class Transaction {
     ~Transaction() {
         if (connection_ != nullptr && !connection_->lost() &&
             PQtransactionStatus(connection_->handle()) != PQTRANS_IDLE)
-            ResultHandle(PQexec(connection_->handle(), "ROLLBACK"));
+            (void)execute(*connection_, "ROLLBACK");
     }
 
     Status commit() {
-        const ResultHandle result(PQexec(connection_->handle(), "COMMIT"));
+        const ResultHandle result = await_answer(*connection_, PQsendQuery(connection_->handle(), "COMMIT"));
         if (!succeeded(result.get()))
             return make_error(describe_failure(*connection_, result.get()) +
                               " (whether the transaction was committed is unknown)");
@@ -715,7 +764,10 @@ PostgresLedger::PostgresLedger(std::string dsn, std::string instance)
             "ledger: the PostgreSQL connection string is empty (ledger.postgres.dsn_file)");
     auto connected = connection();
     if (!connected) throw std::runtime_error("ledger: " + connected.error());
+    // Migrating may take long (an index on a large table), and so may waiting for another receiver's.
+    (*connected)->deadline = std::chrono::minutes(5);
     auto migrated = migrate(**connected);
+    (*connected)->deadline = kStatementDeadline;
     if (!migrated)
         throw std::runtime_error("ledger: cannot migrate the PostgreSQL schema: " + migrated.error());
     schema_version_ = *migrated;

@@ -15,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -1467,6 +1468,40 @@ TEST_CASE("PostgreSQL: a server that cannot be reached is an error that never sh
         CHECK(std::string(error.what()).find("connection string is empty") != std::string::npos);
     }
     CHECK(server.running());
+}
+
+TEST_CASE("PostgreSQL: a server that stops answering with the connection open: each call fails within 2 s, "
+          "then the ledger connects again by itself") {
+    PostgresServer& server = shared_postgres_server();
+    const std::string dsn = server.create_database();
+    PostgresLedger ledger(dsn);
+    record_new(ledger, deploy("before", "api", "prod", "v1", 0));
+    // The server process of this ledger's session stops (SIGSTOP): the kernel still acknowledges what is
+    // sent, so only a deadline of the client's own notices it.
+    const auto backend =
+        PostgresServer::rows(dsn, "SELECT pid FROM pg_stat_activity WHERE datname = "
+                                  "current_database() AND application_name = 'rollback-receiver'");
+    REQUIRE(backend.size() == 1);
+    const pid_t stopped = static_cast<pid_t>(std::stol(backend[0][0]));
+    REQUIRE(::kill(stopped, SIGSTOP) == 0);
+    const auto asked = std::chrono::steady_clock::now();
+    auto read = ledger.get_deployment("before");
+    const auto read_took = std::chrono::steady_clock::now() - asked;
+    const auto write_asked = std::chrono::steady_clock::now();
+    auto written = record_deployment(ledger, deploy("other", "web", "prod", "w1", 5), "k", at(5));
+    const auto write_took = std::chrono::steady_clock::now() - write_asked;
+    ::kill(stopped, SIGCONT);
+    MESSAGE("a read answered after " << std::chrono::duration<double>(read_took).count()
+                                     << " s, the next write after "
+                                     << std::chrono::duration<double>(write_took).count() << " s");
+    REQUIRE_FALSE(read.ok());
+    CHECK(read.error().find("did not answer within 1500 ms") != std::string::npos);
+    CHECK(read_took < std::chrono::seconds(2));
+    // The write went to a new connection (a new session, the stopped one was given up): it succeeded.
+    CHECK(written.ok());
+    CHECK(write_took < std::chrono::seconds(2));
+    CHECK(stored(ledger, "before").version == "v1");
+    CHECK(stored(ledger, "other").version == "w1");
 }
 
 TEST_CASE("PostgreSQL: a lost connection is an error value, and the next call connects again") {
