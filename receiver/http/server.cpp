@@ -73,6 +73,35 @@ class ConnectionStream final : public httplib::Stream {
     std::chrono::milliseconds write_timeout_;
 };
 
+// A request line httplib refuses (an unknown method), read from memory, its answer dropped: see
+// initialise_httplib_statics.
+class WarmUpStream final : public httplib::Stream {
+  public:
+    bool is_readable() const override { return read_ < kRequest.size(); }
+    bool is_writable() const override { return true; }
+    ssize_t read(char* ptr, size_t size) override {
+        const std::size_t count = std::min(size, kRequest.size() - read_);
+        std::memcpy(ptr, kRequest.data() + read_, count);
+        read_ += count;
+        return static_cast<ssize_t>(count);
+    }
+    using httplib::Stream::write;
+    ssize_t write(const char*, size_t size) override { return static_cast<ssize_t>(size); }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        ip = "127.0.0.1";
+        port = 0;
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        ip = "127.0.0.1";
+        port = 0;
+    }
+    socket_t socket() const override { return INVALID_SOCKET; }
+
+  private:
+    static constexpr std::string_view kRequest = "WARM-UP / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    std::size_t read_ = 0;
+};
+
 // What the stages need of the httplib server, whatever its class (Server or SSLServer).
 class ServerHooks {
   public:
@@ -82,6 +111,17 @@ class ServerHooks {
     virtual std::size_t max_requests_per_connection() const = 0;
     ConnectionStages* stages = nullptr; // while serving
 };
+
+// httplib parses a request line against a function-local static (its set of methods), built by the first
+// request. The compiler's guard makes that safe, but in Debian's uninstrumented libcpp-httplib
+// ThreadSanitizer cannot see the guard, and the first requests of two workers at once read as a data race
+// (which ends a receiver built with -fsanitize=thread). One refused request at construction, before any
+// worker thread exists, builds it first.
+void initialise_httplib_statics(ServerHooks& hooks) {
+    WarmUpStream stream;
+    bool closed = false;
+    (void)hooks.process(stream, true, closed);
+}
 
 template <class Base> class BoundedServer final : public Base, public ServerHooks {
   public:
@@ -338,6 +378,7 @@ HttpServer::HttpServer(HttpHandler handler, std::size_t max_body_bytes, std::str
                                      std::to_string(response.status) + ")\"}",
                                  "application/json");
     });
+    initialise_httplib_statics(*made.hooks);
 }
 
 HttpServer::~HttpServer() {

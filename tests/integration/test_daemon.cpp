@@ -877,19 +877,17 @@ std::vector<int> send_from_both(const Stack& first, const Stack& second,
 
 } // namespace
 
-// Under ThreadSanitizer (CI's build-tsan: two instrumented receivers on two busy cores) the second receiver
-// once stopped answering midway; not yet understood, so this load case runs in the normal and ASan builds
-// only, and the finding is open in the HA issue.
+// Under ThreadSanitizer (CI's build-tsan: two instrumented receivers, each several times slower, on two busy
+// cores) the second receiver once stopped answering midway through 500 per connection, with no log kept;
+// not reproduced since (the logs are now printed when it happens). There the load is a fifth of it.
 #if defined(__SANITIZE_THREAD__)
-constexpr bool kUnderThreadSanitizer = true;
+constexpr int kLoadDivisor = 5;
 #else
-constexpr bool kUnderThreadSanitizer = false;
+constexpr int kLoadDivisor = 1;
 #endif
 
-TEST_CASE(
-    "2 receivers x 8 connections x 500 duplicates on PostgreSQL: one execution; 16 deployments: 16, each "
-    "once" *
-    doctest::skip(kUnderThreadSanitizer)) {
+TEST_CASE("2 receivers x 8 connections x 500 duplicates on PostgreSQL (100 under ThreadSanitizer): one "
+          "execution; 16 deployments: 16, each once") {
     const std::string dsn = shared_postgres_server().create_database();
     std::string services_yaml;
     for (int s = 0; s < 16; ++s)
@@ -914,13 +912,21 @@ TEST_CASE(
     REQUIRE_MESSAGE(first.record("dup-1", "v2", "v1").status == 201, first.daemon->log());
     const auto one_started = std::chrono::steady_clock::now();
     const std::vector<int> answered =
-        send_from_both(first, second, {firing_notification(Clock::now() + 1s)}, 500);
-    MESSAGE("8000 duplicate webhooks in "
-            << std::chrono::duration<double>(std::chrono::steady_clock::now() - one_started).count() << " s");
+        send_from_both(first, second, {firing_notification(Clock::now() + 1s)}, 500 / kLoadDivisor);
+    constexpr int kDuplicates = 16 * 500 / kLoadDivisor;
+    MESSAGE(
+        kDuplicates << " duplicate webhooks in "
+                    << std::chrono::duration<double>(std::chrono::steady_clock::now() - one_started).count()
+                    << " s");
     for (std::size_t c = 0; c < answered.size(); ++c) {
         CAPTURE(c);
-        CHECK(answered[c] == 500);
+        CHECK(answered[c] == 500 / kLoadDivisor);
     }
+    if (std::count(answered.begin(), answered.end(), 500 / kLoadDivisor) !=
+        static_cast<long>(answered.size()))
+        FAIL_CHECK("requests went unanswered; the receivers' logs:\n--- first\n"
+                   << first.daemon->log() << "\n--- second\n"
+                   << second.daemon->log());
     first.wait_for_runs(1, "dup-1");
     std::this_thread::sleep_for(300ms); // a second execution, if there were one, would have started by now
     CHECK(first.runs() == std::vector<std::string>{"run id=dup-1 args=checkout --to=v1"});
@@ -940,10 +946,10 @@ TEST_CASE(
         std::snprintf(fingerprint, sizeof fingerprint, "%016x", 0xabc000 + s);
         bodies.push_back(firing_notification(Clock::now() + 1s, fingerprint, service));
     }
-    const std::vector<int> answered_16 = send_from_both(first, second, bodies, 160);
+    const std::vector<int> answered_16 = send_from_both(first, second, bodies, 160 / kLoadDivisor);
     for (std::size_t c = 0; c < answered_16.size(); ++c) {
         CAPTURE(c);
-        CHECK(answered_16[c] == 160);
+        CHECK(answered_16[c] == 160 / kLoadDivisor);
     }
     for (int i = 0; i < 500 && first.runs().size() < 17; ++i)
         std::this_thread::sleep_for(20ms);
