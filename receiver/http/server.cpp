@@ -37,6 +37,14 @@ bool is_loopback_host(const std::string& host) {
 
 namespace {
 
+// A Stream's read of a request held in memory: the next bytes of `request` after `offset` (moved on).
+ssize_t read_next(std::string_view request, std::size_t& offset, char* ptr, size_t size) {
+    const std::size_t count = std::min(size, request.size() - offset);
+    std::memcpy(ptr, request.data() + offset, count);
+    offset += count;
+    return static_cast<ssize_t>(count);
+}
+
 // Each listener's connections are read by ConnectionStages (http/connections.hpp); httplib parses, routes
 // and writes one whole request at a time through this Stream, which reads only that request's bytes.
 class ConnectionStream final : public httplib::Stream {
@@ -46,12 +54,7 @@ class ConnectionStream final : public httplib::Stream {
 
     bool is_readable() const override { return read_ < request_.size(); }
     bool is_writable() const override { return connection_.wait_writable(write_timeout_); }
-    ssize_t read(char* ptr, size_t size) override {
-        const std::size_t count = std::min(size, request_.size() - read_);
-        std::memcpy(ptr, request_.data() + read_, count);
-        read_ += count;
-        return static_cast<ssize_t>(count);
-    }
+    ssize_t read(char* ptr, size_t size) override { return read_next(request_, read_, ptr, size); }
     using httplib::Stream::write;
     ssize_t write(const char* ptr, size_t size) override {
         return connection_.write(ptr, size, write_timeout_) ? static_cast<ssize_t>(size) : -1;
@@ -79,12 +82,7 @@ class WarmUpStream final : public httplib::Stream {
   public:
     bool is_readable() const override { return read_ < kRequest.size(); }
     bool is_writable() const override { return true; }
-    ssize_t read(char* ptr, size_t size) override {
-        const std::size_t count = std::min(size, kRequest.size() - read_);
-        std::memcpy(ptr, kRequest.data() + read_, count);
-        read_ += count;
-        return static_cast<ssize_t>(count);
-    }
+    ssize_t read(char* ptr, size_t size) override { return read_next(kRequest, read_, ptr, size); }
     using httplib::Stream::write;
     ssize_t write(const char*, size_t size) override { return static_cast<ssize_t>(size); }
     void get_remote_ip_and_port(std::string& ip, int& port) const override {
