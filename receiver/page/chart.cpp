@@ -88,11 +88,12 @@ std::string render_chart(const ChartData& chart) {
     }
     auto y_of = [&](double value) { return kBottom - (value - low) / (high - low) * (kBottom - kTop); };
 
-    std::string svg = "<figure id=\"chart\">\n<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " +
-                      number(kWidth) + " " + number(kHeight) +
-                      "\" width=\"100%\" style=\"max-width:720px;height:auto\" role=\"img\" aria-label=\"" +
-                      html_escape("the alert's expression over time: " + shortened(chart.expression, 200)) +
-                      "\" font-family=\"sans-serif\" font-size=\"10\">\n";
+    std::string svg =
+        "<figure id=\"chart\" style=\"margin:0\">\n<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " +
+        number(kWidth) + " " + number(kHeight) +
+        "\" width=\"100%\" style=\"max-width:720px;height:auto\" role=\"img\" aria-label=\"" +
+        html_escape("the alert's expression over time: " + shortened(chart.expression, 200)) +
+        "\" font-family=\"sans-serif\" font-size=\"10\">\n";
     svg += "<rect x=\"" + number(kLeft) + "\" y=\"" + number(kTop) + "\" width=\"" + number(kRight - kLeft) +
            "\" height=\"" + number(kBottom - kTop) + "\" fill=\"none\" stroke=\"#999\"/>\n";
     // The x axis: five UTC times (HH:MM:SS), the first and last at the window's ends.
@@ -160,7 +161,7 @@ std::string render_chart(const ChartData& chart) {
            format_rfc3339_ms(chart.start) + " to " + format_rfc3339_ms(chart.end) + " (times UTC), step " +
            format_duration(chart.step) + "</figcaption>\n";
     if (drawn > 0) {
-        svg += "<ul class=\"legend\">\n";
+        svg += "<ul class=\"legend\" style=\"list-style:none;padding-left:0\">\n";
         for (std::size_t i = 0; i < drawn; ++i)
             svg += "<li><span style=\"color:" + std::string(kColors[i]) + "\">&#9632;</span> <code>" +
                    html_escape(shortened(chart.series[i].name, kMaxLegendName)) + "</code></li>\n";
