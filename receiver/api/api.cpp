@@ -3,6 +3,7 @@
 
 #include "api/auth.hpp"
 #include "codec/codec.hpp"
+#include "common/url.hpp"
 #include "config/placeholders.hpp"
 #include "ops/logging.hpp"
 #include "page/page.hpp"
@@ -170,7 +171,9 @@ Status check_path_id(std::string_view id) {
 } // namespace
 
 Api::Api(ApiDependencies dependencies, Secrets secrets)
-    : deps_(std::move(dependencies)), secrets_(std::move(secrets)) {}
+    : deps_(std::move(dependencies)), secrets_(std::move(secrets)) {
+    if (deps_.http == nullptr) own_http_ = std::make_unique<NetworkHttpCaller>();
+}
 
 void Api::set_secrets(Secrets secrets) {
     std::lock_guard lock(secrets_mutex_);
@@ -593,6 +596,22 @@ HttpResponse page_ledger_error(const std::string& error) {
         503, render_message_page("The ledger could not be read", error + "; the page tries again in 30 s"));
 }
 
+// The chart's query: short, so that the page answers fast with Prometheus away; a large answer is cut here
+// (and then reads as malformed).
+constexpr Duration kChartQueryTimeout = std::chrono::seconds(2);
+constexpr std::size_t kChartAnswerBytes = 2 * 1024 * 1024;
+
+std::string unix_seconds(TimePoint time) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count());
+}
+
+// One line, for the page.
+std::string flattened(std::string text) {
+    for (char& c : text)
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    return text;
+}
+
 // How many deployments the page looks through, rollbacks it shows and trail events it lists.
 constexpr int kPageDeploymentScan = 200;
 constexpr std::size_t kPageRollbacks = 10;
@@ -679,7 +698,58 @@ HttpResponse Api::deployment_page(const std::string& id) {
     auto events = deps_.ledger.list_audit(events_of);
     if (!events) return page_ledger_error(events.error());
     page.events = std::move(*events);
+    if (!config->prometheus_url.empty()) {
+        if (auto query = plan_deployment_chart(page.deployment, page.events, page.now))
+            fetch_chart(config->prometheus_url, *query, page);
+    }
     return html_response(200, render_deployment_page(page));
+}
+
+void Api::fetch_chart(const std::string& prometheus_url, const ChartQuery& query, DeploymentPage& page) {
+    // The expression comes from the alert's generatorURL: it only ever travels as an encoded query value to
+    // the configured Prometheus, never to the generatorURL's own host.
+    HttpCall call;
+    call.method = "GET";
+    call.url = prometheus_url + "/api/v1/query_range?query=" + percent_encode(query.expression) +
+               "&start=" + unix_seconds(query.start) + "&end=" + unix_seconds(query.end) + "&step=" +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(query.step).count());
+    call.timeout = kChartQueryTimeout;
+    call.max_body = kChartAnswerBytes;
+    const std::atomic<bool> never{false};
+    const HttpCallResult answer = (deps_.http ? *deps_.http : *own_http_).call(call, never);
+    const std::string at = "Prometheus at " + prometheus_url;
+    if (answer.status == 0) {
+        page.chart_problem = flattened(at + " could not be reached: " + answer.describe(call.timeout));
+        return;
+    }
+    auto range = parse_prometheus_range(answer.body, kMaxChartSeries);
+    if (!range) {
+        // An error answer of Prometheus itself says what was wrong; another (a proxy's 502 page) is shown
+        // as its status and the start of its body.
+        const bool prometheus_error = range.error().rfind("Prometheus answered", 0) == 0;
+        page.chart_problem =
+            flattened(at + " answered " +
+                      (answer.succeeded() || prometheus_error
+                           ? "HTTP " + std::to_string(answer.status) + ": " + range.error().substr(0, 500)
+                           : answer.describe(call.timeout)));
+        return;
+    }
+    ChartData chart;
+    chart.expression = query.expression;
+    chart.start = query.start;
+    chart.end = query.end;
+    chart.step = query.step;
+    chart.markers = query.markers;
+    chart.total_series = range->total_series;
+    for (const PrometheusRangeSeries& series : range->series) {
+        ChartSeries drawn{chart_series_name(series.metric), {}};
+        for (const auto& [time, value] : series.values)
+            drawn.points.emplace_back(TimePoint(std::chrono::duration_cast<TimePoint::duration>(
+                                          std::chrono::duration<double>(time))),
+                                      value);
+        chart.series.push_back(std::move(drawn));
+    }
+    page.chart = std::move(chart);
 }
 
 } // namespace rollback

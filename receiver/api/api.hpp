@@ -4,6 +4,7 @@
 #include "audit/audit.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
+#include "http/client.hpp"
 #include "http/server.hpp"
 #include "ledger/ledger.hpp"
 #include "ops/metrics.hpp"
@@ -26,6 +27,7 @@ struct ApiDependencies {
     Metrics& metrics;
     std::function<TimePoint()> now = [] { return Clock::now(); };
     std::function<Status()> reload; // re-reads the config; the error keeps the old one
+    HttpCaller* http = nullptr;     // the deployment page's Prometheus queries; null: a NetworkHttpCaller
 };
 
 class Api {
@@ -72,8 +74,11 @@ class Api {
     DeploymentState state_for(const Deployment& deployment, const Config& config, TimePoint now) const;
     // The deployment with its effective state and its service's watch_window and confirm_window (the page).
     PageDeployment page_deployment(const Deployment& deployment, const Config& config, TimePoint now) const;
+    // The deployment page's chart from Prometheus (config's prometheus.url), or the line saying why not.
+    void fetch_chart(const std::string& prometheus_url, const ChartQuery& query, DeploymentPage& page);
 
     ApiDependencies deps_;
+    std::unique_ptr<HttpCaller> own_http_; // when deps_.http is null
     mutable std::mutex secrets_mutex_;
     Secrets secrets_;
     std::atomic<bool> ready_{false};

@@ -843,4 +843,58 @@ std::string github_error_message(std::string_view body) {
     return text;
 }
 
+Result<PrometheusRange> parse_prometheus_range(std::string_view body, std::size_t max_series) {
+    auto parsed = parse_json(body);
+    if (!parsed) return make_error("Prometheus answer: " + parsed.error());
+    const json& root = *parsed;
+    std::string status, error_type, error;
+    (void)read_string(root, "status", status, "");
+    if (status != "success") {
+        (void)read_string(root, "errorType", error_type, "");
+        (void)read_string(root, "error", error, "");
+        return make_error("Prometheus answered status \"" + status + "\"" +
+                          (error_type.empty() ? "" : " (" + error_type + ")") +
+                          (error.empty() ? "" : ": " + error));
+    }
+    const auto data = root.find("data");
+    if (data == root.end() || !data->is_object())
+        return make_error("Prometheus answer has no \"data\" object");
+    std::string type;
+    if (auto s = read_string(*data, "resultType", type, "data."); !s) return Error{s.error()};
+    if (type != "matrix")
+        return make_error("Prometheus answered a \"" + type + "\" result to a range query, not a matrix");
+    const auto result = data->find("result");
+    if (result == data->end() || !result->is_array())
+        return make_error("Prometheus answer: data.result: expected a list");
+    PrometheusRange range;
+    range.total_series = result->size();
+    for (std::size_t i = 0; i < result->size() && i < max_series; ++i) {
+        const json& item = (*result)[i];
+        const std::string path = "data.result[" + std::to_string(i) + "]";
+        if (!item.is_object()) return expected("Prometheus answer: " + path, "{metric, values}", item);
+        PrometheusRangeSeries series;
+        if (auto metric = item.find("metric"); metric != item.end() && metric->is_object())
+            for (const auto& [name, value] : metric->items())
+                if (value.is_string()) series.metric[name] = value.get<std::string>();
+        const auto values = item.find("values");
+        if (values == item.end() || !values->is_array())
+            return make_error("Prometheus answer: " + path + ".values: expected a list");
+        for (std::size_t j = 0; j < values->size(); ++j) {
+            const json& sample = (*values)[j];
+            const std::string at = path + ".values[" + std::to_string(j) + "]";
+            if (!sample.is_array() || sample.size() != 2 || !sample[0].is_number() || !sample[1].is_string())
+                return expected("Prometheus answer: " + at, "[<time>, \"<value>\"]", sample);
+            const std::string text = sample[1].get<std::string>();
+            char* end = nullptr;
+            const double value = std::strtod(text.c_str(), &end);
+            if (text.empty() || end != text.c_str() + text.size())
+                return make_error("Prometheus answer: " + at + "[1]: \"" + text.substr(0, 40) +
+                                  "\" is not a number");
+            series.values.emplace_back(sample[0].get<double>(), value);
+        }
+        range.series.push_back(std::move(series));
+    }
+    return range;
+}
+
 } // namespace rollback

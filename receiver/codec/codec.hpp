@@ -129,6 +129,23 @@ std::string encode_chat_message(std::string_view text);
 // body itself cut to 300 bytes when it is not such JSON.
 std::string github_error_message(std::string_view body);
 
+// --- Prometheus (the deployment page's chart) ---
+
+// One series of a range query's answer: its labels and its samples, (Unix time in seconds, value), with
+// NaN and +-Inf as Prometheus sent them.
+struct PrometheusRangeSeries {
+    std::map<std::string, std::string> metric;
+    std::vector<std::pair<double, double>> values;
+};
+struct PrometheusRange {
+    std::vector<PrometheusRangeSeries> series; // the first `max_series` of the answer
+    std::size_t total_series = 0;              // how many the answer held
+};
+// The body of GET /api/v1/query_range: {"status": "success", "data": {"resultType": "matrix", "result":
+// [{"metric": {...}, "values": [[<time>, "<value>"], ...]}, ...]}}. An error answer ({"status": "error",
+// "errorType", "error"}) or anything else is an error for a person, one line, naming what was wrong.
+Result<PrometheusRange> parse_prometheus_range(std::string_view body, std::size_t max_series);
+
 // `text` as a JSON string literal with quotes, invalid UTF-8 replaced (for log lines).
 std::string json_quote(std::string_view text);
 

@@ -82,4 +82,44 @@ std::string percent_encode(std::string_view text) {
     return out;
 }
 
+std::optional<std::string> query_parameter(std::string_view url, std::string_view name,
+                                           std::size_t max_bytes) {
+    const std::size_t question = url.find('?');
+    if (question == std::string_view::npos) return std::nullopt;
+    std::string_view query = url.substr(question + 1);
+    query = query.substr(0, query.find('#'));
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        const std::size_t equals = pair.find('=');
+        if (pair.substr(0, equals) != name) continue;
+        const std::string_view raw =
+            equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1);
+        std::string value;
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i] == '+') {
+                value += ' ';
+            } else if (raw[i] == '%') {
+                if (i + 2 >= raw.size()) return std::nullopt;
+                const int high = hex(raw[i + 1]), low = hex(raw[i + 2]);
+                if (high < 0 || low < 0) return std::nullopt;
+                value += static_cast<char>(high * 16 + low);
+                i += 2;
+            } else {
+                value += raw[i];
+            }
+            if (value.size() > max_bytes) return std::nullopt;
+        }
+        return value;
+    }
+    return std::nullopt;
+}
+
 } // namespace rollback

@@ -3,6 +3,7 @@
 
 #include "common/result.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,5 +34,12 @@ std::string redact_url(std::string_view url);
 
 // Percent-encoding of one query value or path segment (RFC 3986 unreserved characters stay).
 std::string percent_encode(std::string_view text);
+
+// The value of query parameter `name` in `url` (after its first '?', up to any '#'), decoded as a form value
+// ("+" is a space, %XX a byte); nullopt when the URL has no such parameter, a broken escape, or a value
+// longer than `max_bytes` once decoded. The first of repeated parameters counts. For Prometheus'
+// generatorURL: query_parameter(url, "g0.expr", 4096) is the alert's expression.
+std::optional<std::string> query_parameter(std::string_view url, std::string_view name,
+                                           std::size_t max_bytes);
 
 } // namespace rollback

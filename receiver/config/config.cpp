@@ -42,7 +42,7 @@ Status check_instance_name(std::string_view name) {
     return ok_status();
 }
 
-constexpr std::array<std::string_view, 11> top_level_keys = {"instance",
+constexpr std::array<std::string_view, 12> top_level_keys = {"instance",
                                                              "listen_address",
                                                              "request_read_timeout",
                                                              "rollback_concurrency",
@@ -52,7 +52,9 @@ constexpr std::array<std::string_view, 11> top_level_keys = {"instance",
                                                              "tls",
                                                              "defaults",
                                                              "notify",
-                                                             "services"};
+                                                             "services",
+                                                             "prometheus"};
+constexpr std::array<std::string_view, 1> prometheus_keys = {"url"};
 constexpr std::array<std::string_view, 2> ledger_keys = {"path", "postgres"};
 constexpr std::array<std::string_view, 2> ledger_postgres_keys = {"dsn_file", "claim_lease"};
 constexpr std::array<std::string_view, 1> audit_keys = {"file"};
@@ -218,6 +220,9 @@ class ConfigReader {
         }
         if (const YAML::Node* node = find(*entries, "services")) {
             if (auto status = read_services(*node, config); !status) return make_error(status.error());
+        }
+        if (const YAML::Node* node = find(*entries, "prometheus")) {
+            if (auto status = read_prometheus(*node, config); !status) return make_error(status.error());
         }
         return config;
     }
@@ -398,6 +403,28 @@ class ConfigReader {
             if (!notify) return make_error(notify.error());
             settings.notify = std::move(*notify);
         }
+        return ok_status();
+    }
+
+    // prometheus.url: the Prometheus the deployment page's chart asks, http:// or https:// with a host and
+    // an optional path prefix (no query, fragment or user info); trailing slashes are dropped, since
+    // /api/v1/query_range is appended to it.
+    Status read_prometheus(const YAML::Node& node, Config& config) const {
+        auto entries = read_mapping(node, "prometheus", prometheus_keys);
+        if (!entries) return Error{entries.error()};
+        const YAML::Node* url_node = find(*entries, "url");
+        if (url_node == nullptr) return fail("prometheus.url", "missing (e.g. url: http://prometheus:9090)");
+        auto text = read_string(*url_node, "prometheus.url");
+        if (!text) return Error{text.error()};
+        const std::string example = " (use Prometheus' address, e.g. http://prometheus:9090)";
+        auto url = parse_http_url(*text);
+        if (!url) return fail("prometheus.url", url.error() + example);
+        if (url->path.find('?') != std::string::npos)
+            return fail("prometheus.url", "\"" + redact_url(*text) + "\": a query is not allowed" + example);
+        std::string base = *text;
+        while (!base.empty() && base.back() == '/')
+            base.pop_back();
+        config.prometheus_url = std::move(base);
         return ok_status();
     }
 

@@ -146,6 +146,9 @@ struct Config {
     TlsSettings tls;
     ServiceSettings defaults;
     std::map<std::string, ServiceSettings> services; // already merged with defaults
+    // prometheus.url without a trailing slash: the Prometheus the deployment page's chart asks (GET
+    // <url>/api/v1/query_range); empty: no chart. Read at start and on reload.
+    std::string prometheus_url;
 
     // The service's merged settings, or `defaults` for a service the config does not name.
     const ServiceSettings& settings_for(const std::string& service) const;

@@ -128,7 +128,7 @@ HttpCallResult NetworkHttpCaller::call(const HttpCall& request, const std::atomi
         HttpCallResult result;
         if (auto answer = client.send(raw)) {
             result.status = answer->status;
-            result.body = answer->body.substr(0, 64 * 1024);
+            result.body = answer->body.substr(0, request.max_body);
         } else {
             result.error = client_error(client, answer.error(), url->scheme == "https");
             result.certificate_refused = answer.error() == httplib::Error::SSLServerVerification;

@@ -21,11 +21,12 @@ struct HttpCall {
     std::string content_type = "application/json";
     std::string ca_file;                         // https: trust only this PEM bundle; empty: the system's CAs
     Duration timeout = std::chrono::seconds(10); // for the whole call: connect, send, wait, read
+    std::size_t max_body = 64 * 1024;            // of the answer's body, kept; the rest is dropped
 };
 
 struct HttpCallResult {
     int status = 0;    // 0: no answer (error says why)
-    std::string body;  // the answer's body, at most 64 KiB kept
+    std::string body;  // the answer's body, at most HttpCall::max_body kept
     std::string error; // no answer: "connection refused", "certificate verify failed", ...
     bool timed_out = false;
     bool cancelled = false;

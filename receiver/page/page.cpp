@@ -2,6 +2,7 @@
 #include "page/page.hpp"
 
 #include "codec/codec.hpp"
+#include "common/text.hpp"
 #include "common/url.hpp"
 
 #include <algorithm>
@@ -437,6 +438,32 @@ std::string render_status_page(const StatusPage& page) {
     return html;
 }
 
+std::optional<ChartQuery> plan_deployment_chart(const PageDeployment& deployment,
+                                                const std::vector<AuditEvent>& events, TimePoint now) {
+    const AuditEvent* first = nullptr;
+    for (const AuditEvent& event : events)
+        if (event.event == to_string(AuditEventKind::rollback_started) &&
+            (first == nullptr || event.sequence < first->sequence))
+            first = &event;
+    if (first == nullptr) return std::nullopt;
+    const DetailFields detail = decode_detail(first->detail);
+    auto expression = query_parameter(detail.text_field("generatorURL"), "g0.expr", kMaxChartExpressionBytes);
+    if (!expression || trim(*expression).empty()) return std::nullopt;
+    const RollbackSummary summary = summarize_rollback(deployment, events, now);
+    ChartQuery query;
+    query.expression = std::move(*expression);
+    query.start = deployment.deployment.deployed_at - kChartMargin;
+    query.end = std::min(summary.ended ? *summary.ended + kChartMargin : now, now);
+    if (query.end <= query.start) return std::nullopt;
+    query.step = chart_step(query.start, query.end);
+    query.markers.push_back({"deployed", deployment.deployment.deployed_at});
+    if (auto starts = parse_rfc3339(detail.text_field("startsAt")); starts && !is_zero_time(*starts))
+        query.markers.push_back({"alert fired", *starts});
+    if (summary.started) query.markers.push_back({"rollback started", *summary.started});
+    if (summary.ended) query.markers.push_back({"rollback ended", *summary.ended});
+    return query;
+}
+
 std::string render_deployment_page(const DeploymentPage& page) {
     const Deployment& deployment = page.deployment.deployment;
     std::string html =
@@ -477,6 +504,13 @@ std::string render_deployment_page(const DeploymentPage& page) {
         html += "<h2>Rollback</h2>\n";
         html +=
             table("rollbacks", kRollbackHeadings, rollback_row({page.deployment, page.events}, page.now), "");
+    }
+    if (page.chart || !page.chart_problem.empty()) {
+        html += "<section id=\"chart-section\"><h2>The alert's expression</h2>\n";
+        if (page.chart) html += render_chart(*page.chart);
+        if (!page.chart_problem.empty())
+            html += "<p id=\"chart-problem\">" + html_escape(page.chart_problem) + "</p>\n";
+        html += "</section>\n";
     }
 
     std::vector<AuditEvent> oldest_first = page.events;

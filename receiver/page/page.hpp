@@ -3,6 +3,7 @@
 
 #include "common/time_util.hpp"
 #include "model/model.hpp"
+#include "page/chart.hpp"
 
 #include <map>
 #include <optional>
@@ -83,10 +84,27 @@ struct StatusPage {
 // GET /: under watch, recent rollbacks, paused services, the recent trail.
 std::string render_status_page(const StatusPage& page);
 
+// What the deployment page's chart asks Prometheus: the expression of the alert of the deployment's first
+// rollback_started (g0.expr of its generatorURL, at most kMaxChartExpressionBytes), from kChartMargin
+// before the deployment to kChartMargin after the rollback's end (now while it runs; never past now), and
+// the markers: deployed, the alert's startsAt, the rollback's start and end.
+struct ChartQuery {
+    std::string expression;
+    TimePoint start{};
+    TimePoint end{};
+    Duration step{};
+    std::vector<ChartMarker> markers;
+};
+// nullopt: nothing to chart (no rollback_started, no g0.expr in its generatorURL, or an empty window).
+std::optional<ChartQuery> plan_deployment_chart(const PageDeployment& deployment,
+                                                const std::vector<AuditEvent>& events, TimePoint now);
+
 struct DeploymentPage {
     TimePoint now{};
     PageDeployment deployment;
     std::vector<AuditEvent> events; // the deployment's whole trail, in any order (shown oldest first)
+    std::optional<ChartData> chart; // drawn under the rollback
+    std::string chart_problem;      // one line instead of the chart: why there is none (text)
 };
 // GET /deployments/{id}: the deployment's fields, its rollback when it had one, and its whole trail.
 std::string render_deployment_page(const DeploymentPage& page);

@@ -4,7 +4,8 @@
 # is <script>alert(1)</script>, and a paused service; headless Chromium loads GET / and the test checks what
 # a person reads in the DOM (deployments, states, the red ineffective rollback, the hostile label as text
 # and no script) there and on two deployments' pages, then takes a desktop and a phone screenshot of GET /
-# and one of a deployment's page into $BROWSER_PAGE_OUT.
+# and one of a deployment's page into $BROWSER_PAGE_OUT. A fake Prometheus (python3 on loopback) answers the
+# deployment page's query_range, so that page shows the chart (inline SVG, under the page's CSP).
 # The receiver runs without tokens (allowed on loopback): Chromium cannot send a bearer header by flag, and
 # basic auth would put the token in a URL. The page's authentication is tested in test_routes.
 # Loopback only; every wait is bounded; the whole test gives up after 100 s.
@@ -16,6 +17,7 @@ out="${BROWSER_PAGE_OUT:-${ROLLBACK_BINARY_DIR:-$root/build}/browser-page}"
 deadline=100
 work="$(mktemp -d "${TMPDIR:-/tmp}/browser-page.XXXXXX")"
 receiver_pid=""
+prometheus_pid=""
 passed=0
 
 stop_receiver() {
@@ -27,10 +29,17 @@ stop_receiver() {
   wait "$receiver_pid" 2>/dev/null || true
   receiver_pid=""
 }
+stop_prometheus() {
+  [ -n "$prometheus_pid" ] || return 0
+  kill -TERM "$prometheus_pid" 2>/dev/null || true
+  wait "$prometheus_pid" 2>/dev/null || true
+  prometheus_pid=""
+}
 teardown() {
   local status=$?
   trap - EXIT
   stop_receiver
+  stop_prometheus
   if [ "$status" -ne 0 ]; then
     for log in "$work"/*.log; do
       [ -f "$log" ] || continue
@@ -56,12 +65,47 @@ ok() {
 }
 # shellcheck source=../../scripts/lib/free-port.sh
 source "$root/scripts/lib/free-port.sh"
-for tool in chromium curl jq sqlite3; do
+for tool in chromium curl jq sqlite3 python3; do
   command -v "$tool" >/dev/null || fail "$tool missing: run scripts/install-deps.sh --tests"
 done
 [ -x "$bin/rollback-receiver" ] || fail "$bin/rollback-receiver missing: build first (scripts/build.sh)"
 mkdir -p "$out"
 rm -f "$out"/page-desktop.png "$out"/page-phone.png "$out"/page-deployment.png "$out"/*.html
+
+# ------------------------------------------------------------------------------------- the fake Prometheus
+# Answers GET /api/v1/query_range with two series over the asked window (error rates that rise, then fall).
+cat >"$work/fake-prometheus.py" <<'EOF'
+import json, math, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, urlsplit
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urlsplit(self.path)
+        q = parse_qs(url.query)
+        if url.path != "/api/v1/query_range":
+            self.send_response(404); self.end_headers(); return
+        start, end, step = float(q["start"][0]), float(q["end"][0]), float(q["step"][0])
+        times = [start + i * step for i in range(int((end - start) / step) + 1)]
+        mid = (start + end) / 2
+        def rate(t, top): return top * math.exp(-((t - mid) / (0.15 * (end - start) + 1)) ** 2)
+        result = [{"metric": {"endpoint": e, "service": "frontend"},
+                   "values": [[t, str(round(rate(t, top), 5))] for t in times]}
+                  for e, top in (("/checkout", 0.3), ("<script>alert(1)</script>", 0.12))]
+        body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *args): pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+EOF
+prometheus_port="$(free_port)" || fail "no free loopback port"
+python3 "$work/fake-prometheus.py" "$prometheus_port" >"$work/prometheus.log" 2>&1 &
+prometheus_pid=$!
+for ((i = 0; i < 50; i++)); do
+  curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$prometheus_port/api/v1/query_range?query=x&start=0&end=60&step=15" \
+    2>/dev/null && break
+  sleep 0.1
+done
+ok "fake Prometheus on 127.0.0.1:$prometheus_port"
 
 # ------------------------------------------------------------------------------------- the receiver
 mkdir -p "$work/receiver"
@@ -80,6 +124,7 @@ defaults:
   rollback: {command: ["true"], timeout: 10s, retries: 0}
 services:
   checkout: {watch_window: 15m}
+prometheus: {url: "http://127.0.0.1:$prometheus_port"}
 EOF
     : >"$work/receiver.log"
     "$bin/rollback-receiver" --config.file="$work/receiver/receiver.yml" >>"$work/receiver.log" 2>&1 &
@@ -217,6 +262,11 @@ expect "its whole trail" "oldest first"
 expect "its trail's rollback" "rollback_succeeded"
 expect "the deployment that put v30 live again" '<dt>restored by</dt><dd><a href="/deployments/'
 expect "the hostile label, as text" 'endpoint="&lt;script&gt;alert(1)&lt;/script&gt;"'
+expect "the chart of the alert's expression" '<section id="chart-section">'
+expect "the chart, drawn inline" '<svg xmlns="http://www.w3.org/2000/svg"'
+expect "the chart's lines" '<polyline class="series"'
+expect "the chart's markers" '>rollback started '
+expect "the chart's legend, escaped" '<code>{endpoint="&lt;script&gt;alert(1)&lt;/script&gt;", service="frontend"}</code>'
 ! grep -qi '<script' "$dom" || fail "the deployment's DOM has a <script> element"
 chromium_run --dump-dom "$url/deployments/search-v12" >"$out/deployment-ineffective.html" ||
   fail "chromium --dump-dom of /deployments/search-v12 failed"

@@ -3,10 +3,14 @@
 #include "support/raw_http.hpp"
 #include "support/receiver_fixture.hpp"
 
+#include "http/server.hpp"
+
 #include <doctest/doctest.h>
 
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace rollback;
@@ -107,6 +111,43 @@ std::vector<std::string> methods_of(const std::string& allow) {
     }
     return methods;
 }
+
+// A Prometheus on 127.0.0.1:0 that answers every request with `body` and records the requests.
+class FakePrometheus {
+  public:
+    explicit FakePrometheus(std::string body)
+        : body_(std::move(body)), server_([this](const HttpRequest& request) { return handle(request); },
+                                          1 << 20, "{}", TlsSettings{}) {
+        auto port = server_.bind(ListenAddress{"127.0.0.1", 0});
+        REQUIRE_MESSAGE(port.ok(), (port.ok() ? "" : port.error()));
+        port_ = *port;
+        serving_ = std::thread([this] { server_.serve(); });
+    }
+    ~FakePrometheus() {
+        server_.stop();
+        serving_.join();
+    }
+    FakePrometheus(const FakePrometheus&) = delete;
+    FakePrometheus& operator=(const FakePrometheus&) = delete;
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::vector<HttpRequest> requests() const {
+        std::lock_guard lock(mutex_);
+        return requests_;
+    }
+
+  private:
+    HttpResponse handle(const HttpRequest& request) {
+        std::lock_guard lock(mutex_);
+        requests_.push_back(request);
+        return HttpResponse{200, body_, "application/json", {}};
+    }
+    std::string body_;
+    mutable std::mutex mutex_;
+    std::vector<HttpRequest> requests_;
+    int port_ = 0;
+    HttpServer server_;
+    std::thread serving_;
+};
 
 } // namespace
 
@@ -407,4 +448,56 @@ TEST_CASE("GET /?service= shows only that service; a hostile version shows as te
     CHECK(none.status == 200);
     CHECK(none.body.find("The trail is empty.") != std::string::npos);
     CHECK(get_with_authorization(receiver, "/?service=a%01b", bearer).status == 400);
+}
+
+TEST_CASE("GET /deployments/{id} with prometheus.url: the alert's expression charted from Prometheus; "
+          "Prometheus away, the page still answers with one line saying so") {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+    const std::string answer =
+        R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"<checkout>"},"values":[)"
+        "[" +
+        std::to_string(now - 120) + ",\"0.5\"],[" + std::to_string(now - 60) + ",\"2.5\"]]}]}}";
+    auto prometheus = std::make_unique<FakePrometheus>(answer);
+    const std::string prometheus_url = prometheus->url();
+    TestReceiver receiver(ReceiverSetup{}.with_top_level("prometheus: {url: " + prometheus_url + "}\n"));
+    receiver.start();
+    REQUIRE(receiver.record("d1", "checkout", "v2", "v1").status == 201);
+    REQUIRE(receiver
+                .webhook(firing_notification_for("checkout", Clock::now() + std::chrono::seconds(1),
+                                                 "c0ffee0000000001"))
+                .status == 200);
+    REQUIRE(receiver.wait_for_state("d1", {"rolled_back"}) == "rolled_back");
+
+    const std::string bearer = "Bearer " + kFixtureApiToken;
+    const RawHttpResponse page = get_with_authorization(receiver, "/deployments/d1", bearer);
+    CHECK(page.status == 200);
+    CHECK(page.body.find("<section id=\"chart-section\">") != std::string::npos);
+    CHECK(page.body.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
+    CHECK(page.body.find("<polyline class=\"series\"") != std::string::npos);
+    CHECK(page.body.find("<code>{job=&quot;&lt;checkout&gt;&quot;}</code>") != std::string::npos);
+    CHECK(page.body.find(">deployed ") != std::string::npos);
+    CHECK(page.body.find(">rollback started ") != std::string::npos);
+    CHECK(header_value(page.head, "Content-Security-Policy").find("default-src 'none'") == 0);
+    // The expression (the fixture's generatorURL has g0.expr=x) went to the configured Prometheus, encoded.
+    const auto asked = prometheus->requests();
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0].method == "GET");
+    CHECK(asked[0].path == "/api/v1/query_range");
+    CHECK(asked[0].query.at("query") == "x");
+    const long long start = std::stoll(asked[0].query.at("start"));
+    const long long end = std::stoll(asked[0].query.at("end"));
+    CHECK(end - start >= 600);
+    CHECK(end <= now + 60);
+    CHECK((end - start) / std::stoll(asked[0].query.at("step")) <= 301);
+
+    prometheus.reset(); // Prometheus away: the page still answers, and says so in one line
+    const auto before = Clock::now();
+    const RawHttpResponse away = get_with_authorization(receiver, "/deployments/d1", bearer);
+    CHECK(Clock::now() - before < std::chrono::seconds(5));
+    CHECK(away.status == 200);
+    CHECK(away.body.find("<p id=\"chart-problem\">Prometheus at " + prometheus_url +
+                         " could not be reached: ") != std::string::npos);
+    CHECK(away.body.find("<svg") == std::string::npos);
+    CHECK(away.body.find("<h2>Deployment <code>d1</code></h2>") != std::string::npos);
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -872,3 +873,53 @@ TEST_CASE(
 
 } // namespace
 } // namespace rollback
+
+TEST_CASE("parse_prometheus_range: a matrix answer, an error answer, and malformed ones") {
+    using namespace rollback;
+    const std::string good = R"({"status":"success","data":{"resultType":"matrix","result":[
+        {"metric":{"__name__":"up","job":"checkout"},"values":[[1700000000,"1"],[1700000015.5,"NaN"],
+            [1700000030,"+Inf"]]},
+        {"metric":{},"values":[]},
+        {"metric":{"job":"third"},"values":[[1700000000,"0.25"]]}]}})";
+    auto range = parse_prometheus_range(good, 2);
+    REQUIRE(range.ok());
+    CHECK(range->total_series == 3);
+    REQUIRE(range->series.size() == 2);
+    CHECK(range->series[0].metric ==
+          std::map<std::string, std::string>{{"__name__", "up"}, {"job", "checkout"}});
+    REQUIRE(range->series[0].values.size() == 3);
+    CHECK(range->series[0].values[0] == std::pair<double, double>{1700000000, 1});
+    CHECK(range->series[0].values[1].first == 1700000015.5);
+    CHECK(std::isnan(range->series[0].values[1].second));
+    CHECK(std::isinf(range->series[0].values[2].second));
+    CHECK(range->series[1].values.empty());
+
+    const auto error = parse_prometheus_range(
+        R"({"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected <EOF>"})", 5);
+    REQUIRE_FALSE(error.ok());
+    CHECK(error.error() ==
+          "Prometheus answered status \"error\" (bad_data): 1:5: parse error: unexpected <EOF>");
+
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"<html>502</html>", "Prometheus answer: malformed JSON"},
+        {"[1]", "Prometheus answer: the body must be a JSON object"},
+        {R"({"status":"success"})", "Prometheus answer has no \"data\" object"},
+        {R"({"status":"success","data":{"resultType":"vector","result":[]}})",
+         "Prometheus answered a \"vector\" result to a range query, not a matrix"},
+        {R"({"status":"success","data":{"resultType":"matrix","result":{}}})",
+         "Prometheus answer: data.result: expected a list"},
+        {R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{}}]}})",
+         "Prometheus answer: data.result[0].values: expected a list"},
+        {R"({"status":"success","data":{"resultType":"matrix","result":[{"values":[[1,2]]}]}})",
+         "Prometheus answer: data.result[0].values[0]: expected [<time>, \"<value>\"]"},
+        {R"({"status":"success","data":{"resultType":"matrix","result":[{"values":[[1,"x1"]]}]}})",
+         "Prometheus answer: data.result[0].values[0][1]: \"x1\" is not a number"},
+        {R"({"status":"success","data":{"resultType":"matrix","result":[{"values":[[1,"1)", "malformed JSON"},
+    };
+    for (const auto& [body, message] : bad) {
+        CAPTURE(body);
+        const auto parsed = parse_prometheus_range(body, 5);
+        REQUIRE_FALSE(parsed.ok());
+        CHECK_MESSAGE(parsed.error().find(message) != std::string::npos, parsed.error());
+    }
+}

@@ -204,6 +204,15 @@ TEST_CASE("instance names the receiver: printable, not empty, at most 200 bytes"
     }
 }
 
+TEST_CASE("prometheus.url: optional; trailing slashes dropped, a path prefix kept") {
+    CHECK(parse_config("", "test.yml", "/etc/rr")->prometheus_url.empty());
+    CHECK(
+        parse_config("prometheus: {url: http://prometheus:9090}\n", "test.yml", "/etc/rr")->prometheus_url ==
+        "http://prometheus:9090");
+    CHECK(parse_config("prometheus: {url: 'https://p.example/prom//'}\n", "test.yml", "/etc/rr")
+              ->prometheus_url == "https://p.example/prom");
+}
+
 TEST_CASE("any scalar is accepted where a string is expected") {
     CHECK(parse_ok("ledger: {path: 2024}").ledger_path == "2024");
     CHECK(parse_ok("ledger: {path: 'quoted path.db'}").ledger_path == "quoted path.db");
@@ -226,7 +235,8 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"audit: {file: \"unterminated\n", "test.yml: YAML syntax error at line 2, column 1: "},
         {"- listen_address\n",
          "test.yml: the top level must be a mapping of settings (known keys: instance, listen_address, "
-         "request_read_timeout, rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services)"},
+         "request_read_timeout, rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services, "
+         "prometheus)"},
         {"just text\n", "test.yml: the top level must be a mapping"},
         {"ledger: {path: a}\n---\nledger: {path: b}\n", "test.yml: found 2 YAML documents"},
         {"? [a, b]\n: c\n", "test.yml: top level: every key must be a non-empty string"},
@@ -234,7 +244,7 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         // Unknown keys at every level.
         {"listen: 1.2.3.4:5\n",
          "test.yml: listen: unknown key (known keys: instance, listen_address, request_read_timeout, "
-         "rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services)"},
+         "rollback_concurrency, ledger, audit, auth, tls, defaults, notify, services, prometheus)"},
         {"ledger: {file: x.db}\n", "test.yml: ledger.file: unknown key (known keys: path, postgres)"},
         {"ledger: {postgres: {dsn: x}}\n",
          "test.yml: ledger.postgres.dsn: unknown key (known keys: dsn_file, claim_lease)"},
@@ -470,6 +480,20 @@ TEST_CASE("every error names the source, the key path and what is expected") {
         {"tls: {client_ca_file: ca.pem}\n", "test.yml: tls.client_ca_file: client certificates need HTTPS"},
         {"tls: {ca: x}\n",
          "test.yml: tls.ca: unknown key (known keys: cert_file, key_file, client_ca_file, ca_file)"},
+        // prometheus.url: the Prometheus of the deployment page's chart.
+        {"prometheus: {}\n", "test.yml: prometheus.url: missing (e.g. url: http://prometheus:9090)"},
+        {"prometheus: {address: http://p:9090}\n",
+         "test.yml: prometheus.address: unknown key (known keys: url)"},
+        {"prometheus: {url: prometheus:9090}\n",
+         "test.yml: prometheus.url: \"prometheus:9090\": no scheme (expected http://HOST[:PORT][/PATH] or "
+         "https://...) (use Prometheus' address, e.g. http://prometheus:9090)"},
+        {"prometheus: {url: 'ftp://p:9090'}\n",
+         "test.yml: prometheus.url: \"ftp://p:9090\": unsupported scheme"},
+        {"prometheus: {url: 'http://p:9090/?x=hunter2'}\n",
+         "test.yml: prometheus.url: \"http://p:9090/<redacted>\": a query is not allowed (use Prometheus'"},
+        {"prometheus: {url: 'http://u:hunter2@p:9090'}\n",
+         "test.yml: prometheus.url: \"http://<redacted>@p:9090\""},
+        {"prometheus: {url: [a]}\n", "test.yml: prometheus.url: expected a string"},
     };
     for (const Row& row : rows) {
         const std::string yaml = row.yaml;

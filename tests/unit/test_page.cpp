@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +36,14 @@ AuditEvent event_of(long long sequence, AuditEventKind kind, const Deployment& d
     event.sequence = sequence;
     event.detail = std::move(detail);
     return event;
+}
+
+DeploymentPage page_of(TimePoint now, PageDeployment deployment, std::vector<AuditEvent> events) {
+    DeploymentPage page;
+    page.now = now;
+    page.deployment = std::move(deployment);
+    page.events = std::move(events);
+    return page;
 }
 
 const std::string kStartedDetail =
@@ -289,7 +298,8 @@ TEST_CASE("hostile values from outside are text: labels, annotations, versions, 
     CHECK_FALSE(contains(html, "href=\"javascript:"));
     CHECK(contains(html, "&quot;&gt;&lt;script&gt;")); // the compare URL closes no attribute
     CHECK(contains(html, "/deployments/%3Cscript%3Ealert%281%29%3C%2Fscript%3E")); // an id in a path
-    const std::string detail_page = render_deployment_page({kNow, rollback.deployment, rollback.events});
+    const std::string detail_page =
+        render_deployment_page(page_of(kNow, rollback.deployment, rollback.events));
     CHECK_FALSE(contains(detail_page, "<script"));
     CHECK(contains(detail_page, "&lt;script&gt;"));
 }
@@ -299,7 +309,7 @@ TEST_CASE("the deployment page: its fields, its rollback, and its whole trail ol
     PageDeployment deployment = rollback.deployment;
     deployment.deployment.commit = "abc123";
     deployment.deployment.url = "https://ci.example/run/7";
-    const std::string html = render_deployment_page({kNow, deployment, rollback.events});
+    const std::string html = render_deployment_page(page_of(kNow, deployment, rollback.events));
     CHECK(contains(html, "<h2>Deployment <code>checkout-7</code></h2>"));
     CHECK(contains(html, R"(<a href="/?service=checkout">checkout</a>)"));
     CHECK(contains(html, "<code>abc123</code>"));
@@ -311,9 +321,145 @@ TEST_CASE("the deployment page: its fields, its rollback, and its whole trail ol
     CHECK(contains(html, "<details><summary>detail</summary><pre>{&quot;status&quot;"));
     // A URL that is not http(s) is shown, never linked.
     deployment.deployment.url = "javascript:alert(1)";
-    const std::string unlinked = render_deployment_page({kNow, deployment, {}});
+    const std::string unlinked = render_deployment_page(page_of(kNow, deployment, {}));
     CHECK(contains(unlinked, "<dd>javascript:alert(1)</dd>"));
     CHECK(contains(unlinked, "No event yet."));
+}
+
+ChartData chart_of(std::vector<ChartSeries> series) {
+    ChartData chart;
+    chart.expression = "sum(rate(errors[5m])) > 0.05";
+    chart.start = kNow - std::chrono::minutes(30);
+    chart.end = kNow;
+    chart.step = std::chrono::seconds(6);
+    chart.series = std::move(series);
+    chart.total_series = chart.series.size();
+    chart.markers = {{"deployed", kNow - std::chrono::minutes(20)},
+                     {"alert fired", kNow - std::chrono::minutes(15)},
+                     {"outside", kNow - std::chrono::hours(2)}};
+    return chart;
+}
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+    std::size_t count = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1))
+        ++count;
+    return count;
+}
+
+TEST_CASE("render_chart: a polyline per series, the markers in the window, y min and max, UTC times") {
+    const auto minute = [](int m) { return kNow - std::chrono::minutes(30 - m); };
+    ChartData chart =
+        chart_of({{"errors{job=\"checkout\"}", {{minute(0), 0.01}, {minute(10), 0.2}, {minute(20), 0.05}}},
+                  {"<b>two</b>", {{minute(0), 1}, {minute(30), 3}}}});
+    const std::string html = render_chart(chart);
+    CHECK(contains(html, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    CHECK(count_of(html, "<polyline class=\"series\"") == 2);
+    CHECK(contains(html, "points=\"64.0,"));
+    CHECK(count_of(html, "<g class=\"marker\">") == 2); // the one outside the window is left out
+    CHECK(contains(html, ">deployed 11:40:00</text>"));
+    CHECK(contains(html, ">alert fired 11:45:00</text>"));
+    CHECK_FALSE(contains(html, "outside"));
+    CHECK(contains(html, "<text class=\"y-max\""));
+    CHECK(contains(html, ">3</text>"));
+    CHECK(contains(html, ">0.01</text>"));
+    CHECK(contains(html, ">11:30:00</text>"));
+    CHECK(contains(html, ">12:00:00</text>"));
+    // The legend: names escaped; the expression too.
+    CHECK(contains(html, "<code>errors{job=&quot;checkout&quot;}</code>"));
+    CHECK(contains(html, "<code>&lt;b&gt;two&lt;/b&gt;</code>"));
+    CHECK_FALSE(contains(html, "<b>"));
+    CHECK(contains(html, "<code>sum(rate(errors[5m])) &gt; 0.05</code>"));
+    CHECK_FALSE(contains(html, "<script"));
+    // More series than drawn: the legend says how many were left out.
+    chart.total_series = 9;
+    CHECK(contains(render_chart(chart), "and 7 more series, not drawn"));
+}
+
+TEST_CASE("render_chart: NaN breaks a line, a lone sample is a dot, no finite sample says so") {
+    const auto minute = [](int m) { return kNow - std::chrono::minutes(30 - m); };
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const std::string broken = render_chart(chart_of({{"a",
+                                                       {{minute(0), 1},
+                                                        {minute(1), 2},
+                                                        {minute(2), nan},
+                                                        {minute(3), 2},
+                                                        {minute(4), 4},
+                                                        {minute(5), nan},
+                                                        {minute(6), 5}}}}));
+    CHECK(count_of(broken, "<polyline") == 2);
+    CHECK(count_of(broken, "<circle") == 1);
+    CHECK_FALSE(contains(broken, "nan"));
+    CHECK_FALSE(contains(broken, "no samples"));
+    const std::string flat = render_chart(chart_of({{"flat", {{minute(0), 0}, {minute(1), 0}}}}));
+    CHECK(count_of(flat, "<polyline") == 1);
+    CHECK_FALSE(contains(flat, "nan"));
+    for (const ChartData& empty :
+         {chart_of({}), chart_of({{"only-nan", {{minute(0), nan}}}}), chart_of({{"none", {}}})}) {
+        const std::string html = render_chart(empty);
+        CHECK(contains(html, "Prometheus has no samples of this expression in this window"));
+        CHECK_FALSE(contains(html, "<polyline"));
+        CHECK(count_of(html, "<g class=\"marker\">") == 2);
+    }
+}
+
+TEST_CASE("chart_series_name and chart_step") {
+    CHECK(chart_series_name({}) == "{}");
+    CHECK(chart_series_name({{"__name__", "up"}}) == "up");
+    CHECK(chart_series_name({{"__name__", "up"}, {"job", "a\"b"}, {"env", "prod"}}) ==
+          "up{env=\"prod\", job=\"a\\\"b\"}");
+    CHECK(chart_step(kNow, kNow) == std::chrono::seconds(1));
+    CHECK(chart_step(kNow - std::chrono::minutes(5), kNow) == std::chrono::seconds(1));
+    CHECK(chart_step(kNow - std::chrono::minutes(30), kNow) == std::chrono::seconds(6));
+    CHECK(chart_step(kNow - std::chrono::hours(2) - std::chrono::seconds(1), kNow) ==
+          std::chrono::seconds(25));
+}
+
+TEST_CASE("plan_deployment_chart: g0.expr of the first rollback_started, the window and the markers") {
+    PageRollback rollback = rolled_back();
+    const std::string detail =
+        R"({"labels":{"alertname":"HighErrorRate"},"startsAt":"2026-12-02T11:54:30.000Z",)"
+        R"("generatorURL":"http://evil.example/graph?g0.expr=rate%28errors%5B5m%5D%29+%3E+0.05&g0.tab=1"})";
+    rollback.events[1].detail = detail;
+    auto query = plan_deployment_chart(rollback.deployment, rollback.events, kNow);
+    REQUIRE(query);
+    CHECK(query->expression == "rate(errors[5m]) > 0.05");
+    CHECK(query->start == kNow - std::chrono::minutes(16)); // deployed 6 min ago, minus 10 min
+    CHECK(query->end == kNow);                              // ended 4.5 min ago + 10 min: capped at now
+    CHECK(query->step == std::chrono::seconds(4));
+    REQUIRE(query->markers.size() == 4);
+    CHECK(query->markers[0].label == "deployed");
+    CHECK(query->markers[1].label == "alert fired");
+    CHECK(query->markers[1].time == parse_rfc3339("2026-12-02T11:54:30Z").value());
+    CHECK(query->markers[2].time == kNow - std::chrono::minutes(5));
+    CHECK(query->markers[3].time == kNow - std::chrono::seconds(270));
+    // Ended long enough ago: 10 minutes after the end.
+    auto later = plan_deployment_chart(rollback.deployment, rollback.events, kNow + std::chrono::hours(1));
+    REQUIRE(later);
+    CHECK(later->end == kNow - std::chrono::seconds(270) + std::chrono::minutes(10));
+    // Nothing to chart: no generatorURL (kStartedDetail's g0.expr is "x": charted), too long, no rollback.
+    rollback.events[1].detail = R"({"generatorURL":"http://p/graph?g0.tab=1"})";
+    CHECK_FALSE(plan_deployment_chart(rollback.deployment, rollback.events, kNow));
+    rollback.events[1].detail = R"({"generatorURL":"http://p/graph?g0.expr=)" +
+                                std::string(kMaxChartExpressionBytes + 1, 'a') + "\"}";
+    CHECK_FALSE(plan_deployment_chart(rollback.deployment, rollback.events, kNow));
+    CHECK_FALSE(plan_deployment_chart(rollback.deployment, {rollback.events[0]}, kNow));
+}
+
+TEST_CASE("the deployment page shows the chart, or the one line saying why there is none") {
+    const PageRollback rollback = rolled_back();
+    DeploymentPage page = page_of(kNow, rollback.deployment, rollback.events);
+    CHECK_FALSE(contains(render_deployment_page(page), "chart-section"));
+    page.chart = chart_of({{"s", {{kNow - std::chrono::minutes(5), 1}, {kNow, 2}}}});
+    const std::string html = render_deployment_page(page);
+    CHECK(contains(html, "<section id=\"chart-section\">"));
+    CHECK(contains(html, "<polyline"));
+    page.chart.reset();
+    page.chart_problem = "Prometheus at http://p:9090 could not be reached: <refused>";
+    const std::string problem = render_deployment_page(page);
+    CHECK(contains(problem, "<p id=\"chart-problem\">Prometheus at http://p:9090 could not be reached: "
+                            "&lt;refused&gt;</p>"));
+    CHECK_FALSE(contains(problem, "<svg"));
 }
 
 TEST_CASE("a message page escapes its title and message") {

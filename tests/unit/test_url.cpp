@@ -50,3 +50,23 @@ TEST_CASE("parse_http_url's messages quote the URL redacted: a secret path or qu
 
 } // namespace
 } // namespace rollback
+
+TEST_CASE("query_parameter: a generatorURL's g0.expr, decoded as a form value, bounded") {
+    using rollback::query_parameter;
+    const std::string url = "http://prometheus:9090/graph?g0.expr=sum%28rate%28errors%5B5m%5D%29%29+%3E+0.05"
+                            "&g0.tab=1#frag";
+    CHECK(query_parameter(url, "g0.expr", 4096) ==
+          std::optional<std::string>("sum(rate(errors[5m])) > 0.05"));
+    CHECK(query_parameter(url, "g0.tab", 4096) == std::optional<std::string>("1"));
+    CHECK(query_parameter(url, "g0", 4096) == std::nullopt);
+    CHECK(query_parameter("http://p/graph", "g0.expr", 4096) == std::nullopt);
+    CHECK(query_parameter("http://p/graph?g0.expr=", "g0.expr", 4096) == std::optional<std::string>(""));
+    CHECK(query_parameter("http://p/graph?g0.expr=a%2", "g0.expr", 4096) == std::nullopt);
+    CHECK(query_parameter("http://p/graph?g0.expr=a%zz", "g0.expr", 4096) == std::nullopt);
+    CHECK(query_parameter("http://p/graph?g0.expr=up&g0.expr=down", "g0.expr", 4096) ==
+          std::optional<std::string>("up"));
+    CHECK(query_parameter("http://p/graph?g0.expr=" + std::string(4097, 'a'), "g0.expr", 4096) ==
+          std::nullopt);
+    CHECK(query_parameter("http://p/graph?g0.expr=" + std::string(4096, 'a'), "g0.expr", 4096)->size() ==
+          4096);
+}
