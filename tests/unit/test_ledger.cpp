@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <latch>
 #include <memory>
 #include <regex>
@@ -1509,4 +1510,50 @@ TEST_CASE("PostgreSQL: a lost connection is an error value, and the next call co
     auto missing = ledger.get_deployment("while-down");
     REQUIRE(missing.ok());
     CHECK_FALSE(missing->has_value());
+}
+
+// PostgreSQL only: reads have connections of their own. On SQLite's one connection a read waits for the
+// write, so there this test would fail by design.
+TEST_CASE("PostgreSQL: reads answer while a write is in progress, and see only what was committed") {
+    const std::string dsn = shared_postgres_server().create_database();
+    PostgresLedger ledger(dsn);
+    record_new(ledger, deploy("live", "api", "prod", "v1", 0));
+    constexpr int kReaders = 8; // more than the read connections: the others wait for one, not for the write
+    std::vector<std::promise<Result<AlertTarget>>> answers(kReaders);
+    std::vector<std::future<Result<AlertTarget>>> answered;
+    for (auto& answer : answers)
+        answered.push_back(answer.get_future());
+    std::vector<std::thread> readers;
+    std::vector<bool> answered_in_time(kReaders, false);
+    std::vector<std::optional<Deployment>> seen(kReaders);
+    auto written = ledger.write("holding the write lock", [&](LedgerTransaction& transaction) -> Status {
+        // The write is under way: this transaction holds the write lock and has changed the deployment.
+        auto claimed = transaction.claim_rollback("live");
+        if (!claimed || !*claimed) return make_error("the claim failed");
+        for (int r = 0; r < kReaders; ++r)
+            readers.emplace_back([&, r] {
+                auto found = ledger.get_deployment("live");
+                if (found.ok()) seen[r] = *found;
+                answers[r].set_value(ledger.alert_target("api", "prod"));
+            });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        for (int r = 0; r < kReaders; ++r)
+            answered_in_time[r] = answered[r].wait_until(deadline) == std::future_status::ready;
+        return ok_status(); // the body ends only now: every read above ran while it was in progress
+    });
+    for (auto& reader : readers)
+        reader.join();
+    REQUIRE(written.ok());
+    for (int r = 0; r < kReaders; ++r) {
+        CAPTURE(r);
+        CHECK(answered_in_time[r]);
+        auto target = answered[r].get();
+        REQUIRE(target.ok());
+        REQUIRE(target->deployment.has_value());
+        CHECK(target->deployment->id == "live");
+        CHECK(target->deployment->state == DeploymentState::watching);
+        REQUIRE(seen[r].has_value());
+        CHECK(seen[r]->state == DeploymentState::watching); // the claim was not committed yet
+    }
+    CHECK(state_of(ledger, "live") == DeploymentState::rolling_back); // and is, once the write returned
 }
