@@ -52,7 +52,7 @@ constexpr long long kWriteLock = 0x7262'0000'0002LL;
 constexpr auto kConnectBackoff = std::chrono::milliseconds(500);
 // The read connections of one PostgresLedger at most (the write connection is one more): reads wait only
 // for each other beyond this many at once.
-constexpr int kReadConnections = 3;
+constexpr int kReadConnections = 2;
 // The database server's clock in nanoseconds since the epoch: claims are claimed, renewed and found lost by
 // one clock, whatever the receivers' clocks say.
 constexpr const char* kDatabaseNowNs = "(extract(epoch FROM clock_timestamp()) * 1000000000)::bigint";
