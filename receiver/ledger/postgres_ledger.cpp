@@ -49,6 +49,8 @@ class PostgresConnection {
 
     // Statement names by SQL text: each statement is parsed and planned once per connection.
     std::unordered_map<std::string, std::string> prepared;
+    // PostgresLedger's generation when this connection was made (PostgresLedger::usable).
+    std::uint64_t generation = 0;
 
   private:
     PGconn* handle_;
@@ -62,8 +64,11 @@ using namespace ledger_rules;
 // Transaction-scoped advisory lock keys ("rb" + a number): the schema migration, and every write.
 constexpr long long kMigrationLock = 0x7262'0000'0001LL;
 constexpr long long kWriteLock = 0x7262'0000'0002LL;
-// After a failed connect, how long calls get that error again without trying (PostgresLedger::connection).
+// After a failed connect, how long calls get that error again without trying (PostgresLedger::connect).
 constexpr auto kConnectBackoff = std::chrono::milliseconds(500);
+// The read connections of one PostgresLedger at most (the write connection is one more): reads wait only
+// for each other beyond this many at once.
+constexpr int kReadConnections = 2;
 // The database server's clock in nanoseconds since the epoch: claims are claimed, renewed and found lost by
 // one clock, whatever the receivers' clocks say.
 constexpr const char* kDatabaseNowNs = "(extract(epoch FROM clock_timestamp()) * 1000000000)::bigint";
@@ -757,12 +762,32 @@ ServicePause read_pause(const Rows& rows, int row, int first_column) {
 
 } // namespace
 
+// A read connection lent out of the pool; it goes back (or, lost, is dropped) when the lease ends.
+class PostgresLedger::ReadLease {
+  public:
+    ReadLease(PostgresLedger& ledger, std::unique_ptr<PostgresConnection> connection)
+        : ledger_(&ledger), connection_(std::move(connection)) {}
+    ReadLease(ReadLease&& other) noexcept = default;
+    ReadLease& operator=(ReadLease&&) = delete;
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    ~ReadLease() {
+        if (connection_) ledger_->give_back(std::move(connection_));
+    }
+
+    PostgresConnection& operator*() const { return *connection_; }
+
+  private:
+    PostgresLedger* ledger_;
+    std::unique_ptr<PostgresConnection> connection_;
+};
+
 PostgresLedger::PostgresLedger(std::string dsn, std::string instance)
     : dsn_(std::move(dsn)), instance_(std::move(instance)), claim_token_(new_claim_token()) {
     if (dsn_.empty())
         throw std::runtime_error(
             "ledger: the PostgreSQL connection string is empty (ledger.postgres.dsn_file)");
-    auto connected = connection();
+    auto connected = write_connection();
     if (!connected) throw std::runtime_error("ledger: " + connected.error());
     // Migrating may take long (an index on a large table), and so may waiting for another receiver's.
     (*connected)->deadline = std::chrono::minutes(5);
@@ -771,15 +796,17 @@ PostgresLedger::PostgresLedger(std::string dsn, std::string instance)
     if (!migrated)
         throw std::runtime_error("ledger: cannot migrate the PostgreSQL schema: " + migrated.error());
     schema_version_ = *migrated;
+    // The first read connection now, so a server that takes no more connections (max_connections) is found
+    // at start-up, not at the first look-up.
+    if (auto reader = read_connection(); !reader) throw std::runtime_error("ledger: " + reader.error());
 }
 
 PostgresLedger::~PostgresLedger() = default;
 
-Result<PostgresConnection*> PostgresLedger::connection() {
-    if (connection_ && !connection_->lost()) return connection_.get();
-    connection_.reset();
-    const auto now = std::chrono::steady_clock::now();
-    if (!last_connect_error_.empty() && now - last_failed_connect_ < kConnectBackoff)
+Result<std::unique_ptr<PostgresConnection>> PostgresLedger::connect() {
+    std::lock_guard lock(connect_mutex_);
+    if (!last_connect_error_.empty() &&
+        std::chrono::steady_clock::now() - last_failed_connect_ < kConnectBackoff)
         return make_error(last_connect_error_);
     // The DSN's own settings come after ours and win (expand_dbname: the dbname value is the whole DSN).
     // connect_timeout 2 is libpq's least; keepalives and tcp_user_timeout notice a peer that went away
@@ -797,26 +824,85 @@ Result<PostgresConnection*> PostgresLedger::connection() {
                                             "1500", dsn_.c_str(),        nullptr};
     auto made = std::make_unique<PostgresConnection>(PQconnectdbParams(keywords.data(), values.data(), 1));
     if (made->lost()) {
-        last_failed_connect_ = now;
+        // From the failure, not the attempt's start: calls that waited out a 2 s connect timeout answer too.
+        last_failed_connect_ = std::chrono::steady_clock::now();
         last_connect_error_ = "cannot connect to PostgreSQL: " + one_line(PQerrorMessage(made->handle()));
         return make_error(last_connect_error_);
     }
     last_connect_error_.clear();
-    connection_ = std::move(made);
-    return connection_.get();
+    made->generation = generation_.load();
+    return made;
+}
+
+bool PostgresLedger::usable(const PostgresConnection& connection) const {
+    return !connection.lost() && connection.generation == generation_.load();
+}
+
+void PostgresLedger::note_if_lost(const PostgresConnection& connection) {
+    if (!connection.lost()) return;
+    // Only the first loss of a generation counts: an older connection found lost later changes nothing.
+    std::uint64_t lost_generation = connection.generation;
+    generation_.compare_exchange_strong(lost_generation, lost_generation + 1);
+}
+
+Result<PostgresConnection*> PostgresLedger::write_connection() {
+    if (write_connection_ && usable(*write_connection_)) return write_connection_.get();
+    write_connection_.reset();
+    auto made = connect();
+    if (!made) return make_error(made.error());
+    write_connection_ = std::move(*made);
+    return write_connection_.get();
+}
+
+Result<PostgresLedger::ReadLease> PostgresLedger::read_connection() {
+    std::vector<std::unique_ptr<PostgresConnection>> dropped; // closed after the lock is released
+    std::unique_lock lock(read_mutex_);
+    for (;;) {
+        while (!idle_readers_.empty()) {
+            auto connection = std::move(idle_readers_.back());
+            idle_readers_.pop_back();
+            if (usable(*connection)) return ReadLease(*this, std::move(connection));
+            --open_readers_;
+            dropped.push_back(std::move(connection));
+        }
+        if (open_readers_ < kReadConnections) break;
+        read_given_back_.wait(lock);
+    }
+    ++open_readers_;
+    lock.unlock();
+    auto made = connect();
+    if (!made) {
+        lock.lock();
+        --open_readers_;
+        lock.unlock();
+        read_given_back_.notify_one(); // a caller waiting for a connection may now try (or get the back-off)
+        return make_error(made.error());
+    }
+    return ReadLease(*this, std::move(*made));
+}
+
+void PostgresLedger::give_back(std::unique_ptr<PostgresConnection> connection) {
+    note_if_lost(*connection);
+    {
+        std::lock_guard lock(read_mutex_);
+        if (usable(*connection))
+            idle_readers_.push_back(std::move(connection));
+        else
+            --open_readers_;
+    }
+    read_given_back_.notify_one();
 }
 
 Status PostgresLedger::check_reachable() {
-    std::lock_guard lock(mutex_);
-    auto db = connection();
+    auto db = read_connection();
     if (!db) return labelled("checking the connection", Status(Error{db.error()}));
     return labelled("checking the connection", Status(execute(**db, "SELECT 1")));
 }
 
 Status PostgresLedger::write(std::string_view what, const WriteBody& body) {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(write_mutex_);
     auto run = [&]() -> Status {
-        auto db = connection();
+        auto db = write_connection();
         if (!db) return make_error(db.error());
         return in_transaction<Done>(**db, [&]() -> Status {
             // One writer at a time across receivers, as SQLite's BEGIN IMMEDIATE has it across processes:
@@ -830,13 +916,14 @@ Status PostgresLedger::write(std::string_view what, const WriteBody& body) {
             return body(transaction);
         });
     };
-    return labelled(what, run());
+    auto written = run();
+    if (write_connection_) note_if_lost(*write_connection_);
+    return labelled(what, std::move(written));
 }
 
 Result<std::optional<Deployment>> PostgresLedger::get_deployment(const std::string& id) {
-    std::lock_guard lock(mutex_);
     auto read = [&]() -> Result<std::optional<Deployment>> {
-        auto db = connection();
+        auto db = read_connection();
         if (!db) return make_error(db.error());
         return find_deployment(**db, id);
     };
@@ -845,9 +932,8 @@ Result<std::optional<Deployment>> PostgresLedger::get_deployment(const std::stri
 
 Result<std::optional<Deployment>> PostgresLedger::latest_deployment(const std::string& service,
                                                                     const std::string& environment) {
-    std::lock_guard lock(mutex_);
     auto read = [&]() -> Result<std::optional<Deployment>> {
-        auto db = connection();
+        auto db = read_connection();
         if (!db) return make_error(db.error());
         static const std::string any_environment = latest_of(false);
         static const std::string one_environment = latest_of(true);
@@ -859,9 +945,8 @@ Result<std::optional<Deployment>> PostgresLedger::latest_deployment(const std::s
 
 // One statement, so one snapshot: the latest deployment and its service's pause.
 Result<AlertTarget> PostgresLedger::alert_target(const std::string& service, const std::string& environment) {
-    std::lock_guard lock(mutex_);
     auto read = [&]() -> Result<AlertTarget> {
-        auto db = connection();
+        auto db = read_connection();
         if (!db) return make_error(db.error());
         static const auto with_pause = [](bool with_environment) {
             return "WITH latest AS (" + latest_of(with_environment) +
@@ -888,9 +973,8 @@ Result<AlertTarget> PostgresLedger::alert_target(const std::string& service, con
 }
 
 Result<std::vector<Deployment>> PostgresLedger::list_deployments(const DeploymentFilter& filter) {
-    std::lock_guard lock(mutex_);
     auto list = [&]() -> Result<std::vector<Deployment>> {
-        auto db = connection();
+        auto db = read_connection();
         if (!db) return make_error(db.error());
         Parameters parameters;
         std::string conditions = "WHERE 1 = 1";
@@ -913,9 +997,8 @@ Result<std::vector<Deployment>> PostgresLedger::list_deployments(const Deploymen
 }
 
 Result<std::vector<AuditEvent>> PostgresLedger::list_audit(const AuditFilter& filter) {
-    std::lock_guard lock(mutex_);
     auto list = [&]() -> Result<std::vector<AuditEvent>> {
-        auto db = connection();
+        auto db = read_connection();
         if (!db) return make_error(db.error());
         Parameters parameters;
         parameters.int64(filter.after_sequence);
@@ -959,9 +1042,8 @@ Result<std::vector<AuditEvent>> PostgresLedger::list_audit(const AuditFilter& fi
 }
 
 Result<std::optional<ServicePause>> PostgresLedger::service_pause(const std::string& service) {
-    std::lock_guard lock(mutex_);
     auto read = [&]() -> Result<std::optional<ServicePause>> {
-        auto db = connection();
+        auto db = read_connection();
         if (!db) return make_error(db.error());
         static const std::string sql =
             std::string("SELECT ") + kPauseColumns + " FROM service_pauses WHERE service = $1";
@@ -974,9 +1056,8 @@ Result<std::optional<ServicePause>> PostgresLedger::service_pause(const std::str
 }
 
 Result<std::vector<ServicePause>> PostgresLedger::list_service_pauses() {
-    std::lock_guard lock(mutex_);
     auto read = [&]() -> Result<std::vector<ServicePause>> {
-        auto db = connection();
+        auto db = read_connection();
         if (!db) return make_error(db.error());
         static const std::string sql =
             std::string("SELECT ") + kPauseColumns + " FROM service_pauses ORDER BY service";
@@ -991,7 +1072,6 @@ Result<std::vector<ServicePause>> PostgresLedger::list_service_pauses() {
 }
 
 int PostgresLedger::schema_version() {
-    std::lock_guard lock(mutex_);
     return schema_version_;
 }
 

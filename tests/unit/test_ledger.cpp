@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <latch>
 #include <memory>
 #include <regex>
@@ -1476,28 +1477,32 @@ TEST_CASE("PostgreSQL: a server that stops answering with the connection open: e
     const std::string dsn = server.create_database();
     PostgresLedger ledger(dsn);
     record_new(ledger, deploy("before", "api", "prod", "v1", 0));
-    // The server process of this ledger's session stops (SIGSTOP): the kernel still acknowledges what is
-    // sent, so only a deadline of the client's own notices it.
-    const auto backend =
+    // The server processes of this ledger's sessions (its write connection and its reads) stop (SIGSTOP):
+    // the kernel still acknowledges what is sent, so only a deadline of the client's own notices it.
+    const auto backends =
         PostgresServer::rows(dsn, "SELECT pid FROM pg_stat_activity WHERE datname = "
                                   "current_database() AND application_name = 'rollback-receiver'");
-    REQUIRE(backend.size() == 1);
-    const pid_t stopped = static_cast<pid_t>(std::stol(backend[0][0]));
-    REQUIRE(::kill(stopped, SIGSTOP) == 0);
+    REQUIRE_FALSE(backends.empty());
+    std::vector<pid_t> stopped;
+    for (const auto& row : backends) {
+        stopped.push_back(static_cast<pid_t>(std::stol(row[0])));
+        REQUIRE(::kill(stopped.back(), SIGSTOP) == 0);
+    }
     const auto asked = std::chrono::steady_clock::now();
     auto read = ledger.get_deployment("before");
     const auto read_took = std::chrono::steady_clock::now() - asked;
     const auto write_asked = std::chrono::steady_clock::now();
     auto written = record_deployment(ledger, deploy("other", "web", "prod", "w1", 5), "k", at(5));
     const auto write_took = std::chrono::steady_clock::now() - write_asked;
-    ::kill(stopped, SIGCONT);
+    for (const pid_t pid : stopped)
+        ::kill(pid, SIGCONT);
     MESSAGE("a read answered after " << std::chrono::duration<double>(read_took).count()
                                      << " s, the next write after "
                                      << std::chrono::duration<double>(write_took).count() << " s");
     REQUIRE_FALSE(read.ok());
     CHECK(read.error().find("did not answer within 1500 ms") != std::string::npos);
     CHECK(read_took < std::chrono::seconds(2));
-    // The write went to a new connection (a new session, the stopped one was given up): it succeeded.
+    // The write went to a new connection (a new session: the lost read retired every older connection).
     CHECK(written.ok());
     CHECK(write_took < std::chrono::seconds(2));
     CHECK(stored(ledger, "before").version == "v1");
@@ -1544,4 +1549,50 @@ TEST_CASE("PostgreSQL: a lost connection is an error value, and the next call co
     auto missing = ledger.get_deployment("while-down");
     REQUIRE(missing.ok());
     CHECK_FALSE(missing->has_value());
+}
+
+// PostgreSQL only: reads have connections of their own. On SQLite's one connection a read waits for the
+// write, so there this test would fail by design.
+TEST_CASE("PostgreSQL: reads answer while a write is in progress, and see only what was committed") {
+    const std::string dsn = shared_postgres_server().create_database();
+    PostgresLedger ledger(dsn);
+    record_new(ledger, deploy("live", "api", "prod", "v1", 0));
+    constexpr int kReaders = 8; // more than the read connections: the others wait for one, not for the write
+    std::vector<std::promise<Result<AlertTarget>>> answers(kReaders);
+    std::vector<std::future<Result<AlertTarget>>> answered;
+    for (auto& answer : answers)
+        answered.push_back(answer.get_future());
+    std::vector<std::thread> readers;
+    std::vector<bool> answered_in_time(kReaders, false);
+    std::vector<std::optional<Deployment>> seen(kReaders);
+    auto written = ledger.write("holding the write lock", [&](LedgerTransaction& transaction) -> Status {
+        // The write is under way: this transaction holds the write lock and has changed the deployment.
+        auto claimed = transaction.claim_rollback("live");
+        if (!claimed || !*claimed) return make_error("the claim failed");
+        for (int r = 0; r < kReaders; ++r)
+            readers.emplace_back([&, r] {
+                auto found = ledger.get_deployment("live");
+                if (found.ok()) seen[r] = *found;
+                answers[r].set_value(ledger.alert_target("api", "prod"));
+            });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        for (int r = 0; r < kReaders; ++r)
+            answered_in_time[r] = answered[r].wait_until(deadline) == std::future_status::ready;
+        return ok_status(); // the body ends only now: every read above ran while it was in progress
+    });
+    for (auto& reader : readers)
+        reader.join();
+    REQUIRE(written.ok());
+    for (int r = 0; r < kReaders; ++r) {
+        CAPTURE(r);
+        CHECK(answered_in_time[r]);
+        auto target = answered[r].get();
+        REQUIRE(target.ok());
+        REQUIRE(target->deployment.has_value());
+        CHECK(target->deployment->id == "live");
+        CHECK(target->deployment->state == DeploymentState::watching);
+        REQUIRE(seen[r].has_value());
+        CHECK(seen[r]->state == DeploymentState::watching); // the claim was not committed yet
+    }
+    CHECK(state_of(ledger, "live") == DeploymentState::rolling_back); // and is, once the write returned
 }
