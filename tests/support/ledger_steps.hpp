@@ -3,7 +3,10 @@
 
 #include "ledger/ledger.hpp"
 
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace rollback::testing {
@@ -12,43 +15,39 @@ inline std::string quoted(const std::string& name) {
     return "\"" + name + "\"";
 }
 
-inline Result<RecordResult> record_deployment(Ledger& ledger, const DeploymentRequest& request,
-                                              const std::string& request_key, TimePoint now) {
-    std::optional<RecordResult> recorded;
-    auto written = ledger.write("recording deployment", [&](LedgerTransaction& transaction) -> Status {
-        auto result = transaction.record_deployment(request, request_key, now);
+// Runs `step` (LedgerTransaction& -> Result<T>) in a write of its own; its value once committed, else the
+// error of the step or of the write.
+template <typename Step>
+auto in_own_write(Ledger& ledger, const std::string& what, Step step)
+    -> decltype(step(std::declval<LedgerTransaction&>())) {
+    using Value = std::decay_t<decltype(*step(std::declval<LedgerTransaction&>()))>;
+    std::optional<Value> value;
+    auto written = ledger.write(what, [&](LedgerTransaction& transaction) -> Status {
+        auto result = step(transaction);
         if (!result) return Error{result.error()};
-        recorded = std::move(*result);
+        value = std::move(*result);
         return ok_status();
     });
     if (!written) return Error{written.error()};
-    return std::move(*recorded);
+    return std::move(*value);
+}
+
+inline Result<RecordResult> record_deployment(Ledger& ledger, const DeploymentRequest& request,
+                                              const std::string& request_key, TimePoint now) {
+    return in_own_write(ledger, "recording deployment", [&](LedgerTransaction& transaction) {
+        return transaction.record_deployment(request, request_key, now);
+    });
 }
 
 inline Result<bool> claim_rollback(Ledger& ledger, const std::string& id) {
-    bool claimed = false;
-    auto written =
-        ledger.write("claiming the rollback of " + quoted(id), [&](LedgerTransaction& transaction) -> Status {
-            auto won = transaction.claim_rollback(id);
-            if (!won) return Error{won.error()};
-            claimed = *won;
-            return ok_status();
-        });
-    if (!written) return Error{written.error()};
-    return claimed;
+    return in_own_write(ledger, "claiming the rollback of " + quoted(id),
+                        [&](LedgerTransaction& transaction) { return transaction.claim_rollback(id); });
 }
 
 inline Result<Deployment> complete_rollback(Ledger& ledger, const std::string& id, TimePoint now) {
-    std::optional<Deployment> live;
-    auto written = ledger.write("completing the rollback of " + quoted(id),
-                                [&](LedgerTransaction& transaction) -> Status {
-                                    auto result = transaction.complete_rollback(id, now);
-                                    if (!result) return Error{result.error()};
-                                    live = std::move(*result);
-                                    return ok_status();
-                                });
-    if (!written) return Error{written.error()};
-    return std::move(*live);
+    return in_own_write(
+        ledger, "completing the rollback of " + quoted(id),
+        [&](LedgerTransaction& transaction) { return transaction.complete_rollback(id, now); });
 }
 
 inline Status fail_rollback(Ledger& ledger, const std::string& id, DeploymentState final_state) {
@@ -60,40 +59,31 @@ inline Status fail_rollback(Ledger& ledger, const std::string& id, DeploymentSta
 // Without a lease: every claim this Ledger object did not make (as at the start of a receiver alone).
 inline Result<std::vector<LostClaim>> interrupt_lost_claims(Ledger& ledger,
                                                             std::optional<Duration> lease = std::nullopt) {
-    std::vector<LostClaim> interrupted;
-    auto written = ledger.write("interrupting lost claims", [&](LedgerTransaction& transaction) -> Status {
-        auto result = transaction.interrupt_lost_claims(lease);
-        if (!result) return Error{result.error()};
-        interrupted = std::move(*result);
-        return ok_status();
+    return in_own_write(ledger, "interrupting lost claims", [&](LedgerTransaction& transaction) {
+        return transaction.interrupt_lost_claims(lease);
     });
-    if (!written) return Error{written.error()};
-    return interrupted;
 }
 
 inline Result<int> renew_claims(Ledger& ledger) {
-    int renewed = 0;
-    auto written = ledger.write("renewing claims", [&](LedgerTransaction& transaction) -> Status {
-        auto result = transaction.renew_claims();
-        if (!result) return Error{result.error()};
-        renewed = *result;
-        return ok_status();
-    });
-    if (!written) return Error{written.error()};
-    return renewed;
+    return in_own_write(ledger, "renewing claims",
+                        [](LedgerTransaction& transaction) { return transaction.renew_claims(); });
 }
 
 inline Result<bool> holds_claim(Ledger& ledger, const std::string& id) {
-    bool held = false;
-    auto written =
-        ledger.write("checking the claim of " + quoted(id), [&](LedgerTransaction& transaction) -> Status {
-            auto result = transaction.holds_claim(id);
-            if (!result) return Error{result.error()};
-            held = *result;
-            return ok_status();
-        });
-    if (!written) return Error{written.error()};
-    return held;
+    return in_own_write(ledger, "checking the claim of " + quoted(id),
+                        [&](LedgerTransaction& transaction) { return transaction.holds_claim(id); });
+}
+
+inline Result<PendingStart> begin_pending(Ledger& ledger, const std::string& deployment_id, TimePoint now) {
+    return in_own_write(
+        ledger, "starting the debounce of " + quoted(deployment_id),
+        [&](LedgerTransaction& transaction) { return transaction.begin_pending(deployment_id, now); });
+}
+
+inline Result<bool> end_pending(Ledger& ledger, const std::string& deployment_id) {
+    return in_own_write(
+        ledger, "ending the debounce of " + quoted(deployment_id),
+        [&](LedgerTransaction& transaction) { return transaction.end_pending(deployment_id); });
 }
 
 // The event's sequence, or 0 when an event with the same dedupe_key was already written.
@@ -116,15 +106,8 @@ inline Status pause_service(Ledger& ledger, const ServicePause& pause) {
 }
 
 inline Result<bool> resume_service(Ledger& ledger, const std::string& service) {
-    bool resumed = false;
-    auto written = ledger.write("resuming " + quoted(service), [&](LedgerTransaction& transaction) -> Status {
-        auto removed = transaction.resume_service(service);
-        if (!removed) return Error{removed.error()};
-        resumed = *removed;
-        return ok_status();
-    });
-    if (!written) return Error{written.error()};
-    return resumed;
+    return in_own_write(ledger, "resuming " + quoted(service),
+                        [&](LedgerTransaction& transaction) { return transaction.resume_service(service); });
 }
 
 } // namespace rollback::testing

@@ -951,26 +951,14 @@ TEST_CASE_TEMPLATE("a debounce's start is stored once for every receiver on the 
     const auto receiver_a = store.open("receiver-a");
     const auto receiver_b = store.open("receiver-b");
     auto begin = [](Ledger& ledger, const std::string& id, TimePoint now) {
-        std::optional<PendingStart> start;
-        auto written = ledger.write("starting a debounce", [&](LedgerTransaction& transaction) -> Status {
-            auto begun = transaction.begin_pending(id, now);
-            if (!begun) return Error{begun.error()};
-            start = *begun;
-            return ok_status();
-        });
-        REQUIRE(written.ok());
-        return *start;
+        auto begun = begin_pending(ledger, id, now);
+        REQUIRE(begun.ok());
+        return *begun;
     };
     auto end = [](Ledger& ledger, const std::string& id) {
-        bool removed = false;
-        auto written = ledger.write("ending a debounce", [&](LedgerTransaction& transaction) -> Status {
-            auto ended = transaction.end_pending(id);
-            if (!ended) return Error{ended.error()};
-            removed = *ended;
-            return ok_status();
-        });
-        REQUIRE(written.ok());
-        return removed;
+        auto ended = end_pending(ledger, id);
+        REQUIRE(ended.ok());
+        return *ended;
     };
     const PendingStart first = begin(*receiver_a, "d1", at(100));
     CHECK(first.created);
