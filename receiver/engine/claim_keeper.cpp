@@ -41,10 +41,15 @@ ClaimKeeper::~ClaimKeeper() {
     stop();
 }
 
-Result<std::vector<AuditEvent>> ClaimKeeper::sweep() {
+Result<std::vector<AuditEvent>> ClaimKeeper::renew_and_sweep(bool renew_first) {
     std::vector<AuditEvent> events;
-    auto swept = ledger_.write("interrupting lost claims", [&](LedgerTransaction& transaction) -> Status {
+    const std::string what = renew_first ? "renewing this receiver's claims and interrupting lost ones"
+                                         : "interrupting lost claims";
+    auto swept = ledger_.write(what, [&](LedgerTransaction& transaction) -> Status {
         events.clear(); // a body may run again only after a failed try; start clean
+        // Renewal first: a receiver that was away from the database for a moment keeps its claims.
+        if (renew_first)
+            if (auto renewed = transaction.renew_claims(); !renewed) return Error{renewed.error()};
         auto lost = transaction.interrupt_lost_claims(lease_);
         if (!lost) return Error{lost.error()};
         for (const LostClaim& claim : *lost) {
@@ -66,14 +71,6 @@ Result<std::vector<AuditEvent>> ClaimKeeper::sweep() {
     return events;
 }
 
-Status ClaimKeeper::renew() {
-    return ledger_.write("renewing this receiver's claims", [](LedgerTransaction& transaction) -> Status {
-        auto renewed = transaction.renew_claims();
-        if (!renewed) return Error{renewed.error()};
-        return ok_status();
-    });
-}
-
 void ClaimKeeper::start() {
     if (!lease_ || thread_.joinable()) return;
     thread_ = std::thread([this] { run(); });
@@ -93,11 +90,9 @@ void ClaimKeeper::run() {
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
         lock.unlock();
-        // Renewal first: a receiver that was away from the database for a moment keeps its claims.
-        if (auto renewed = renew(); !renewed)
-            log_error("rollback claims could not be renewed; trying again", {{"err", renewed.error()}});
-        if (auto swept = sweep(); !swept)
-            log_error("lost rollback claims could not be swept; trying again", {{"err", swept.error()}});
+        if (auto swept = renew_and_sweep(true); !swept)
+            log_error("rollback claims could not be renewed and swept; trying again",
+                      {{"err", swept.error()}});
         lock.lock();
     }
 }

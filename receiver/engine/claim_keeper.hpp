@@ -27,16 +27,17 @@ class ClaimKeeper {
     // lease every claim this receiver did not make (reason receiver_restarted), with one those not renewed
     // for the lease (reason claim_lease_expired, the detail naming the lost instance). Never runs them again.
     // Returns the events written.
-    Result<std::vector<AuditEvent>> sweep();
-    // Renews every claim this receiver holds (the rollbacks it runs or has queued).
-    Status renew();
+    Result<std::vector<AuditEvent>> sweep() { return renew_and_sweep(false); }
 
-    // With a lease: a thread that renews and then sweeps every lease/3 (at least every 100 ms). Without a
-    // lease it does nothing.
+    // With a lease: a thread that, every lease/3 (at least every 100 ms), renews every claim this receiver
+    // holds (the rollbacks it runs or has queued) and then sweeps, in one write. Without a lease it does
+    // nothing.
     void start();
     void stop();
 
   private:
+    // sweep(), after renewing this receiver's own claims in the same write when `renew_first`.
+    Result<std::vector<AuditEvent>> renew_and_sweep(bool renew_first);
     void run();
 
     Ledger& ledger_;
