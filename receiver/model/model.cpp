@@ -1,4 +1,4 @@
-// Names of deployment states, kinds and audit events as they appear in the API, the ledger and the audit trail.
+// Names of deployment states, kinds and audit events, as in the API, the ledger and the audit trail.
 #include "model/model.hpp"
 
 #include <array>
